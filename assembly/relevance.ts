@@ -1,0 +1,126 @@
+// The relevance kernel: fused GEMM + max over tokens, never materialising the [B, L, C] scores.
+//
+//   r[b, c]   = scale * max over valid l of (q[b, l] . T[c])       scale = 1 / (sqrt(d) * temperature) > 0
+//   arg[b, c] = the l that gave the max (first index on ties), -1 when the padding floor won (official mode)
+//
+// Mask modes (FDT-SPEC quirk 1): MASK_OFFICIAL multiplies padded scores by 0, so a caption with any padding has
+// r = max(0, max over real l); the padding slot then wins ties by index order exactly as torch.max would.
+// MASK_EXCLUDE ignores padded slots. valid = 0 means every slot is real (images).
+import { NR, panelBytes, tile_2x16 } from './gemm';
+import { axpy } from './vec';
+
+export const MASK_OFFICIAL: i32 = 0;
+export const MASK_EXCLUDE: i32 = 1;
+
+/** Scratch bytes f32_relevance_fwd needs for L token slots. */
+export function relevance_scratch_bytes(L: i32): usize {
+  return 256 + (<usize>L << 2);
+}
+
+@inline
+function updateMax(maxp: usize, argp: usize, tile: usize, l: i32): void {
+  if (ASC_FEATURE_SIMD) {
+    const vl = i32x4.splat(l);
+    for (let q: usize = 0; q < 64; q += 16) {
+      const m = v128.load(maxp + q);
+      const t = v128.load(tile + q);
+      const gt = f32x4.gt(t, m);
+      v128.store(maxp + q, v128.bitselect(t, m, gt));
+      v128.store(argp + q, v128.bitselect(vl, v128.load(argp + q), gt));
+    }
+  } else {
+    for (let j: usize = 0; j < 64; j += 4) {
+      const t = load<f32>(tile + j);
+      if (t > load<f32>(maxp + j)) {
+        store<f32>(maxp + j, t);
+        store<i32>(argp + j, l);
+      }
+    }
+  }
+}
+
+/**
+ * Q [B, L, d] query rows; Tp the dictionary T [C, d] packed by f32_pack_nt (ceil(C/16) panels of depth d);
+ * valid [B, L] int32 0/1 or 0 (none); R [B, C] float32 out; ARG [B, C] int32 out;
+ * scratch: relevance_scratch_bytes(L) bytes, 16-byte aligned.
+ */
+export function f32_relevance_fwd(
+  Q: usize, B: i32, L: i32, d: i32, Tp: usize, C: i32, scale: f32, valid: usize, mode: i32,
+  R: usize, ARG: usize, scratch: usize,
+): void {
+  const maxp = scratch;
+  const argp = scratch + 64;
+  const tile = scratch + 128;
+  const rows = scratch + 256;
+  const panels = (C + NR - 1) / NR;
+  for (let b = 0; b < B; b++) {
+    // Compact the real slots of this caption; remember the first padded slot for the official floor.
+    let nv = 0;
+    let firstPad = -1;
+    for (let l = 0; l < L; l++) {
+      const real = valid == 0 || load<i32>(valid + ((<usize>b * <usize>L + <usize>l) << 2)) != 0;
+      if (real) {
+        store<i32>(rows + (<usize>nv << 2), l);
+        nv++;
+      } else if (firstPad < 0) {
+        firstPad = l;
+      }
+    }
+    const floor = mode == MASK_OFFICIAL && firstPad >= 0;
+    const qb = Q + ((<usize>b * <usize>L * <usize>d) << 2);
+    for (let p = 0; p < panels; p++) {
+      const bp = Tp + <usize>p * panelBytes(d);
+      for (let j: usize = 0; j < 64; j += 4) {
+        store<f32>(maxp + j, -Infinity);
+        store<i32>(argp + j, -1);
+      }
+      for (let t = 0; t < nv; t += 2) {
+        const l0 = load<i32>(rows + (<usize>t << 2));
+        const two = t + 1 < nv;
+        const l1 = two ? load<i32>(rows + (<usize>(t + 1) << 2)) : l0;
+        tile_2x16(qb + ((<usize>l0 * <usize>d) << 2), qb + ((<usize>l1 * <usize>d) << 2), bp, d, tile);
+        updateMax(maxp, argp, tile, l0);
+        if (two) updateMax(maxp, argp, tile + 64, l1);
+      }
+      const n0 = p * NR;
+      const w = min(NR, C - n0);
+      const out = (<usize>b * <usize>C + <usize>n0) << 2;
+      for (let j = 0; j < w; j++) {
+        let v = load<f32>(maxp + (<usize>j << 2));
+        let a = load<i32>(argp + (<usize>j << 2));
+        if (floor && (v < 0 || (v == 0 && firstPad < a))) {
+          v = 0;
+          a = -1;
+        }
+        store<f32>(R + out + (<usize>j << 2), v * scale);
+        store<i32>(ARG + out + (<usize>j << 2), a);
+      }
+    }
+  }
+}
+
+/**
+ * Backward of f32_relevance_fwd through the recorded arg-max, touching only entries with GR != 0 (the sparsemax
+ * support), so it costs O(B k d):
+ *   GQ[b, arg[b,c]] += GR[b,c] * scale * T[c]      GT[c] += GR[b,c] * scale * Q[b, arg[b,c]]
+ * T [C, d] is the unpacked dictionary; GQ [B, L, d] and GT [C, d] accumulate.
+ */
+export function f32_relevance_bwd(
+  GR: usize, ARG: usize, Q: usize, T: usize, B: i32, L: i32, C: i32, d: i32, scale: f32, GQ: usize, GT: usize,
+): void {
+  const rowBytes = <usize>d << 2;
+  for (let b = 0; b < B; b++) {
+    for (let c = 0; c < C; c++) {
+      const o = (<usize>b * <usize>C + <usize>c) << 2;
+      const g = load<f32>(GR + o);
+      if (g == 0) continue;
+      const a = load<i32>(ARG + o);
+      if (a < 0) continue;
+      const s = g * scale;
+      const qo = (<usize>b * <usize>L + <usize>a) * rowBytes;
+      const to = <usize>c * rowBytes;
+      if (GQ) axpy(GQ + qo, T + to, s, d);
+      if (GT) axpy(GT + to, Q + qo, s, d);
+    }
+  }
+}
