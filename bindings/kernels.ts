@@ -1,0 +1,114 @@
+import { Arena } from './arena.js';
+import { SCALAR_WASM_BASE64, SIMD_WASM_BASE64, SOURCE_HASH } from './wasm-bytes.generated.js';
+
+/** The kernel exports (see assembly/index.ts for the ABI: byte offsets, explicit sizes, 0 = not wanted). */
+export interface KernelExports {
+  memory: WebAssembly.Memory;
+  heap_base(): number;
+  has_simd(): number;
+  f32_pack_nt(src: number, N: number, K: number, dst: number): void;
+  f32_pack_nn(src: number, K: number, N: number, dst: number): void;
+  f32_gemm(
+    A: number, M: number, K: number, lda: number, Bp: number, N: number, bias: number, C: number, ldc: number,
+    accumulate: number, tile: number,
+  ): void;
+  f32_transpose(src: number, R: number, C: number, dst: number): void;
+  f32_colsum_acc(X: number, M: number, N: number, out: number): void;
+  f32_relevance_fwd(
+    Q: number, B: number, L: number, d: number, Tp: number, C: number, scale: number, valid: number, mode: number,
+    R: number, ARG: number, scratch: number,
+  ): void;
+  f32_relevance_bwd(
+    GR: number, ARG: number, Q: number, T: number, B: number, L: number, C: number, d: number, scale: number,
+    GQ: number, GT: number,
+  ): void;
+  relevance_scratch_bytes(L: number): number;
+  f32_sparsemax_fwd(Z: number, R: number, C: number, P: number, SUPPORT: number, scratch: number): void;
+  f32_sparsemax_bwd(P: number, G: number, R: number, C: number, GZ: number): void;
+  sparsemax_scratch_bytes(C: number): number;
+  f32_softmax_fwd(Z: number, R: number, C: number, P: number): void;
+  f32_softmax_bwd(P: number, G: number, R: number, C: number, GZ: number): void;
+  f32_wsum_fwd(W: number, T: number, B: number, C: number, d: number, E: number): void;
+  f32_wsum_bwd(
+    W: number, T: number, GE: number, B: number, C: number, d: number, GW: number, GT: number, supportOnly: number,
+  ): void;
+  f32_l2norm_fwd(E: number, B: number, d: number, EHAT: number, NORMS: number): void;
+  f32_l2norm_bwd(EHAT: number, NORMS: number, G: number, B: number, d: number, GE: number): void;
+  f32_infonce(
+    EI: number, ET: number, B: number, d: number, logitScale: number, LOGITS: number, GEI: number, GET: number,
+    OUT: number, scratch: number,
+  ): void;
+  infonce_scratch_bytes(B: number): number;
+  f32_layernorm_fwd(
+    X: number, M: number, D: number, GAMMA: number, BETA: number, eps: number, Y: number, MEAN: number, RSTD: number,
+  ): void;
+  f32_layernorm_bwd(
+    X: number, GY: number, M: number, D: number, GAMMA: number, MEAN: number, RSTD: number, GX: number,
+    GGAMMA: number, GBETA: number,
+  ): void;
+  f32_gelu_fwd(X: number, n: number, Y: number): void;
+  f32_gelu_bwd(X: number, GY: number, n: number, GX: number): void;
+  f32_adamw_step(
+    P: number, G: number, M: number, V: number, n: number, lr: number, b1: number, b2: number, eps: number,
+    wd: number, step: number,
+  ): void;
+}
+
+/** Which compiled build to run: 'auto' picks SIMD when the runtime validates it. */
+export type WasmBuild = 'auto' | 'simd' | 'scalar';
+
+/**
+ * One instance of the kernel module with its arena. Views of its memory are made fresh on every access
+ * (f32 / i32 / f64): a view kept across a call that grows memory would be detached.
+ */
+export class KernelModule {
+  readonly arena: Arena;
+  constructor(
+    readonly k: KernelExports,
+    readonly build: 'simd' | 'scalar',
+  ) {
+    this.arena = new Arena(k.memory, k.heap_base());
+  }
+
+  f32(ptr: number, length: number): Float32Array {
+    return new Float32Array(this.k.memory.buffer, ptr, length);
+  }
+  i32(ptr: number, length: number): Int32Array {
+    return new Int32Array(this.k.memory.buffer, ptr, length);
+  }
+  f64(ptr: number, length: number): Float64Array {
+    return new Float64Array(this.k.memory.buffer, ptr, length);
+  }
+}
+
+function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+const compiled: Partial<Record<'simd' | 'scalar', Promise<WebAssembly.Module>>> = {};
+
+/** True when this runtime validates the SIMD build. */
+export function simdSupported(): boolean {
+  return WebAssembly.validate(decodeBase64(SIMD_WASM_BASE64));
+}
+
+/** Resolves 'auto' to the build this runtime can run; throws when 'simd' is forced but unsupported. */
+export function resolveBuild(build: WasmBuild): 'simd' | 'scalar' {
+  if (build === 'scalar') return 'scalar';
+  const ok = simdSupported();
+  if (build === 'simd' && !ok) throw new Error('this runtime does not support WebAssembly SIMD; use build "scalar"');
+  return ok ? 'simd' : 'scalar';
+}
+
+/** Compiles (once per build, memoised) and instantiates a fresh kernel module with its own memory. */
+export async function instantiateKernels(build: WasmBuild = 'auto'): Promise<KernelModule> {
+  const which = resolveBuild(build);
+  compiled[which] ??= WebAssembly.compile(decodeBase64(which === 'simd' ? SIMD_WASM_BASE64 : SCALAR_WASM_BASE64));
+  const instance = await WebAssembly.instantiate(await compiled[which]!, {});
+  return new KernelModule(instance.exports as unknown as KernelExports, which);
+}
+
+export { SOURCE_HASH };

@@ -1,0 +1,173 @@
+import { instantiateKernels, simdSupported, type KernelModule, type WasmBuild } from '../../../bindings/kernels.js';
+import type { FdtConfig } from '../../config.js';
+import { FdtEngineError } from '../../errors.js';
+import { MODALITIES, type Modality } from '../../params.js';
+import type { EncodeOutput, HeadBatch, HeadOutput, ModelState, AdamWHyper } from '../types.js';
+import { backwardModality, forwardModality, type ModalityForward } from './head.js';
+import { ResidentParams } from './resident.js';
+import { Scope } from './scope.js';
+
+/** The WebAssembly engine: the whole FDT head, forward and backward, on the AssemblyScript kernels. */
+export class WasmEngine {
+  readonly name = 'wasm' as const;
+  private readonly residents = new WeakMap<ModelState, ResidentParams>();
+  private readonly moments = new WeakMap<ModelState, Map<string, { m: number; v: number }>>();
+
+  private constructor(readonly mod: KernelModule) {}
+
+  /** Instantiates the kernels ('auto' picks SIMD when the runtime validates it). */
+  static async create(build: WasmBuild = 'auto'): Promise<WasmEngine> {
+    if (build === 'simd' && !simdSupported()) {
+      throw new FdtEngineError('wasm engine: the SIMD build was forced but this runtime does not support WebAssembly SIMD; use build "scalar" or "auto"');
+    }
+    return new WasmEngine(await instantiateKernels(build));
+  }
+
+  /** 'simd' or 'scalar': the build this engine runs. */
+  get build(): 'simd' | 'scalar' {
+    return this.mod.build;
+  }
+
+  /** Bytes of wasm memory (it grows on the first call of a larger shape, then stays). */
+  get memoryBytes(): number {
+    return this.mod.arena.memoryBytes;
+  }
+
+  /** Encodes one modality: embeddings, token weights and relevance. */
+  encode(model: ModelState, modality: Modality, x: Float32Array, B: number, L: number, valid: Int32Array | null): EncodeOutput {
+    const s = new Scope(this.mod);
+    try {
+      const f = forwardModality(this.mod, s, this.resident(model), model.config, modality, x, B, L, valid);
+      return readModality(s, model.config, f, false);
+    } finally {
+      s.dispose();
+    }
+  }
+
+  /** Forward of both modalities, InfoNCE, and (when asked) the backward to every parameter and input. */
+  forwardBackward(model: ModelState, batch: HeadBatch, opts: { grads: boolean; trace?: boolean }): HeadOutput {
+    const c = model.config;
+    const mod = this.mod;
+    const s = new Scope(mod);
+    try {
+      const rp = this.resident(model);
+      const fi = forwardModality(mod, s, rp, c, 'image', batch.patches, batch.B, batch.N, null);
+      const ft = forwardModality(mod, s, rp, c, 'text', batch.tokens, batch.B, batch.L, batch.valid);
+      const B = batch.B;
+      const d = c.dim;
+      const logits = s.f32(B * B);
+      const gEi = opts.grads ? s.f32(B * d) : 0;
+      const gEt = opts.grads ? s.f32(B * d) : 0;
+      const out = s.bytes(24);
+      mod.k.f32_infonce(fi.ehat, ft.ehat, B, d, model.params['logit_scale']![0]!, logits, gEi, gEt, out,
+        s.bytes(mod.k.infonce_scratch_bytes(B)));
+      const [loss, gScale, scaleUsed] = mod.f64(out, 3);
+      const result: HeadOutput = {
+        image: readModality(s, c, fi, opts.trace ?? false),
+        text: readModality(s, c, ft, opts.trace ?? false),
+        logitsPerImage: s.readF32(logits, B * B),
+        loss: loss!,
+        logitScaleUsed: scaleUsed!,
+      };
+      if (opts.grads) {
+        const g: Record<string, number> = {};
+        for (const [name, p] of Object.entries(model.params)) {
+          if (name !== 'logit_scale' && name !== 'logit_scale_sd') g[name] = s.zeros(p.length);
+        }
+        const gX = backwardModality(mod, s, rp, c, fi, gEi, g);
+        const gW = backwardModality(mod, s, rp, c, ft, gEt, g);
+        const params: Record<string, Float32Array> = {};
+        for (const [name, ptr] of Object.entries(g)) params[name] = s.readF32(ptr, model.params[name]!.length);
+        params['logit_scale'] = Float32Array.of(gScale!);
+        result.grads = {
+          params,
+          patches: s.readF32(gX, B * batch.N * c.imageDim),
+          tokens: s.readF32(gW, B * batch.L * c.textDim),
+        };
+      }
+      return result;
+    } finally {
+      s.dispose();
+    }
+  }
+
+  /**
+   * One AdamW step over the named parameters, in place in the model (host copy and resident copy). The moments
+   * live in wasm memory, per model. `step` counts from 1.
+   */
+  adamwStep(model: ModelState, grads: Record<string, Float32Array>, step: number, h: AdamWHyper, decayed: (name: string) => boolean): void {
+    const mod = this.mod;
+    const rp = this.resident(model);
+    let moments = this.moments.get(model);
+    if (!moments) this.moments.set(model, (moments = new Map()));
+    const s = new Scope(mod);
+    try {
+      for (const [name, g] of Object.entries(grads)) {
+        const p = model.params[name]!;
+        let mv = moments.get(name);
+        if (!mv) {
+          mv = { m: mod.arena.alloc(p.byteLength), v: mod.arena.alloc(p.byteLength) };
+          mod.f32(mv.m, p.length).fill(0);
+          mod.f32(mv.v, p.length).fill(0);
+          moments.set(name, mv);
+        }
+        const pp = rp.raw(name);
+        mod.k.f32_adamw_step(pp, s.upload(g), mv.m, mv.v, p.length, h.lr, h.beta1, h.beta2, h.eps,
+          decayed(name) ? h.weightDecay : 0, step);
+        p.set(mod.f32(pp, p.length));
+        rp.adopt(name, model.bumpVersion(name));
+      }
+    } finally {
+      s.dispose();
+    }
+  }
+
+  /** Reads the AdamW moments of a model (for checkpoints), or null before the first step. */
+  readMoments(model: ModelState): Record<string, { m: Float32Array; v: Float32Array }> | null {
+    const moments = this.moments.get(model);
+    if (!moments) return null;
+    const out: Record<string, { m: Float32Array; v: Float32Array }> = {};
+    for (const [name, mv] of moments) {
+      const n = model.params[name]!.length;
+      out[name] = { m: this.mod.f32(mv.m, n).slice(), v: this.mod.f32(mv.v, n).slice() };
+    }
+    return out;
+  }
+
+  /** Frees a model's resident parameters and optimiser moments. */
+  release(model: ModelState): void {
+    this.residents.get(model)?.release();
+    this.residents.delete(model);
+    for (const mv of this.moments.get(model)?.values() ?? []) {
+      this.mod.arena.free(mv.m);
+      this.mod.arena.free(mv.v);
+    }
+    this.moments.delete(model);
+  }
+
+  private resident(model: ModelState): ResidentParams {
+    let rp = this.residents.get(model);
+    if (!rp) this.residents.set(model, (rp = new ResidentParams(this.mod, model)));
+    return rp;
+  }
+}
+
+function readModality(s: Scope, c: FdtConfig, f: ModalityForward, trace: boolean): EncodeOutput {
+  const { B, L } = f;
+  const C = c.numTokens;
+  const d = c.dim;
+  const out: EncodeOutput = {
+    embeddings: s.readF32(f.ehat, B * d),
+    embeddingsRaw: s.readF32(f.e, B * d),
+    weights: s.readF32(f.w, B * C),
+    relevance: s.readF32(f.r, B * C),
+    activeCounts: s.readI32(f.support, B),
+  };
+  if (trace) {
+    out.queries = s.readF32(f.q, B * L * d);
+    out.argmax = s.readI32(f.arg, B * C);
+  }
+  return out;
+}
+
+export { MODALITIES };

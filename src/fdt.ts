@@ -1,0 +1,240 @@
+import type { WasmBuild } from '../bindings/kernels.js';
+import { resolveConfig, type FdtConfig } from './config.js';
+import { FdtShapeError, FdtValueError } from './errors.js';
+import { getWasmEngine } from './engines/registry.js';
+import type { EncodeOutput, HeadGrads, ModelState } from './engines/types.js';
+import type { WasmEngine } from './engines/wasm/engine.js';
+import { batchInput, imageInput, textInput } from './inputs.js';
+import { checkParams, initParams, paramShapes, type FdtParams } from './params.js';
+import { expectFinite, type TensorLike } from './tensor.js';
+
+/** Options of FDT.create: the head's dimensions and options (FdtConfig) plus a seed and the engine build. */
+export interface CreateOptions extends Partial<FdtConfig> {
+  /** Seed of the official initialisation (default 0). */
+  seed?: number;
+  /** Which wasm build runs the model: 'auto' (SIMD when supported), 'simd' or 'scalar'. */
+  build?: WasmBuild;
+}
+
+/** A sparse row: the active token indices (ascending) and their weights. */
+export interface SparseRow {
+  indices: Int32Array;
+  values: Float32Array;
+}
+
+/** One modality's encoding with its shapes, plus the token weights as sparse rows. */
+export interface Encoding extends EncodeOutput {
+  /** B, the batch size; embeddings are [B, dim], weights and relevance [B, numTokens]. */
+  batch: number;
+  dim: number;
+  numTokens: number;
+  /** Row b's non-zero token weights. */
+  tokens(b: number): SparseRow;
+}
+
+/** A batch of matched pairs: patches [B, N, imageDim], tokens [B, L, textDim], valid [B, L] of 0/1 (optional). */
+export interface Batch {
+  patches: TensorLike;
+  tokens: TensorLike;
+  valid?: TensorLike;
+}
+
+/** The loss of a batch: logits in both directions ([B, B], row-major), the symmetric InfoNCE loss, the scale used. */
+export interface LossResult {
+  loss: number;
+  logitsPerImage: Float32Array;
+  logitsPerText: Float32Array;
+  logitScaleUsed: number;
+  image: Encoding;
+  text: Encoding;
+}
+
+/** LossResult plus the gradients of the loss w.r.t. every parameter (official names) and both inputs. */
+export interface GradientResult extends LossResult {
+  grads: HeadGrads;
+}
+
+/**
+ * An FDT head (Chen et al., CVPR 2023): image patches and caption tokens grounded on one learnable dictionary T of
+ * C tokens.
+ *
+ *   q = Lin2(LN2(GELU(Lin1(LN1(x)))))                       per patch / token, one MLP per modality
+ *   r[b, c] = max over l of (q[b, l] . T[c]) / (sqrt(d) tau)  (padded caption slots score 0: 'official' mask mode)
+ *   w = sparsemax(r)  (or softmax)    e = w T    e_hat = e / (||e|| + 1e-10)
+ *   logits = min(exp(logit_scale), 100) E_img E_txt^T;  loss = symmetric InfoNCE
+ *
+ * @example
+ * const fdt = await FDT.create({ numTokens: 1024, dim: 64, imageDim: 576, textDim: 100, temperature: 1, seed: 1 });
+ * const img = await fdt.encodeImage({ data: patches, shape: [B, 49, 576] });
+ * img.embeddings;   // Float32Array [B * 64], L2-normalised
+ * img.tokens(0);    // { indices, values }: the dictionary tokens image 0 activates
+ */
+export class FDT implements ModelState {
+  readonly config: FdtConfig;
+  readonly params: FdtParams;
+  private readonly _versions: Record<string, number> = {};
+  private static nextVersion = 1;
+
+  private constructor(
+    config: FdtConfig,
+    params: FdtParams,
+    private readonly engine: WasmEngine,
+  ) {
+    this.config = config;
+    this.params = params;
+    for (const name of Object.keys(params)) this._versions[name] = FDT.nextVersion++;
+  }
+
+  /** A new head with the official initialisation (seeded, reproducible). */
+  static async create(options: CreateOptions = {}): Promise<FDT> {
+    const { seed = 0, build, ...rest } = options;
+    if (!Number.isSafeInteger(seed)) throw new FdtValueError(`seed: expected an integer, found ${seed}`);
+    const config = resolveConfig(rest);
+    return new FDT(config, initParams(config, seed), await getWasmEngine(build ?? 'auto'));
+  }
+
+  /** A head from given parameters (official state-dict names, `module.` stripped); every value is checked. */
+  static async fromParams(
+    config: Partial<FdtConfig>, params: Record<string, ArrayLike<number>>, options: { build?: WasmBuild } = {},
+  ): Promise<FDT> {
+    const c = resolveConfig(config);
+    return new FDT(c, checkParams(c, params), await getWasmEngine(options.build ?? 'auto'));
+  }
+
+  get versions(): Readonly<Record<string, number>> {
+    return this._versions;
+  }
+
+  /** @internal Records a write to `name`. */
+  bumpVersion(name: string): number {
+    return (this._versions[name] = FDT.nextVersion++);
+  }
+
+  /** The build of the wasm engine running this model. */
+  get build(): 'simd' | 'scalar' {
+    return this.engine.build;
+  }
+
+  /** @internal The engine running this model. */
+  get wasm(): WasmEngine {
+    return this.engine;
+  }
+
+  /** Names and shapes of every parameter, in state-dict order. */
+  paramShapes(): [string, number[]][] {
+    return paramShapes(this.config);
+  }
+
+  /** A copy of one parameter by official name. */
+  getParam(name: string): Float32Array {
+    return this.param(name).slice();
+  }
+
+  /** Replaces one parameter (same size, finite values). */
+  setParam(name: string, value: ArrayLike<number>): void {
+    const p = this.param(name);
+    if (value.length !== p.length) {
+      const shape = paramShapes(this.config).find(([n]) => n === name)![1];
+      throw new FdtShapeError(`setParam(${name}): expected [${shape}] (${p.length} values), found ${value.length} values`);
+    }
+    expectFinite(`setParam(${name})`, value);
+    p.set(value);
+    this.bumpVersion(name);
+  }
+
+  /** Copies of every parameter by official name. */
+  stateDict(): FdtParams {
+    return Object.fromEntries(Object.entries(this.params).map(([k, v]) => [k, v.slice()]));
+  }
+
+  /** Encodes image patch features [B, N, imageDim]. */
+  async encodeImage(patches: TensorLike): Promise<Encoding> {
+    const x = imageInput(this.config, patches);
+    return this.encoding(this.engine.encode(this, 'image', x.data, x.B, x.N, null), x.B);
+  }
+
+  /** Encodes caption token features [B, L, textDim] with their mask valid [B, L] (1 = real token; default all 1). */
+  async encodeText(tokens: TensorLike, valid?: TensorLike): Promise<Encoding> {
+    const x = textInput(this.config, tokens, valid);
+    return this.encoding(this.engine.encode(this, 'text', x.data, x.B, x.L, x.valid), x.B);
+  }
+
+  /** Logits s * E_img E_txt^T [B_img, B_txt] between two sets of normalised embeddings, s = min(exp(logit_scale), 100). */
+  logits(imageEmbeddings: Float32Array, textEmbeddings: Float32Array): Float32Array {
+    const d = this.config.dim;
+    if (imageEmbeddings.length % d || textEmbeddings.length % d) {
+      throw new FdtShapeError(`logits: embeddings must be [B, ${d}], found ${imageEmbeddings.length} and ${textEmbeddings.length} values`);
+    }
+    const bi = imageEmbeddings.length / d;
+    const bt = textEmbeddings.length / d;
+    const s = Math.min(Math.exp(this.params['logit_scale']![0]!), 100);
+    const out = new Float32Array(bi * bt);
+    for (let i = 0; i < bi; i++) {
+      for (let j = 0; j < bt; j++) {
+        let acc = 0;
+        for (let k = 0; k < d; k++) acc += imageEmbeddings[i * d + k]! * textEmbeddings[j * d + k]!;
+        out[i * bt + j] = s * acc;
+      }
+    }
+    return out;
+  }
+
+  /** The symmetric InfoNCE loss of a batch of matched pairs, with both encodings and the logits. */
+  async loss(batch: Batch): Promise<LossResult> {
+    return this.run(batch, false) as Promise<LossResult>;
+  }
+
+  /** loss() plus the gradients w.r.t. every parameter and both inputs (to train upstream encoders). */
+  async gradients(batch: Batch): Promise<GradientResult> {
+    return this.run(batch, true) as Promise<GradientResult>;
+  }
+
+  /** @internal Forward (and backward) with the query outputs and arg-max indices kept (for verification). */
+  async trace(batch: Batch): Promise<GradientResult> {
+    return this.run(batch, true, true) as Promise<GradientResult>;
+  }
+
+  /** Frees this model's memory in the engine. The model stays usable (it is re-uploaded on the next call). */
+  dispose(): void {
+    this.engine.release(this);
+  }
+
+  private async run(batch: Batch, grads: boolean, trace = false): Promise<LossResult | GradientResult> {
+    const b = batchInput(this.config, batch);
+    const out = this.engine.forwardBackward(this, b, { grads, trace });
+    const logitsPerText = new Float32Array(b.B * b.B);
+    for (let i = 0; i < b.B; i++) for (let j = 0; j < b.B; j++) logitsPerText[j * b.B + i] = out.logitsPerImage[i * b.B + j]!;
+    const result: LossResult = {
+      loss: out.loss,
+      logitsPerImage: out.logitsPerImage,
+      logitsPerText,
+      logitScaleUsed: out.logitScaleUsed,
+      image: this.encoding(out.image, b.B),
+      text: this.encoding(out.text, b.B),
+    };
+    return grads ? { ...result, grads: out.grads! } : result;
+  }
+
+  private encoding(e: EncodeOutput, B: number): Encoding {
+    const C = this.config.numTokens;
+    return {
+      ...e,
+      batch: B,
+      dim: this.config.dim,
+      numTokens: C,
+      tokens(b: number): SparseRow {
+        if (!Number.isInteger(b) || b < 0 || b >= B) throw new FdtValueError(`tokens(b): expected 0 <= b < ${B}, found ${b}`);
+        const row = e.weights.subarray(b * C, (b + 1) * C);
+        const idx: number[] = [];
+        for (let c = 0; c < C; c++) if (row[c] !== 0) idx.push(c);
+        return { indices: Int32Array.from(idx), values: Float32Array.from(idx, (c) => row[c]!) };
+      },
+    };
+  }
+
+  private param(name: string): Float32Array {
+    const p = this.params[name];
+    if (!p) throw new FdtValueError(`unknown parameter ${JSON.stringify(name)}; known: ${Object.keys(this.params).join(', ')}`);
+    return p;
+  }
+}

@@ -1,0 +1,104 @@
+import { FdtValueError } from '../errors.js';
+import type { Batch, FDT } from '../fdt.js';
+import { isDecayed } from '../params.js';
+import { formatIndex } from '../tensor.js';
+import { checkSchedule, learningRate, type Schedule } from './schedule.js';
+
+/** Trainer options; defaults are the released config's (AdamW betas (0.9, 0.98), eps 1e-8, weight decay 0.1). */
+export interface TrainerOptions {
+  schedule?: Partial<Schedule>;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  /** Range the raw logit_scale parameter is clamped into before the update and after it ([3, 6] officially). */
+  logitScaleRange?: [number, number];
+}
+
+/** What one step did. */
+export interface StepResult {
+  step: number;
+  loss: number;
+  lr: number;
+  logitScale: number;
+  /** Mean number of active tokens per image and per caption in this batch. */
+  activeImage: number;
+  activeText: number;
+}
+
+/**
+ * Trains an FDT head with AdamW (decoupled weight decay on the Linear weights and T only), the warm-up + cosine
+ * schedule and the logit-scale clamp of the official training loop. A step either completes or changes nothing:
+ * a non-finite loss or gradient throws before any parameter is touched.
+ */
+export class Trainer {
+  readonly schedule: Schedule;
+  private readonly hyper: { beta1: number; beta2: number; eps: number; weightDecay: number };
+  private readonly clamp: [number, number];
+  private steps = 0;
+
+  constructor(
+    readonly model: FDT,
+    options: TrainerOptions = {},
+  ) {
+    this.schedule = { lr: 1e-3, warmupStartLr: 1e-4, warmupSteps: 2500, totalSteps: 86560, ...options.schedule };
+    checkSchedule(this.schedule);
+    this.hyper = {
+      beta1: options.beta1 ?? 0.9,
+      beta2: options.beta2 ?? 0.98,
+      eps: options.eps ?? 1e-8,
+      weightDecay: options.weightDecay ?? 0.1,
+    };
+    for (const [k, v] of Object.entries(this.hyper)) {
+      if (!Number.isFinite(v) || v < 0) throw new FdtValueError(`${k}: expected a finite number >= 0, found ${v}`);
+    }
+    this.clamp = options.logitScaleRange ?? [3, 6];
+    if (!(this.clamp[0] <= this.clamp[1])) throw new FdtValueError(`logitScaleRange: expected [lo, hi] with lo <= hi, found [${this.clamp}]`);
+  }
+
+  /** Steps taken so far. */
+  get step(): number {
+    return this.steps;
+  }
+
+  /** One full forward + backward + AdamW update on a batch of matched pairs. */
+  async stepOn(batch: Batch): Promise<StepResult> {
+    const r = await this.model.gradients(batch);
+    if (!Number.isFinite(r.loss)) throw new FdtValueError(`step ${this.steps + 1}: the loss is ${r.loss}; no parameter was changed`);
+    const grads: Record<string, Float32Array> = {};
+    for (const [name, g] of Object.entries(r.grads.params)) {
+      for (let i = 0; i < g.length; i++) {
+        if (!Number.isFinite(g[i]!)) {
+          throw new FdtValueError(`step ${this.steps + 1}: gradient of ${name} is ${g[i]} at index ${formatIndex(i)}; no parameter was changed`);
+        }
+      }
+      grads[name] = g;
+    }
+    const lr = learningRate(this.schedule, this.steps);
+    this.clampLogitScale();
+    this.model.wasm.adamwStep(this.model, grads, this.steps + 1, { lr, ...this.hyper }, isDecayed);
+    this.clampLogitScale();
+    this.steps++;
+    const B = r.image.batch;
+    return {
+      step: this.steps,
+      loss: r.loss,
+      lr,
+      logitScale: this.model.params['logit_scale']![0]!,
+      activeImage: sum(r.image.activeCounts) / B,
+      activeText: sum(r.text.activeCounts) / B,
+    };
+  }
+
+  private clampLogitScale(): void {
+    const p = this.model.params['logit_scale']!;
+    const v = Math.min(this.clamp[1], Math.max(this.clamp[0], p[0]!));
+    if (v !== p[0]) this.model.setParam('logit_scale', [v]);
+  }
+}
+
+function sum(a: Int32Array): number {
+  let s = 0;
+  for (const v of a) s += v;
+  return s;
+}
