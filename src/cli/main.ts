@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// The `fdt` command. Each subcommand lives in its own module and is imported only when used.
+import { FdtError } from '../errors.js';
+
+const USAGE = `fdt <command> [options]
+
+commands:
+  verify FILE.json [--engine wasm] [--build simd|scalar|auto] [--checkpoint CKPT]
+                         run a golden file (official format) through the FDT head and compare every field
+  help                   this text
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'verify':
+      return (await import('./verify.js')).runVerify(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return command === undefined ? 1 : 0;
+    default:
+      process.stderr.write(`fdt: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof FdtError) process.stderr.write(`fdt: ${err.name}: ${err.message}\n`);
+    else process.stderr.write(`fdt: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

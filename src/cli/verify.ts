@@ -1,0 +1,36 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { FdtFormatError, FdtValueError } from '../errors.js';
+import { formatReport, verifyGolden } from '../verify/golden.js';
+
+/** `fdt verify FILE.json [--engine wasm] [--build simd|scalar|auto]`: exit 0 only if every field is within tolerance. */
+export async function runVerify(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      engine: { type: 'string', default: 'wasm' },
+      build: { type: 'string', default: 'auto' },
+      checkpoint: { type: 'string' },
+    },
+  });
+  if (positionals.length !== 1) throw new FdtValueError(`verify: expected one FILE.json, found ${positionals.length} arguments`);
+  if (values.engine !== 'wasm') throw new FdtValueError(`--engine: expected 'wasm', found ${JSON.stringify(values.engine)}`);
+  const build = values.build;
+  if (build !== 'auto' && build !== 'simd' && build !== 'scalar') {
+    throw new FdtValueError(`--build: expected simd, scalar or auto, found ${JSON.stringify(build)}`);
+  }
+  const file = positionals[0]!;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new FdtFormatError(`${file}: cannot read as JSON: ${(e as Error).message}`);
+  }
+  if (values.checkpoint !== undefined) {
+    throw new FdtValueError('--checkpoint: checkpoint import is not available in this build of the CLI');
+  }
+  const report = await verifyGolden(doc, { build });
+  process.stdout.write(`${file}\n${formatReport(report)}\n`);
+  return report.ok ? 0 : 1;
+}

@@ -1,0 +1,191 @@
+import type { WasmBuild } from '../../bindings/kernels.js';
+import type { FdtConfig } from '../config.js';
+import { FdtFormatError } from '../errors.js';
+import { FDT, type GradientResult } from '../fdt.js';
+
+/** One compared field: its largest absolute and relative error and whether it is within tolerance. */
+export interface FieldReport {
+  field: string;
+  maxAbs: number;
+  maxRel: number;
+  /** The allowed absolute error: rtol * max(1, max |expected|). */
+  allowed: number;
+  ok: boolean;
+  /** Set when the field is not compared, with the reason. */
+  skipped?: string;
+}
+
+/** The outcome of verifying one golden file. */
+export interface VerifyReport {
+  name: string;
+  build: 'simd' | 'scalar';
+  fields: FieldReport[];
+  ok: boolean;
+}
+
+/** The tolerance rule for float32 engines: |actual - expected| <= 1e-4 * max(1, max |expected|) per field. */
+export const FLOAT32_RTOL = 1e-4;
+
+type Nested = number | Nested[];
+
+function flat(name: string, x: unknown): number[] {
+  const out: number[] = [];
+  const walk = (v: unknown): void => {
+    if (typeof v === 'number') out.push(v);
+    else if (Array.isArray(v)) v.forEach(walk);
+    else throw new FdtFormatError(`${name}: expected numbers or nested arrays of numbers, found ${v === null ? 'null' : typeof v}`);
+  };
+  walk(x);
+  return out;
+}
+
+function shapeOf(x: Nested): number[] {
+  const s: number[] = [];
+  let cur: Nested = x;
+  while (Array.isArray(cur)) {
+    s.push(cur.length);
+    cur = cur[0] as Nested;
+  }
+  return s;
+}
+
+function obj(name: string, x: unknown): Record<string, unknown> {
+  if (x === null || typeof x !== 'object' || Array.isArray(x)) throw new FdtFormatError(`${name}: expected an object, found ${Array.isArray(x) ? 'an array' : x === null ? 'null' : typeof x}`);
+  return x as Record<string, unknown>;
+}
+
+/**
+ * Reads the head's config from a golden file in the official format. Dimensions missing from `config` are read off
+ * the inputs and parameters.
+ */
+export function goldenConfig(doc: Record<string, unknown>): Partial<FdtConfig> {
+  const cfg = obj('config', doc['config']);
+  const inputs = obj('inputs', doc['inputs']);
+  const num = (k: string): number | undefined => (typeof cfg[k] === 'number' ? (cfg[k] as number) : undefined);
+  const patches = shapeOf(inputs['patch_features'] as Nested);
+  const words = shapeOf(inputs['word_features'] as Nested);
+  if (cfg['pool'] !== undefined && cfg['pool'] !== 'max') {
+    throw new FdtFormatError(`config.pool: only 'max' pooling is defined by FDT, found ${JSON.stringify(cfg['pool'])}`);
+  }
+  const att = cfg['att_func'] ?? 'sparsemax';
+  if (att !== 'sparsemax' && att !== 'softmax') {
+    throw new FdtFormatError(`config.att_func: expected 'sparsemax' or 'softmax', found ${JSON.stringify(att)}`);
+  }
+  return {
+    numTokens: num('fdt_num'),
+    dim: num('fdt_dim'),
+    imageDim: num('img_token_dim') ?? patches[2],
+    textDim: num('txt_token_dim') ?? words[2],
+    temperature: num('temperature') ?? 1,
+    normalizer: att,
+    maskMode: 'official',
+  };
+}
+
+/**
+ * Runs a golden file (the official format: config, inputs, params with official names, intermediates, outputs,
+ * grads) through the FDT head on the wasm engine and compares every field it holds.
+ * `params` overrides the file's parameters (e.g. read from a checkpoint when the file holds none).
+ */
+export async function verifyGolden(
+  doc: unknown, options: { build?: WasmBuild; params?: Record<string, ArrayLike<number>>; config?: Partial<FdtConfig>; rtol?: number } = {},
+): Promise<VerifyReport> {
+  const d = obj('golden file', doc);
+  const rtol = options.rtol ?? FLOAT32_RTOL;
+  let params: Record<string, ArrayLike<number>>;
+  if (options.params) params = options.params;
+  else {
+    if (d['params'] === undefined) throw new FdtFormatError('golden file: it holds no `params`; give the parameters from a checkpoint (--checkpoint)');
+    params = Object.fromEntries(Object.entries(obj('params', d['params'])).map(([k, v]) => [k, flat(`params.${k}`, v)]));
+  }
+  const config = { ...goldenConfig(d), ...options.config };
+  const model = await FDT.fromParams(config, params, { build: options.build ?? 'auto' });
+  const inputs = obj('inputs', d['inputs']);
+  const r = await model.trace({
+    patches: inputs['patch_features'] as number[][][],
+    tokens: inputs['word_features'] as number[][][],
+    valid: inputs['text_valid'] as number[][] | undefined,
+  });
+  model.dispose();
+  const fields: FieldReport[] = [];
+  const actual = actualFields(r);
+  const sections = ['intermediates', 'outputs', 'grads'] as const;
+  for (const section of sections) {
+    if (d[section] === undefined) continue;
+    for (const [key, value] of Object.entries(obj(section, d[section]))) {
+      const field = section === 'grads' ? `grads.${key}` : key;
+      if (key === 'labels') continue;
+      const a = actual[field];
+      if (typeof a === 'string') {
+        fields.push({ field, maxAbs: 0, maxRel: 0, allowed: 0, ok: true, skipped: a });
+        continue;
+      }
+      if (a === undefined) {
+        fields.push({ field, maxAbs: NaN, maxRel: NaN, allowed: 0, ok: false, skipped: 'unknown field: not computed by this engine' });
+        continue;
+      }
+      fields.push(compare(field, a, flat(field, value), rtol));
+    }
+  }
+  return { name: typeof d['name'] === 'string' ? d['name'] : 'golden', build: model.build, fields, ok: fields.every((f) => f.ok) };
+}
+
+function compare(field: string, a: ArrayLike<number>, e: number[], rtol: number): FieldReport {
+  if (a.length !== e.length) {
+    return { field, maxAbs: Infinity, maxRel: Infinity, allowed: 0, ok: false, skipped: `size mismatch: ${a.length} vs expected ${e.length}` };
+  }
+  let maxAbs = 0;
+  let maxRel = 0;
+  let scale = 1;
+  for (let i = 0; i < e.length; i++) {
+    const err = Math.abs(a[i]! - e[i]!);
+    maxAbs = Math.max(maxAbs, Number.isNaN(err) ? Infinity : err);
+    maxRel = Math.max(maxRel, err / Math.max(Math.abs(e[i]!), 1e-30));
+    scale = Math.max(scale, Math.abs(e[i]!));
+  }
+  const allowed = rtol * scale;
+  return { field, maxAbs, maxRel, allowed, ok: maxAbs <= allowed };
+}
+
+function actualFields(r: GradientResult): Record<string, ArrayLike<number> | string> {
+  const fused = 'not materialised: the relevance kernel fuses the max and never stores the [B, L, C] scores';
+  const floored = Float32Array.from(r.text.argmax!, (a) => (a < 0 ? 1 : 0));
+  const out: Record<string, ArrayLike<number> | string> = {
+    q_img: r.image.queries!,
+    q_txt: r.text.queries!,
+    token_scores_img_derived: fused,
+    token_scores_txt_derived: fused,
+    relevance_img: r.image.relevance,
+    relevance_txt: r.text.relevance,
+    text_relevance_floored_by_padding: floored,
+    weights_img: r.image.weights,
+    weights_txt: r.text.weights,
+    nonzero_img: r.image.activeCounts,
+    nonzero_txt: r.text.activeCounts,
+    fdt_embed_img: r.image.embeddingsRaw,
+    fdt_embed_txt: r.text.embeddingsRaw,
+    logits_per_image: r.logitsPerImage,
+    logits_per_text: r.logitsPerText,
+    loss: [r.loss],
+    logit_scale_used: [r.logitScaleUsed],
+    'grads.patch_features': r.grads.patches,
+    'grads.word_features': r.grads.tokens,
+  };
+  for (const [k, v] of Object.entries(r.grads.params)) out[`grads.param.${k}`] = v;
+  return out;
+}
+
+/** The report as a fixed-width table, one row per field. */
+export function formatReport(rep: VerifyReport): string {
+  const lines = [`${rep.name} (wasm ${rep.build})`, `${'field'.padEnd(46)} ${'max abs err'.padStart(12)} ${'max rel err'.padStart(12)} ${'allowed'.padStart(10)}  result`];
+  for (const f of rep.fields) {
+    const res = f.skipped && f.ok ? `skipped (${f.skipped})` : f.ok ? 'ok' : `FAIL${f.skipped ? ` (${f.skipped})` : ''}`;
+    lines.push(`${f.field.padEnd(46)} ${fmt(f.maxAbs)} ${fmt(f.maxRel)} ${f.allowed.toExponential(1).padStart(10)}  ${res}`);
+  }
+  lines.push(rep.ok ? 'PASS: every field within tolerance' : `FAIL: ${rep.fields.filter((f) => !f.ok).length} field(s) out of tolerance`);
+  return lines.join('\n');
+}
+
+function fmt(x: number): string {
+  return (Number.isFinite(x) ? x.toExponential(2) : String(x)).padStart(12);
+}
