@@ -1,0 +1,360 @@
+// Every kernel on both builds against the float64 reference (test/reference), on shapes around the 16-column
+// tile and the 4-lane vector (sizes 1, 2, 3, 4, 5, 15, 16, 17, 33), plus SIMD == scalar bit for bit.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { GOLDEN_DIR, GOLDEN_SKIP_REASON, HAS_GOLDEN } from './golden-io.js';
+import { BUILDS, expectClose, expectIdentical } from './helpers/close.js';
+import { f32round, Harness } from './helpers/kernel-harness.js';
+import {
+  gelu, geluDerivative, infoNce, infoNceVjp, l2normalize, l2normalizeVjp, layerNorm, layerNormVjp, linear, linearVjp,
+  relevance, relevanceVjp, softmax, softmaxVjp, sparsemaxSort, sparsemaxVjp, weightedSum, weightedSumVjp,
+} from './reference/ops.js';
+import { Rng } from './reference/rng.js';
+
+const EDGE = [1, 2, 3, 4, 5, 15, 16, 17, 33];
+
+function randn(rng: Rng, n: number, scale = 1): Float64Array {
+  return f32round(rng.normals(n, scale));
+}
+
+const harness: Record<string, Harness> = {};
+beforeAll(async () => {
+  for (const b of BUILDS) harness[b] = await Harness.create(b);
+});
+
+describe.each(BUILDS)('kernels (%s build)', (build) => {
+  const h = () => harness[build]!;
+
+  it('reports its build', () => {
+    expect(h().k.has_simd()).toBe(build === 'simd' ? 1 : 0);
+  });
+
+  it('gemm with packed panels matches x W^T + b at tile edges (pack_nt) and x B (pack_nn)', () => {
+    const rng = new Rng(11);
+    for (const M of [1, 2, 3, 17]) {
+      for (const K of [1, 4, 5, 33]) {
+        for (const N of [1, 15, 16, 17, 33]) {
+          const x = randn(rng, M * K);
+          const W = randn(rng, N * K);
+          const b = randn(rng, N);
+          const H = h();
+          const packed = H.zeros(Math.ceil(N / 16) * 16 * K);
+          H.k.f32_pack_nt(H.f32(W), N, K, packed);
+          const y = H.zeros(M * N);
+          H.k.f32_gemm(H.f32(x), M, K, K, packed, N, H.f32(b), y, N, 0, H.zeros(32));
+          expectClose(`gemm nt M=${M} K=${K} N=${N}`, H.readF32(y, M * N), linear(x, W, b, M, K, N));
+          // pack_nn of W^T ([K, N] row-major) must give the same panels' product, accumulated onto y.
+          const Wt = new Float64Array(K * N);
+          for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) Wt[k * N + n] = W[n * K + k]!;
+          const packed2 = H.zeros(Math.ceil(N / 16) * 16 * K);
+          H.k.f32_pack_nn(H.f32(Wt), K, N, packed2);
+          H.k.f32_gemm(H.f32(x), M, K, K, packed2, N, 0, y, N, 1, H.zeros(32));
+          const twice = linear(x, W, b, M, K, N).map((v, i) => v + (v - b[i % N]!));
+          expectClose(`gemm nn accumulate M=${M} K=${K} N=${N}`, H.readF32(y, M * N), twice);
+        }
+      }
+    }
+  });
+
+  it('Linear backward (transpose, pack_nn, gemm, colsum) matches the reference VJP', () => {
+    const rng = new Rng(12);
+    for (const [M, K, N] of [[3, 5, 17], [16, 16, 16], [1, 1, 1], [33, 4, 15]] as const) {
+      const H = h();
+      const x = randn(rng, M * K);
+      const W = randn(rng, N * K);
+      const gy = randn(rng, M * N);
+      const ref = linearVjp(x, W, gy, M, K, N);
+      const Wp = H.zeros(Math.ceil(K / 16) * 16 * N);
+      H.k.f32_pack_nn(H.f32(W), N, K, Wp);
+      const gx = H.zeros(M * K);
+      H.k.f32_gemm(H.f32(gy), M, N, N, Wp, K, 0, gx, K, 0, H.zeros(32));
+      expectClose('gx', H.readF32(gx, M * K), ref.gx);
+      const gyt = H.zeros(N * M);
+      H.k.f32_transpose(H.f32(gy), M, N, gyt);
+      const xp = H.zeros(Math.ceil(K / 16) * 16 * M);
+      H.k.f32_pack_nn(H.f32(x), M, K, xp);
+      const gW = H.zeros(N * K);
+      H.k.f32_gemm(gyt, N, M, M, xp, K, 0, gW, K, 1, H.zeros(32));
+      expectClose('gW', H.readF32(gW, N * K), ref.gW);
+      const gb = H.zeros(N);
+      H.k.f32_colsum_acc(H.f32(gy), M, N, gb);
+      expectClose('gb', H.readF32(gb, N), ref.gb);
+    }
+  });
+
+  it.each(['official', 'exclude'] as const)('relevance forward and backward, %s mask mode, at tile edges', (mode) => {
+    const rng = new Rng(mode === 'official' ? 21 : 22);
+    for (const [B, L, d, C] of [[1, 1, 1, 1], [2, 3, 4, 15], [3, 5, 17, 16], [2, 2, 5, 17], [1, 7, 33, 33], [2, 4, 3, 40]] as const) {
+      const H = h();
+      const q = randn(rng, B * L * d);
+      const T = randn(rng, C * d);
+      // Caption b keeps its first L - b slots (at least one).
+      const valid = Float64Array.from({ length: B * L }, (_, i) => (i % L < Math.max(1, L - Math.floor(i / L)) ? 1 : 0));
+      const tau = 0.7;
+      const ref = relevance(q, T, valid, B, L, C, d, tau, mode);
+      const Tp = H.zeros(Math.ceil(C / 16) * 16 * d);
+      const Tptr = H.f32(T);
+      H.k.f32_pack_nt(Tptr, C, d, Tp);
+      const r = H.zeros(B * C);
+      const arg = H.zeros(B * C);
+      const qptr = H.f32(q);
+      const scale = 1 / (Math.sqrt(d) * tau);
+      H.k.f32_relevance_fwd(qptr, B, L, d, Tp, C, scale, H.i32(valid), mode === 'official' ? 0 : 1, r, arg,
+        H.zeros(H.k.relevance_scratch_bytes(L) / 4));
+      expectClose(`r B=${B} L=${L} d=${d} C=${C}`, H.readF32(r, B * C), ref.r);
+      expect(Array.from(H.readI32(arg, B * C))).toEqual(Array.from(ref.argmax));
+      const gR = randn(rng, B * C);
+      const refG = relevanceVjp(q, T, ref.argmax, gR, B, L, C, d, tau);
+      const gq = H.zeros(B * L * d);
+      const gT = H.zeros(C * d);
+      H.k.f32_relevance_bwd(H.f32(gR), arg, qptr, Tptr, B, L, C, d, scale, gq, gT);
+      expectClose('gq', H.readF32(gq, B * L * d), refG.gq);
+      expectClose('gT', H.readF32(gT, C * d), refG.gT);
+    }
+  });
+
+  it('relevance: the padding floor wins when every real token scores below 0 (official), and ties go to the first slot', () => {
+    const H = h();
+    const d = 2;
+    const T = [1, 0];
+    // Caption: slot 0 real with score -1, slot 1 padding; slot 2 real with score -3.
+    const q = [-1, 0, 5, 5, -3, 0];
+    const Tp = H.zeros(16 * d);
+    H.k.f32_pack_nt(H.f32(T), 1, d, Tp);
+    for (const [mode, want, wantArg] of [[0, 0, -1], [1, -1 / Math.sqrt(2), 0]] as const) {
+      const r = H.zeros(1);
+      const arg = H.zeros(1);
+      H.k.f32_relevance_fwd(H.f32(q), 1, 3, d, Tp, 1, 1 / Math.sqrt(2), H.i32([1, 0, 1]), mode, r, arg, H.zeros(64));
+      expect(H.readF32(r, 1)[0]).toBeCloseTo(want, 6);
+      expect(H.readI32(arg, 1)[0]).toBe(wantArg);
+    }
+    // Two real slots with equal scores: the first index wins.
+    const r = H.zeros(1);
+    const arg = H.zeros(1);
+    H.k.f32_relevance_fwd(H.f32([2, 0, 2, 0, 2, 0]), 1, 3, d, Tp, 1, 1, 0, 0, r, arg, H.zeros(64));
+    expect(H.readI32(arg, 1)[0]).toBe(0);
+  });
+
+  it('sparsemax forward (linear time) equals the sort-based definition, with the closed-form backward', () => {
+    const rng = new Rng(31);
+    const cases: [number, number, number][] = [[1, 1, 1], [3, 2, 1], [4, 17, 1], [2, 64, 0.01], [2, 1000, 1], [3, 300, 30]];
+    for (const [R, C, spread] of cases) {
+      const H = h();
+      const z = randn(rng, R * C, spread);
+      const ref = sparsemaxSort(z, R, C);
+      const p = H.zeros(R * C);
+      const support = H.zeros(R);
+      H.k.f32_sparsemax_fwd(H.f32(z), R, C, p, support, H.zeros(2 * C));
+      const got = H.readF32(p, R * C);
+      expectClose(`sparsemax R=${R} C=${C} spread=${spread}`, got, ref, 1e-5);
+      for (let r = 0; r < R; r++) {
+        let k = 0;
+        let sum = 0;
+        for (let c = 0; c < C; c++) {
+          if (ref[r * C + c]! > 0) k++;
+          sum += got[r * C + c]!;
+        }
+        expect(Math.abs(sum - 1)).toBeLessThan(1e-5);
+        expect(H.readI32(support, R)[r]).toBe(k);
+      }
+      const g = randn(rng, R * C);
+      const gz = H.zeros(R * C);
+      H.k.f32_sparsemax_bwd(p, H.f32(g), R, C, gz);
+      expectClose('sparsemax bwd', H.readF32(gz, R * C), sparsemaxVjp(ref, g, R, C), 1e-5);
+    }
+  });
+
+  it.skipIf(!HAS_GOLDEN)(`sparsemax on the official edge cases ${GOLDEN_SKIP_REASON}`, () => {
+    const file = JSON.parse(readFileSync(path.join(GOLDEN_DIR, 'sparsemax_cases.json'), 'utf8')) as {
+      cases: { name: string; z: number[][]; out: number[][]; upstream_grad: number[][]; vjp_closed_form: number[][]; support_size: number[] }[];
+    };
+    expect(file.cases.length).toBeGreaterThan(0);
+    for (const c of file.cases) {
+      const R = c.z.length;
+      const C = c.z[0]!.length;
+      const H = h();
+      const p = H.zeros(R * C);
+      const support = H.zeros(R);
+      H.k.f32_sparsemax_fwd(H.f32(c.z.flat()), R, C, p, support, H.zeros(2 * C));
+      expectClose(`sparsemax case ${c.name}`, H.readF32(p, R * C), c.out.flat(), 1e-5);
+      expect(Array.from(H.readI32(support, R)), `support of ${c.name}`).toEqual(c.support_size);
+      const gz = H.zeros(R * C);
+      H.k.f32_sparsemax_bwd(p, H.f32(c.upstream_grad.flat()), R, C, gz);
+      expectClose(`sparsemax vjp ${c.name}`, H.readF32(gz, R * C), c.vjp_closed_form.flat(), 1e-5);
+    }
+  });
+
+  it('softmax forward and backward', () => {
+    const rng = new Rng(41);
+    for (const [R, C] of [[1, 1], [2, 17], [3, 100]] as const) {
+      const H = h();
+      const z = randn(rng, R * C, 3);
+      const ref = softmax(z, R, C);
+      const p = H.zeros(R * C);
+      H.k.f32_softmax_fwd(H.f32(z), R, C, p);
+      expectClose('softmax', H.readF32(p, R * C), ref, 1e-5);
+      const g = randn(rng, R * C);
+      const gz = H.zeros(R * C);
+      H.k.f32_softmax_bwd(p, H.f32(g), R, C, gz);
+      expectClose('softmax bwd', H.readF32(gz, R * C), softmaxVjp(ref, g, R, C), 1e-5);
+    }
+  });
+
+  it('weighted sum and L2 normalisation, forward and backward', () => {
+    const rng = new Rng(51);
+    for (const [B, C, d] of [[1, 1, 1], [2, 17, 5], [3, 33, 16], [2, 20, 33]] as const) {
+      const H = h();
+      const T = randn(rng, C * d);
+      const w = f32round(sparsemaxSort(randn(rng, B * C), B, C)); // sparse rows, as in the head
+      const Tptr = H.f32(T);
+      const wptr = H.f32(w);
+      const e = H.zeros(B * d);
+      H.k.f32_wsum_fwd(wptr, Tptr, B, C, d, e);
+      const refE = weightedSum(w, T, B, C, d);
+      expectClose('wsum', H.readF32(e, B * d), refE);
+      const gE = randn(rng, B * d);
+      const ref = weightedSumVjp(w, T, gE, B, C, d);
+      const gw = H.zeros(B * C);
+      const gT = H.zeros(C * d);
+      H.k.f32_wsum_bwd(wptr, Tptr, H.f32(gE), B, C, d, gw, gT, 0);
+      expectClose('wsum gw (dense)', H.readF32(gw, B * C), ref.gw);
+      expectClose('wsum gT', H.readF32(gT, C * d), ref.gT);
+      const gwS = H.zeros(B * C);
+      H.k.f32_wsum_bwd(wptr, Tptr, H.f32(gE), B, C, d, gwS, 0, 1);
+      expectClose('wsum gw (support only)', H.readF32(gwS, B * C), ref.gw.map((v, i) => (w[i] !== 0 ? v : 0)));
+      const eh = H.zeros(B * d);
+      const norms = H.zeros(B);
+      H.k.f32_l2norm_fwd(e, B, d, eh, norms);
+      expectClose('l2norm', H.readF32(eh, B * d), l2normalize(refE, B, d));
+      const gy = randn(rng, B * d);
+      const ge = H.zeros(B * d);
+      H.k.f32_l2norm_bwd(eh, norms, H.f32(gy), B, d, ge);
+      expectClose('l2norm bwd', H.readF32(ge, B * d), l2normalizeVjp(refE, gy, B, d));
+    }
+  });
+
+  it('InfoNCE forward and backward, with the logit-scale gradient through the unclamped exp', () => {
+    const rng = new Rng(61);
+    for (const [B, d, p] of [[1, 3, 2.659], [4, 8, 3.2], [5, 17, 4.8], [3, 5, 5.5]] as const) {
+      const H = h();
+      const Ei = l2normalize(randn(rng, B * d), B, d);
+      const Et = l2normalize(randn(rng, B * d), B, d);
+      const Ei32 = f32round(Ei);
+      const Et32 = f32round(Et);
+      const ref = infoNce(Ei32, Et32, B, d, p);
+      const refG = infoNceVjp(Ei32, Et32, B, d, p, 1);
+      const logits = H.zeros(B * B);
+      const gEi = H.zeros(B * d);
+      const gEt = H.zeros(B * d);
+      const out = H.zeros(6);
+      H.k.f32_infonce(H.f32(Ei32), H.f32(Et32), B, d, p, logits, gEi, gEt, out, H.zeros(4 * B * B));
+      const [loss, gScale, s] = H.readF64(out, 3);
+      expect(Math.abs(loss! - ref.loss)).toBeLessThan(1e-5 * Math.max(1, ref.loss));
+      expect(Math.abs(s! - ref.scaleUsed)).toBeLessThan(1e-9);
+      expect(Math.abs(gScale! - refG.gLogitScaleParam)).toBeLessThan(1e-5);
+      expectClose('logits', H.readF32(logits, B * B), ref.logitsPerImage);
+      expectClose('gEi', H.readF32(gEi, B * d), refG.gEi);
+      expectClose('gEt', H.readF32(gEt, B * d), refG.gEt);
+    }
+  });
+
+  it('LayerNorm forward and backward', () => {
+    const rng = new Rng(71);
+    for (const [M, D] of [[1, 1], [1, 2], [3, 17], [4, 33]] as const) {
+      const H = h();
+      const x = randn(rng, M * D, 2);
+      const gamma = randn(rng, D);
+      const beta = randn(rng, D);
+      const y = H.zeros(M * D);
+      const mean = H.zeros(M);
+      const rstd = H.zeros(M);
+      const xp = H.f32(x);
+      const gp = H.f32(gamma);
+      H.k.f32_layernorm_fwd(xp, M, D, gp, H.f32(beta), 1e-5, y, mean, rstd);
+      expectClose(`layernorm M=${M} D=${D}`, H.readF32(y, M * D), layerNorm(x, gamma, beta, M, D));
+      const gy = randn(rng, M * D);
+      const ref = layerNormVjp(x, gamma, gy, M, D);
+      const gx = H.zeros(M * D);
+      const gg = H.zeros(D);
+      const gb = H.zeros(D);
+      H.k.f32_layernorm_bwd(xp, H.f32(gy), M, D, gp, mean, rstd, gx, gg, gb);
+      expectClose('layernorm gx', H.readF32(gx, M * D), ref.gx);
+      expectClose('layernorm ggamma', H.readF32(gg, D), ref.gGamma);
+      expectClose('layernorm gbeta', H.readF32(gb, D), ref.gBeta);
+    }
+  });
+
+  it('exact GELU to float32 accuracy (|error| <= 3e-7 max(1, |x|)) and its derivative', () => {
+    const H = h();
+    const xs = Float64Array.from({ length: 2001 }, (_, i) => f32round([-10 + i * 0.01])[0]!);
+    const y = H.zeros(xs.length);
+    H.k.f32_gelu_fwd(H.f32(xs), xs.length, y);
+    const g = H.zeros(xs.length);
+    H.k.f32_gelu_bwd(H.f32(xs), H.f32(new Float64Array(xs.length).fill(1)), xs.length, g);
+    const got = H.readF32(y, xs.length);
+    const gotD = H.readF32(g, xs.length);
+    for (let i = 0; i < xs.length; i++) {
+      const x = xs[i]!;
+      expect(Math.abs(got[i]! - gelu(x)), `gelu(${x})`).toBeLessThanOrEqual(3e-7 * Math.max(1, Math.abs(x)));
+      expect(Math.abs(gotD[i]! - geluDerivative(x)), `gelu'(${x})`).toBeLessThanOrEqual(3e-7 * Math.max(1, Math.abs(x)));
+    }
+  });
+
+  it('AdamW step matches a float64 AdamW with decoupled weight decay over several steps', () => {
+    const rng = new Rng(81);
+    const H = h();
+    const n = 37;
+    const p0 = randn(rng, n);
+    const pp = H.f32(p0);
+    const m = H.zeros(n);
+    const v = H.zeros(n);
+    const [lr, b1, b2, eps, wd] = [1e-2, 0.9, 0.98, 1e-8, 0.1];
+    const P = Float64Array.from(p0);
+    const Mr = new Float64Array(n);
+    const Vr = new Float64Array(n);
+    for (let t = 1; t <= 5; t++) {
+      const g = randn(rng, n);
+      H.k.f32_adamw_step(pp, H.f32(g), m, v, n, lr, b1, b2, eps, wd, t);
+      for (let i = 0; i < n; i++) {
+        P[i] = P[i]! * (1 - lr * wd);
+        Mr[i] = b1 * Mr[i]! + (1 - b1) * g[i]!;
+        Vr[i] = b2 * Vr[i]! + (1 - b2) * g[i]! * g[i]!;
+        const denom = Math.sqrt(Vr[i]!) / Math.sqrt(1 - b2 ** t) + eps;
+        P[i] = P[i]! - (lr / (1 - b1 ** t)) * (Mr[i]! / denom);
+      }
+    }
+    expectClose('adamw params', H.readF32(pp, n), P, 1e-5);
+  });
+});
+
+describe('SIMD and scalar builds give identical bits', () => {
+  it('relevance, GEMM, weighted sum, LayerNorm, AdamW', () => {
+    const rng = new Rng(91);
+    const [B, L, d, C] = [3, 7, 37, 45];
+    const q = randn(rng, B * L * d);
+    const T = randn(rng, C * d);
+    const w = f32round(sparsemaxSort(randn(rng, B * C), B, C));
+    const outs: Record<string, Float32Array[]> = {};
+    for (const build of BUILDS) {
+      const H = harness[build]!;
+      const Tp = H.zeros(Math.ceil(C / 16) * 16 * d);
+      H.k.f32_pack_nt(H.f32(T), C, d, Tp);
+      const r = H.zeros(B * C);
+      H.k.f32_relevance_fwd(H.f32(q), B, L, d, Tp, C, 0.3, 0, 0, r, H.zeros(B * C), H.zeros(200));
+      const y = H.zeros(B * L * C);
+      H.k.f32_gemm(H.f32(q), B * L, d, d, Tp, C, 0, y, C, 0, H.zeros(32));
+      const e = H.zeros(B * d);
+      H.k.f32_wsum_fwd(H.f32(w), H.f32(T), B, C, d, e);
+      const gw = H.zeros(B * C);
+      H.k.f32_wsum_bwd(H.f32(w), H.f32(T), e, B, C, d, gw, 0, 0);
+      const ln = H.zeros(B * L * d);
+      H.k.f32_layernorm_fwd(H.f32(q), B * L, d, H.f32(T.subarray(0, d)), H.f32(T.subarray(d, 2 * d)), 1e-5, ln, H.zeros(B * L), H.zeros(B * L));
+      const pp = H.f32(T);
+      H.k.f32_adamw_step(pp, H.f32(q.subarray(0, C * d)), H.zeros(C * d), H.zeros(C * d), C * d, 1e-3, 0.9, 0.98, 1e-8, 0.1, 1);
+      outs[build] = [H.readF32(r, B * C), H.readF32(y, B * L * C), H.readF32(e, B * d), H.readF32(gw, B * C), H.readF32(ln, B * L * d), H.readF32(pp, C * d)];
+    }
+    const names = ['relevance', 'gemm', 'wsum', 'wsum bwd (dot)', 'layernorm', 'adamw'];
+    names.forEach((n, i) => expectIdentical(n, outs['simd']![i]!, outs['scalar']![i]!));
+  });
+});
