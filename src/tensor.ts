@@ -74,7 +74,7 @@ export function toTensor(name: string, x: TensorLike): Tensor {
  * Throws FdtShapeError naming the argument, the expected pattern and the actual shape.
  */
 export function expectShape(name: string, t: Tensor, pattern: readonly (number | null)[], labels?: readonly string[]): void {
-  const want = pattern.map((p, i) => (p === null ? (labels?.[i] ?? '?') : String(p))).join(', ');
+  const want = pattern.map((p, i) => (p === null ? (labels?.[i] ?? '?') : labels?.[i] ? `${labels[i]}=${p}` : String(p))).join(', ');
   if (t.shape.length !== pattern.length) {
     throw new FdtShapeError(`${name}: expected rank ${pattern.length} [${want}], found rank ${t.shape.length} [${t.shape}]`);
   }

@@ -57,7 +57,10 @@ export class ResidentParams {
     const key = `${name}:${layout}`;
     const version = this.source.versions[name] ?? 0;
     const data = this.source.params[name]!;
-    const bytes = layout === 'raw' ? data.byteLength : Math.ceil(dims[0] / 16) * 16 * dims[1] * 4;
+    // nt packs an [N, K] matrix (dims = [N, K]); nn packs a [K, N] matrix (dims = [K, N]): ceil(N/16) panels of
+    // depth K either way.
+    const [N, K] = layout === 'nt' ? dims : [dims[1], dims[0]];
+    const bytes = layout === 'raw' ? data.byteLength : Math.ceil(N / 16) * 16 * K * 4;
     let e = this.entries.get(key);
     if (e && e.version === version && e.bytes === bytes) return e.ptr;
     if (e && e.bytes !== bytes) {

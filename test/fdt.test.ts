@@ -1,0 +1,198 @@
+// The FDT API on the wasm engine (both builds): golden parity through `verifyGolden`, agreement with the float64
+// reference head on shapes around the tiles, bad input, and parameter access.
+import { describe, expect, it } from 'vitest';
+import { FDT, FdtShapeError, FdtValueError } from '../src/index.js';
+import { verifyGolden } from '../src/verify/golden.js';
+import { GOLDEN_DIR, GOLDEN_SKIP_REASON, goldenHeadFiles, HAS_GOLDEN } from './golden-io.js';
+import { BUILDS, expectClose } from './helpers/close.js';
+import { f32round } from './helpers/kernel-harness.js';
+import { referenceHead, referenceHeadGrads } from './reference/head.js';
+import { Rng } from './reference/rng.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+describe.skipIf(!HAS_GOLDEN)(`golden parity of the whole head ${GOLDEN_SKIP_REASON}`, () => {
+  for (const build of BUILDS) {
+    for (const file of goldenHeadFiles()) {
+      it(`${file} on the ${build} build: every intermediate, output and gradient within 1e-4 * max(1, max|expected|)`, async () => {
+        const doc = JSON.parse(readFileSync(path.join(GOLDEN_DIR, file), 'utf8'));
+        const rep = await verifyGolden(doc, { build });
+        const bad = rep.fields.filter((f) => !f.ok);
+        expect(bad, JSON.stringify(bad)).toEqual([]);
+        expect(rep.build).toBe(build);
+        // Every gradient in the file was compared, not skipped.
+        const grads = rep.fields.filter((f) => f.field.startsWith('grads.'));
+        expect(grads.length).toBe(Object.keys(doc.grads).length);
+        expect(grads.every((f) => !f.skipped)).toBe(true);
+      });
+    }
+  }
+});
+
+interface Case { B: number; N: number; L: number; Di: number; Dt: number; d: number; C: number; normalizer: 'sparsemax' | 'softmax'; maskMode: 'official' | 'exclude'; temperature: number }
+
+const CASES: Case[] = [
+  { B: 1, N: 1, L: 1, Di: 1, Dt: 1, d: 1, C: 1, normalizer: 'sparsemax', maskMode: 'official', temperature: 1 },
+  { B: 2, N: 3, L: 4, Di: 5, Dt: 3, d: 15, C: 17, normalizer: 'sparsemax', maskMode: 'official', temperature: 0.5 },
+  { B: 3, N: 2, L: 5, Di: 17, Dt: 16, d: 16, C: 16, normalizer: 'sparsemax', maskMode: 'exclude', temperature: 1 },
+  { B: 2, N: 5, L: 3, Di: 4, Dt: 9, d: 17, C: 33, normalizer: 'softmax', maskMode: 'official', temperature: 2 },
+  { B: 4, N: 1, L: 2, Di: 33, Dt: 2, d: 5, C: 15, normalizer: 'sparsemax', maskMode: 'official', temperature: 1000 },
+];
+
+function caseInputs(c: Case, seed: number) {
+  const rng = new Rng(seed);
+  const patches = f32round(rng.normals(c.B * c.N * c.Di));
+  const tokens = f32round(rng.normals(c.B * c.L * c.Dt));
+  // Caption b has max(1, L - b) real tokens.
+  const valid = Float64Array.from({ length: c.B * c.L }, (_, i) => (i % c.L < Math.max(1, c.L - Math.floor(i / c.L)) ? 1 : 0));
+  return { patches, tokens, valid };
+}
+
+describe.each(BUILDS)('FDT API on the %s build', (build) => {
+  it.each(CASES.map((c, i) => [i, c] as const))('case %i matches the float64 reference head, forward and backward', async (i, c) => {
+    const model = await FDT.create({
+      numTokens: c.C, dim: c.d, imageDim: c.Di, textDim: c.Dt, normalizer: c.normalizer, maskMode: c.maskMode,
+      temperature: c.temperature, seed: 100 + i, build,
+    });
+    const x = caseInputs(c, 200 + i);
+    const r = await model.gradients({
+      patches: { data: x.patches, shape: [c.B, c.N, c.Di] },
+      tokens: { data: x.tokens, shape: [c.B, c.L, c.Dt] },
+      valid: { data: x.valid, shape: [c.B, c.L] },
+    });
+    const params = Object.fromEntries(Object.entries(model.stateDict()).map(([k, v]) => [k, Float64Array.from(v)]));
+    const inputs = { patchFeatures: x.patches, wordFeatures: x.tokens, textValid: x.valid, B: c.B, N: c.N, L: c.L };
+    const cfg = { normaliser: c.normalizer, temperature: c.temperature, maskMode: c.maskMode };
+    const ref = referenceHead(params, inputs, cfg);
+    const refG = referenceHeadGrads(params, inputs, cfg);
+    expect(Math.abs(r.loss - ref.loss)).toBeLessThanOrEqual(1e-4 * Math.max(1, ref.loss));
+    expectClose('logits_per_image', r.logitsPerImage, ref.logits_per_image);
+    expectClose('logits_per_text', r.logitsPerText, ref.logits_per_text);
+    expectClose('relevance_img', r.image.relevance, ref.relevance_img);
+    expectClose('relevance_txt', r.text.relevance, ref.relevance_txt);
+    expectClose('weights_img', r.image.weights, ref.weights_img);
+    expectClose('weights_txt', r.text.weights, ref.weights_txt);
+    expectClose('embeddings_img', r.image.embeddings, ref.embed_img_normalized);
+    expectClose('embeddings_txt', r.text.embeddings, ref.embed_txt_normalized);
+    expectClose('grad patches', r.grads.patches, refG['patch_features']!);
+    expectClose('grad tokens', r.grads.tokens, refG['word_features']!);
+    for (const [name, g] of Object.entries(r.grads.params)) expectClose(`grad ${name}`, g, refG[`param.${name}`]!);
+    expect(Object.keys(r.grads.params).length).toBe(Object.keys(refG).length - 2);
+  });
+
+  it('encodeImage / encodeText give the same embeddings and sparse tokens as the batch forward', async () => {
+    const c = CASES[1]!;
+    const model = await FDT.create({ numTokens: c.C, dim: c.d, imageDim: c.Di, textDim: c.Dt, temperature: 0.5, seed: 7, build });
+    const x = caseInputs(c, 9);
+    const batch = { patches: { data: x.patches, shape: [c.B, c.N, c.Di] }, tokens: { data: x.tokens, shape: [c.B, c.L, c.Dt] }, valid: { data: x.valid, shape: [c.B, c.L] } };
+    const all = await model.loss(batch);
+    const img = await model.encodeImage(batch.patches);
+    const txt = await model.encodeText(batch.tokens, batch.valid);
+    expect(Array.from(img.embeddings)).toEqual(Array.from(all.image.embeddings));
+    expect(Array.from(txt.weights)).toEqual(Array.from(all.text.weights));
+    const row = img.tokens(0);
+    expect(row.indices.length).toBe(img.activeCounts[0]);
+    let sum = 0;
+    for (const v of row.values) sum += v;
+    expect(Math.abs(sum - 1)).toBeLessThan(1e-5);
+    expect(() => img.tokens(c.B)).toThrow(FdtValueError);
+  });
+});
+
+describe('FDT model basics', () => {
+  it('initialisation is seeded and reproducible, with the official scales', async () => {
+    const a = await FDT.create({ numTokens: 64, dim: 8, imageDim: 12, textDim: 10, seed: 5 });
+    const b = await FDT.create({ numTokens: 64, dim: 8, imageDim: 12, textDim: 10, seed: 5 });
+    const c = await FDT.create({ numTokens: 64, dim: 8, imageDim: 12, textDim: 10, seed: 6 });
+    expect(Array.from(a.getParam('space_dict'))).toEqual(Array.from(b.getParam('space_dict')));
+    expect(Array.from(a.getParam('space_dict'))).not.toEqual(Array.from(c.getParam('space_dict')));
+    expect(a.getParam('logit_scale')[0]).toBeCloseTo(Math.log(1 / 0.07), 6);
+    expect(Array.from(a.getParam('img_query_model.q_map.0.weight'))).toEqual(new Array(12).fill(1));
+    const w1 = a.getParam('img_query_model.q_map.1.weight');
+    expect(Math.max(...w1.map(Math.abs))).toBeLessThanOrEqual(1 / Math.sqrt(12));
+    const T = a.getParam('space_dict');
+    const mean = T.reduce((s, v) => s + v, 0) / T.length;
+    const varT = T.reduce((s, v) => s + (v - mean) ** 2, 0) / T.length;
+    expect(Math.abs(varT - 1)).toBeLessThan(0.15);
+  });
+
+  it('setParam changes results and is validated; stateDict returns copies', async () => {
+    const m = await FDT.create({ numTokens: 16, dim: 4, imageDim: 3, textDim: 2, temperature: 1, seed: 1 });
+    const x = { data: new Float32Array(2 * 3 * 3).map((_, i) => Math.sin(i)), shape: [2, 3, 3] };
+    const before = await m.encodeImage(x);
+    const T = m.getParam('space_dict').map((v) => v * 2);
+    m.setParam('space_dict', T);
+    const after = await m.encodeImage(x);
+    expect(Array.from(after.relevance)).not.toEqual(Array.from(before.relevance));
+    expect(() => m.setParam('space_dict', new Float32Array(3))).toThrow(/space_dict.*\[16,4\].*found 3/);
+    expect(() => m.setParam('nope', [1])).toThrow(FdtValueError);
+    expect(() => m.setParam('logit_scale', [NaN])).toThrow(/found NaN at index 0/);
+    const sd = m.stateDict();
+    sd['space_dict']![0] = 1234;
+    expect(m.getParam('space_dict')[0]).not.toBe(1234);
+  });
+
+  it('memory stops growing after the first call of a shape', async () => {
+    const m = await FDT.create({ numTokens: 300, dim: 24, imageDim: 20, textDim: 12, seed: 2 });
+    const rng = new Rng(3);
+    const batch = {
+      patches: { data: rng.normals(4 * 7 * 20), shape: [4, 7, 20] },
+      tokens: { data: rng.normals(4 * 5 * 12), shape: [4, 5, 12] },
+    };
+    await m.gradients(batch);
+    const bytes = m.wasm.memoryBytes;
+    const live = m.wasm.mod.arena.liveBytes;
+    for (let i = 0; i < 200; i++) await m.gradients(batch);
+    expect(m.wasm.memoryBytes).toBe(bytes);
+    expect(m.wasm.mod.arena.liveBytes).toBe(live);
+  });
+});
+
+describe('bad input gets a typed error naming the argument, the expected and the found', () => {
+  const make = () => FDT.create({ numTokens: 16, dim: 4, imageDim: 3, textDim: 2, seed: 1 });
+  const patches = (B: number, N = 2, D = 3) => ({ data: new Float32Array(B * N * D).fill(0.5), shape: [B, N, D] });
+  const tokens = (B: number, L = 3, D = 2) => ({ data: new Float32Array(B * L * D).fill(0.25), shape: [B, L, D] });
+
+  it('wrong rank, wrong feature size, data/shape mismatch, empty batch', async () => {
+    const m = await make();
+    await expect(m.encodeImage({ data: new Float32Array(6), shape: [2, 3] })).rejects.toThrow(/patches: expected rank 3 \[B, N, imageDim=3\], found rank 2 \[2,3\]/);
+    await expect(m.encodeImage(patches(2, 2, 4))).rejects.toThrow(/patches: dimension 2 \(imageDim\) expected 3, found 4/);
+    await expect(m.encodeImage({ data: new Float32Array(5), shape: [1, 2, 3] })).rejects.toThrow(/patches: shape \[1,2,3\] needs 6 values, found 5/);
+    await expect(m.encodeImage(patches(0))).rejects.toThrow(FdtShapeError);
+    await expect(m.encodeImage(patches(0))).rejects.toThrow(/dimension 0 \(B\) expected a positive size, found 0/);
+    await expect(m.encodeText(tokens(1, 0))).rejects.toThrow(/dimension 1 \(L\) expected a positive size, found 0/);
+    await expect(m.loss({ patches: patches(2), tokens: tokens(3) })).rejects.toThrow(/patches has 2 images but tokens has 3 captions/);
+  });
+
+  it('non-finite values name the first bad index', async () => {
+    const m = await make();
+    const p = patches(2);
+    p.data[7] = NaN;
+    await expect(m.encodeImage(p)).rejects.toThrow(/patches: expected finite values, found NaN at index \[1, 0, 1\]/);
+    const t = tokens(1);
+    t.data[5] = Infinity;
+    await expect(m.encodeText(t)).rejects.toThrow(FdtValueError);
+  });
+
+  it('mask of the wrong shape or with values other than 0/1', async () => {
+    const m = await make();
+    await expect(m.encodeText(tokens(2), { data: [1, 1, 1], shape: [1, 3] })).rejects.toThrow(/valid: dimension 0 \(B\) expected 2, found 1/);
+    await expect(m.encodeText(tokens(1), { data: [1, 0.5, 0], shape: [1, 3] })).rejects.toThrow(/valid: expected 0 or 1, found 0.5 at index \[0, 1\]/);
+  });
+
+  it('a caption with no real token scores 0 in official mode and is an error in exclude mode', async () => {
+    const m = await make();
+    const r = await m.encodeText(tokens(1), { data: [0, 0, 0], shape: [1, 3] });
+    expect(Array.from(r.relevance)).toEqual(new Array(16).fill(0));
+    const ex = await FDT.create({ numTokens: 16, dim: 4, imageDim: 3, textDim: 2, seed: 1, maskMode: 'exclude' });
+    await expect(ex.encodeText(tokens(1), { data: [0, 0, 0], shape: [1, 3] })).rejects.toThrow(/caption 0 has no real token/);
+  });
+
+  it('bad configs: temperature <= 0, unknown normaliser, non-integer sizes; bad params', async () => {
+    await expect(FDT.create({ temperature: 0 })).rejects.toThrow(/temperature: expected a finite number > 0, found 0/);
+    await expect(FDT.create({ temperature: -1 })).rejects.toThrow(FdtValueError);
+    await expect(FDT.create({ normalizer: 'sigmoid' as never })).rejects.toThrow(/normalizer: expected 'sparsemax' or 'softmax', found "sigmoid"/);
+    await expect(FDT.create({ numTokens: 2.5 })).rejects.toThrow(/numTokens: expected a positive integer, found 2.5/);
+    await expect(FDT.fromParams({ numTokens: 4, dim: 2, imageDim: 2, textDim: 2 }, {})).rejects.toThrow(/params: missing space_dict \[4,2\]/);
+  });
+});

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { FDT, FdtValueError, learningRate, Trainer } from '../src/index.js';
+import { Rng } from './reference/rng.js';
+
+/** A toy retrieval problem: 8 concepts; images and captions are noisy views of each concept's two prototypes. */
+function toyBatch(rng: Rng, B: number, N: number, L: number, Di: number, Dt: number, protos: { img: Float64Array; txt: Float64Array }) {
+  const patches = new Float32Array(B * N * Di);
+  const tokens = new Float32Array(B * L * Dt);
+  for (let b = 0; b < B; b++) {
+    const c = b % 8;
+    for (let n = 0; n < N; n++) for (let k = 0; k < Di; k++) patches[(b * N + n) * Di + k] = protos.img[c * Di + k]! + 0.3 * rng.normal();
+    for (let l = 0; l < L; l++) for (let k = 0; k < Dt; k++) tokens[(b * L + l) * Dt + k] = protos.txt[c * Dt + k]! + 0.3 * rng.normal();
+  }
+  return { patches: { data: patches, shape: [B, N, Di] }, tokens: { data: tokens, shape: [B, L, Dt] } };
+}
+
+describe('Trainer', () => {
+  it('the loss falls on a learnable toy problem, the logit scale stays in [3, 6], and steps are reproducible', async () => {
+    const run = async () => {
+      const model = await FDT.create({ numTokens: 64, dim: 16, imageDim: 12, textDim: 10, temperature: 1, seed: 3 });
+      const trainer = new Trainer(model, { schedule: { lr: 3e-3, warmupStartLr: 3e-4, warmupSteps: 5, totalSteps: 60 } });
+      const rng = new Rng(4);
+      const protos = { img: rng.normals(8 * 12), txt: rng.normals(8 * 10) };
+      const losses: number[] = [];
+      for (let s = 0; s < 60; s++) {
+        const r = await trainer.stepOn(toyBatch(rng, 8, 3, 4, 12, 10, protos));
+        losses.push(r.loss);
+        expect(r.logitScale).toBeGreaterThanOrEqual(3);
+        expect(r.logitScale).toBeLessThanOrEqual(6);
+      }
+      return { losses, T: model.getParam('space_dict'), steps: trainer.step };
+    };
+    const a = await run();
+    const first = a.losses.slice(0, 5).reduce((s, v) => s + v, 0) / 5;
+    const last = a.losses.slice(-5).reduce((s, v) => s + v, 0) / 5;
+    expect(last).toBeLessThan(first * 0.5);
+    expect(a.steps).toBe(60);
+    const b = await run();
+    expect(Array.from(b.T)).toEqual(Array.from(a.T));
+  });
+
+  it('weight decay reaches T and the Linear weights only', async () => {
+    const model = await FDT.create({ numTokens: 16, dim: 4, imageDim: 3, textDim: 2, temperature: 1, seed: 1 });
+    const before = model.stateDict();
+    const trainer = new Trainer(model, { schedule: { lr: 1e-2, warmupStartLr: 1e-2, warmupSteps: 0, totalSteps: 10 } });
+    // A batch of one pair: B = 1 gives zero InfoNCE gradient, so only decay moves parameters.
+    await trainer.stepOn({ patches: { data: new Float32Array(6).fill(1), shape: [1, 2, 3] }, tokens: { data: new Float32Array(4).fill(1), shape: [1, 2, 2] } });
+    const after = model.stateDict();
+    for (const name of Object.keys(before)) {
+      const moved = after[name]!.some((v, i) => v !== before[name]![i]);
+      const decayed = name === 'space_dict' || /q_map\.[14]\.weight$/.test(name);
+      if (decayed) expect(moved, name).toBe(true);
+      if (/\.[03]\.(weight|bias)$/.test(name) || name === 'logit_scale_sd') expect(moved, name).toBe(false);
+    }
+    // logit_scale started at log(1/0.07) = 2.66 and is clamped into [3, 6].
+    expect(after['logit_scale']![0]).toBe(3);
+  });
+
+  it('a non-finite loss stops the step with an error naming the step, and changes no parameter', async () => {
+    const model = await FDT.create({ numTokens: 16, dim: 4, imageDim: 3, textDim: 2, temperature: 1e-30, seed: 1 });
+    const before = model.stateDict();
+    const trainer = new Trainer(model);
+    const big = { patches: { data: new Float32Array(12).map((_, i) => (i % 2 ? 3e38 : -3e38)), shape: [2, 2, 3] }, tokens: { data: new Float32Array(8).fill(3e38), shape: [2, 2, 2] } };
+    await expect(trainer.stepOn(big)).rejects.toThrow(/step 1: (the loss is|gradient of)/);
+    await expect(trainer.stepOn(big)).rejects.toThrow(FdtValueError);
+    expect(trainer.step).toBe(0);
+    const after = model.stateDict();
+    for (const name of Object.keys(before)) expect(Array.from(after[name]!), name).toEqual(Array.from(before[name]!));
+  });
+
+  it('the schedule: linear warm-up then cosine to 0', () => {
+    const s = { lr: 1e-3, warmupStartLr: 1e-4, warmupSteps: 2500, totalSteps: 86560 };
+    expect(learningRate(s, 0)).toBeCloseTo(1e-4, 12);
+    expect(learningRate(s, 1250)).toBeCloseTo(5.5e-4, 12);
+    expect(learningRate(s, 2500)).toBeCloseTo(1e-3, 12);
+    expect(learningRate(s, (2500 + 86560) / 2)).toBeCloseTo(5e-4, 12);
+    expect(learningRate(s, 86560)).toBe(0);
+    expect(() => new Trainer({} as FDT, { schedule: { totalSteps: 10, warmupSteps: 20 } })).toThrow(/totalSteps: expected >= warmupSteps/);
+  });
+});
