@@ -7,6 +7,7 @@ import type { WasmEngine } from './engines/wasm/engine.js';
 import { batchInput, imageInput, textInput } from './inputs.js';
 import { checkParams, initParams, paramShapes, type FdtParams } from './params.js';
 import { expectFinite, type TensorLike } from './tensor.js';
+import { encodeModel, readModelBytes } from './io/model-file.js';
 
 /** Options of FDT.create: the head's dimensions and options (FdtConfig) plus a seed and the engine build. */
 export interface CreateOptions extends Partial<FdtConfig> {
@@ -99,6 +100,31 @@ export class FDT implements ModelState {
   ): Promise<FDT> {
     const c = resolveConfig(config);
     return new FDT(c, checkParams(c, params), await getWasmEngine(options.build ?? 'auto'));
+  }
+
+  /**
+   * Loads a head from an fdtkit model file (safetensors with the config in its metadata) or from an official
+   * `.pth.tar` checkpoint, given as bytes or (Node) a path. For official checkpoints the temperature, normaliser and
+   * mask mode are not in the file: pass them (defaults: temperature 1, sparsemax, official mask).
+   */
+  static async load(
+    source: string | Uint8Array,
+    options: Partial<Pick<FdtConfig, 'temperature' | 'normalizer' | 'maskMode'>> & { build?: WasmBuild } = {},
+  ): Promise<FDT> {
+    const { build, ...overrides } = options;
+    const bytes = typeof source === 'string' ? await (await import('./io/files.js')).readModelFile(source) : source;
+    const data = readModelBytes(bytes, overrides);
+    return new FDT(data.config, data.params, await getWasmEngine(build ?? 'auto'));
+  }
+
+  /** The model as fdtkit model-file bytes (safetensors + config metadata). */
+  toBytes(metadata: Record<string, string> = {}): Uint8Array {
+    return encodeModel(this.config, this.params, metadata);
+  }
+
+  /** (Node) Saves the model file atomically: a crash leaves the old file or the new one, never a mix. */
+  async save(path: string, metadata: Record<string, string> = {}): Promise<void> {
+    await (await import('./io/files.js')).writeModelFile(path, this.toBytes(metadata));
   }
 
   get versions(): Readonly<Record<string, number>> {

@@ -7,6 +7,8 @@ const USAGE = `fdt <command> [options]
 commands:
   verify FILE.json [--engine wasm] [--build simd|scalar|auto] [--checkpoint CKPT]
                          run a golden file (official format) through the FDT head and compare every field
+  import CKPT --out MODEL.safetensors [--temperature T] [--normalizer N] [--mask-mode M]
+                         convert an official .pth.tar checkpoint into an fdtkit model file
   help                   this text
 `;
 
@@ -15,6 +17,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'verify':
       return (await import('./verify.js')).runVerify(rest);
+    case 'import':
+      return (await import('./import.js')).runImport(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -1,9 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { FdtFormatError, FdtValueError } from '../errors.js';
+import { readModelBytes } from '../io/model-file.js';
 import { formatReport, verifyGolden } from '../verify/golden.js';
 
-/** `fdt verify FILE.json [--engine wasm] [--build simd|scalar|auto]`: exit 0 only if every field is within tolerance. */
+/**
+ * `fdt verify FILE.json [--engine wasm] [--build simd|scalar|auto] [--checkpoint CKPT]`: exit 0 only if every field
+ * is within tolerance. With --checkpoint the parameters come from an official .pth.tar or an fdtkit model file
+ * (for files that hold inputs and expected outputs but no params).
+ */
 export async function runVerify(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -27,10 +32,12 @@ export async function runVerify(args: string[]): Promise<number> {
   } catch (e) {
     throw new FdtFormatError(`${file}: cannot read as JSON: ${(e as Error).message}`);
   }
+  let params: Record<string, Float32Array> | undefined;
   if (values.checkpoint !== undefined) {
-    throw new FdtValueError('--checkpoint: checkpoint import is not available in this build of the CLI');
+    const { readModelFile } = await import('../io/files.js');
+    params = readModelBytes(await readModelFile(values.checkpoint)).params;
   }
-  const report = await verifyGolden(doc, { build });
+  const report = await verifyGolden(doc, { build, params });
   process.stdout.write(`${file}\n${formatReport(report)}\n`);
   return report.ok ? 0 : 1;
 }

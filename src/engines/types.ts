@@ -63,3 +63,22 @@ export interface AdamWHyper {
   eps: number;
   weightDecay: number;
 }
+
+/** A value or a promise of it: the wasm engine answers synchronously, the tfjs engine asynchronously. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * What every engine implements: the FDT head's forward and backward on a model's parameters, and the AdamW update.
+ * Engines read parameters from `model.params` and must treat a changed `model.versions[name]` as new data.
+ */
+export interface Engine {
+  readonly name: 'wasm' | 'tfjs';
+  /** One modality's encoding: x [B, L, D] (L = patches or token slots), valid [B, L] or null (images). */
+  encode(model: ModelState, modality: 'image' | 'text', x: Float32Array, B: number, L: number, valid: Int32Array | null): MaybePromise<EncodeOutput>;
+  /** Both modalities, InfoNCE and (opts.grads) the gradients of every parameter and both inputs. */
+  forwardBackward(model: ModelState, batch: HeadBatch, opts: { grads: boolean; trace?: boolean }): MaybePromise<HeadOutput>;
+  /** One AdamW step (step counts from 1) over the named gradients, updating model.params in place and bumping versions. */
+  adamwStep(model: ModelState, grads: Record<string, Float32Array>, step: number, h: AdamWHyper, decayed: (name: string) => boolean): MaybePromise<void>;
+  /** Frees whatever the engine holds for a model. */
+  release(model: ModelState): void;
+}

@@ -2,13 +2,13 @@ import { instantiateKernels, simdSupported, type KernelModule, type WasmBuild } 
 import type { FdtConfig } from '../../config.js';
 import { FdtEngineError } from '../../errors.js';
 import { MODALITIES, type Modality } from '../../params.js';
-import type { EncodeOutput, HeadBatch, HeadOutput, ModelState, AdamWHyper } from '../types.js';
+import type { AdamWHyper, EncodeOutput, Engine, HeadBatch, HeadOutput, ModelState } from '../types.js';
 import { backwardModality, forwardModality, type ModalityForward } from './head.js';
 import { ResidentParams } from './resident.js';
 import { Scope } from './scope.js';
 
 /** The WebAssembly engine: the whole FDT head, forward and backward, on the AssemblyScript kernels. */
-export class WasmEngine {
+export class WasmEngine implements Engine {
   readonly name = 'wasm' as const;
   private readonly residents = new WeakMap<ModelState, ResidentParams>();
   private readonly moments = new WeakMap<ModelState, Map<string, { m: number; v: number }>>();

@@ -1,0 +1,72 @@
+// The `fdt` command as a user runs it (through tsx on the sources, so the test needs no build step).
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { GOLDEN_DIR, goldenHeadFiles, HAS_GOLDEN, REPO_ROOT, SHARED_DIR } from './golden-io.js';
+
+const run = promisify(execFile);
+const FIXTURE = path.join(SHARED_DIR, 'fixtures', 'official-fdt-mini.pth.tar');
+const EXPECTED = path.join(SHARED_DIR, 'fixtures', 'official-fdt-mini.expected.json');
+
+async function fdt(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: REPO_ROOT });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe.skipIf(!HAS_GOLDEN)('fdt verify', () => {
+  it('passes on every golden file on both builds, one row per field', async () => {
+    for (const f of goldenHeadFiles()) {
+      for (const build of ['simd', 'scalar']) {
+        const r = await fdt('verify', path.join(GOLDEN_DIR, f), '--build', build);
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        expect(r.stdout).toContain(`(wasm ${build})`);
+        expect(r.stdout).toMatch(/grads\.param\.space_dict\s+\S+\s+\S+\s+\S+\s+ok/);
+        expect(r.stdout).toContain('PASS');
+      }
+    }
+  });
+
+  it('accepts any file in the format and fails (exit 1) when a value is off', async () => {
+    const doc = JSON.parse(readFileSync(path.join(GOLDEN_DIR, goldenHeadFiles()[0]!), 'utf8'));
+    doc.name = 'tampered';
+    doc.outputs.loss += 0.01;
+    const dir = mkdtempSync(path.join(tmpdir(), 'fdt-verify-'));
+    const file = path.join(dir, 'tampered.json');
+    writeFileSync(file, JSON.stringify(doc));
+    const r = await fdt('verify', file);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^loss\s+.*FAIL/m);
+    expect(r.stdout).toContain('FAIL: 1 field(s) out of tolerance');
+  });
+
+  it('reports unreadable input and bad options clearly', async () => {
+    const r = await fdt('verify', '/nonexistent/file.json');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/FdtFormatError: \/nonexistent\/file\.json: cannot read as JSON/);
+    const b = await fdt('verify', path.join(GOLDEN_DIR, goldenHeadFiles()[0]!), '--build', 'avx');
+    expect(b.stderr).toMatch(/--build: expected simd, scalar or auto, found "avx"/);
+  });
+});
+
+describe.skipIf(!existsSync(FIXTURE))('fdt import and verify --checkpoint on the official checkpoint fixture', () => {
+  it('imports to safetensors and reproduces the official outputs from the checkpoint and from the import', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fdt-import-'));
+    const out = path.join(dir, 'm.safetensors');
+    const imp = await fdt('import', FIXTURE, '--out', out);
+    expect(imp.code, imp.stderr).toBe(0);
+    expect(imp.stdout).toContain('C=48, dim d=12, imageDim=24, textDim=16');
+    for (const ckpt of [FIXTURE, out]) {
+      const r = await fdt('verify', EXPECTED, '--checkpoint', ckpt);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^logits_per_image\s+.*ok$/m);
+    }
+  });
+});
