@@ -4,7 +4,7 @@
  * a half-written entry under a final name).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,6 +98,20 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   }
 }
 
+/** Removes temporary files (left by interrupted writers) older than `maxAgeMs` from a directory. */
+export function sweepStaleTemps(dir: string, maxAgeMs = 6 * 3600 * 1000): void {
+  if (!existsSync(dir)) return;
+  const now = Date.now();
+  for (const f of readdirSync(dir)) {
+    if (!f.startsWith(TMP_PREFIX)) continue;
+    try {
+      if (now - statSync(join(dir, f)).mtimeMs > maxAgeMs) rmSync(join(dir, f), { force: true });
+    } catch {
+      /* raced with another process: fine */
+    }
+  }
+}
+
 /** Bytes of a typed array (a view, no copy). */
 export function bytesOf(a: Float32Array | Uint8Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -172,6 +186,7 @@ export interface ChunkedCacheOptions {
  */
 export async function chunkedCache(o: ChunkedCacheOptions): Promise<{ bytes: Uint8Array; cachedItems: number }> {
   if (!Number.isInteger(o.chunkSize) || o.chunkSize < 1) throw new FdtValueError(`chunkSize: expected a positive integer, found ${o.chunkSize}`);
+  sweepStaleTemps(o.dir);
   const out = new Uint8Array(o.ids.length * o.bytesPerItem);
   let cachedItems = 0;
   for (let start = 0; start < o.ids.length; start += o.chunkSize) {

@@ -86,7 +86,8 @@ interface RawEmoji {
   order?: unknown;
 }
 
-interface RawIcon {
+/** An icon or alias entry of an Iconify icons.json. */
+export interface IconifyIcon {
   body?: string;
   left?: number;
   top?: number;
@@ -98,10 +99,11 @@ interface RawIcon {
   parent?: string;
 }
 
-interface RawIconSet {
+/** The parts of an Iconify icons.json this module reads. */
+export interface IconifyIconSet {
   prefix?: string;
-  icons: Record<string, RawIcon>;
-  aliases?: Record<string, RawIcon>;
+  icons: Record<string, IconifyIcon>;
+  aliases?: Record<string, IconifyIcon>;
   left?: number;
   top?: number;
   width?: number;
@@ -168,8 +170,11 @@ export function listInstalledEmojiSets(): string[] {
   return [...names].sort();
 }
 
-/** Resolves an icon name through `aliases[name].parent`, merging transforms as Iconify does. */
-function resolveIcon(set: RawIconSet, name: string, file: string): ResolvedIcon {
+/**
+ * Resolves an icon name of an Iconify set through `aliases[name].parent`, merging transforms as Iconify does (flips
+ * toggle, quarter turns add up, the nearest view box field wins, then the set defaults). `file` names the set in errors.
+ */
+export function resolveIcon(set: IconifyIconSet, name: string, file: string): ResolvedIcon {
   let hFlip = false;
   let vFlip = false;
   let rotate = 0;
@@ -227,7 +232,7 @@ export function loadEmojiSet(name: string): EmojiSet {
   const dir = packageDir(packageName);
   const iconsFile = join(dir, 'icons.json');
   const charsFile = join(dir, 'chars.json');
-  const icons = readJson(iconsFile) as RawIconSet;
+  const icons = readJson(iconsFile) as IconifyIconSet;
   if (!icons || typeof icons.icons !== 'object') throw new FdtFormatError(`${iconsFile}: expected an object with "icons", found ${typeof icons}`);
   const chars = readJson(charsFile) as Record<string, string>;
   if (!chars || typeof chars !== 'object') throw new FdtFormatError(`${charsFile}: expected an object, found ${typeof chars}`);

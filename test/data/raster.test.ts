@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FdtValueError } from '../../src/errors.js';
-import { chunkedCache, writeFileAtomic } from '../../src/data/cache.js';
+import { chunkedCache, sweepStaleTemps, writeFileAtomic } from '../../src/data/cache.js';
 import { listEmojiPairs } from '../../src/data/emoji.js';
 import { rasterizeEmojiSet, rasterizeSvg } from '../../src/data/raster.js';
 
@@ -93,5 +93,18 @@ describe('rasterisation', () => {
   it('rejects bad arguments', async () => {
     await expect(rasterizeEmojiSet('fluent-emoji-flat', ids, { size: 0, cacheDir: dir })).rejects.toThrow(FdtValueError);
     await expect(rasterizeEmojiSet('fluent-emoji-flat', ['ZZZZ'], { size: 8, cacheDir: dir })).rejects.toThrow(/lacks/);
+  });
+});
+
+describe('stale temp files', () => {
+  it('are swept when old, kept when fresh', () => {
+    const d = join(dir, 'sweep');
+    writeFileAtomic(join(d, 'keep.json'), '{}');
+    writeFileSync(join(d, '.tmp-1-old'), 'x');
+    writeFileSync(join(d, '.tmp-1-new'), 'x');
+    const old = new Date(Date.now() - 7 * 3600 * 1000);
+    utimesSync(join(d, '.tmp-1-old'), old, old);
+    sweepStaleTemps(d);
+    expect(readdirSync(d).sort()).toEqual(['.tmp-1-new', 'keep.json']);
   });
 });
