@@ -5,7 +5,7 @@ import { getWasmEngine } from './engines/registry.js';
 import type { EncodeOutput, HeadGrads, ModelState } from './engines/types.js';
 import type { WasmEngine } from './engines/wasm/engine.js';
 import { batchInput, imageInput, textInput } from './inputs.js';
-import { checkParams, initParams, paramShapes, type FdtParams } from './params.js';
+import { checkParams, initParams, isDecayed, paramShapes, type FdtParams } from './params.js';
 import { expectFinite, type TensorLike } from './tensor.js';
 import { encodeModel, readModelBytes } from './io/model-file.js';
 
@@ -144,6 +144,11 @@ export class FDT implements ModelState {
   /** @internal The engine running this model. */
   get wasm(): WasmEngine {
     return this.engine;
+  }
+
+  /** AdamW decays the Linear weights and the dictionary T; biases, LayerNorms and the logit scale are not. */
+  decays(name: string): boolean {
+    return isDecayed(name);
   }
 
   /** Names and shapes of every parameter, in state-dict order. */

@@ -1,13 +1,17 @@
 import type { FdtConfig } from '../config.js';
 import type { FdtParams } from '../params.js';
 
-/** The model state an engine reads: config, parameters and their versions (bumped on every write). */
-export interface ModelState {
-  readonly config: FdtConfig;
+/** Parameters an engine can hold and update: values by name and a version per name, bumped on every write. */
+export interface ParamState {
   readonly params: FdtParams;
   readonly versions: Readonly<Record<string, number>>;
   /** Records that `name` changed; returns its new version. */
   bumpVersion(name: string): number;
+}
+
+/** The FDT model state an engine reads: its config plus its parameters. */
+export interface ModelState extends ParamState {
+  readonly config: FdtConfig;
 }
 
 /** One modality's encoding. Shapes: embeddings [B, d]; weights, relevance [B, C]; activeCounts [B]. */
@@ -78,7 +82,7 @@ export interface Engine {
   /** Both modalities, InfoNCE and (opts.grads) the gradients of every parameter and both inputs. */
   forwardBackward(model: ModelState, batch: HeadBatch, opts: { grads: boolean; trace?: boolean }): MaybePromise<HeadOutput>;
   /** One AdamW step (step counts from 1) over the named gradients, updating model.params in place and bumping versions. */
-  adamwStep(model: ModelState, grads: Record<string, Float32Array>, step: number, h: AdamWHyper, decayed: (name: string) => boolean): MaybePromise<void>;
+  adamwStep(model: ParamState, grads: Record<string, Float32Array>, step: number, h: AdamWHyper, decayed: (name: string) => boolean): MaybePromise<void>;
   /** Frees whatever the engine holds for a model. */
-  release(model: ModelState): void;
+  release(model: ParamState): void;
 }

@@ -1,6 +1,7 @@
 import { FdtValueError } from '../errors.js';
-import type { Batch, FDT } from '../fdt.js';
-import { isDecayed } from '../params.js';
+import type { Batch } from '../fdt.js';
+import type { ParamState } from '../engines/types.js';
+import type { WasmEngine } from '../engines/wasm/engine.js';
 import { formatIndex } from '../tensor.js';
 import { checkSchedule, learningRate, type Schedule } from './schedule.js';
 
@@ -15,15 +16,30 @@ export interface TrainerOptions {
   logitScaleRange?: [number, number];
 }
 
+/** A head the Trainer can train: FDT or the CLIP-style baseline. */
+export interface TrainableHead extends ParamState {
+  /** @internal The wasm engine holding the optimiser state. */
+  readonly wasm: WasmEngine;
+  /** Whether AdamW's weight decay applies to a parameter. */
+  decays(name: string): boolean;
+  setParam(name: string, value: ArrayLike<number>): void;
+  gradients(batch: Batch): Promise<{
+    loss: number;
+    grads: { params: Record<string, Float32Array> };
+    image?: { activeCounts: Int32Array };
+    text?: { activeCounts: Int32Array };
+  }>;
+}
+
 /** What one step did. */
 export interface StepResult {
   step: number;
   loss: number;
   lr: number;
   logitScale: number;
-  /** Mean number of active tokens per image and per caption in this batch. */
-  activeImage: number;
-  activeText: number;
+  /** Mean number of active tokens per image and per caption in this batch (FDT only). */
+  activeImage?: number;
+  activeText?: number;
 }
 
 /**
@@ -38,7 +54,7 @@ export class Trainer {
   private steps = 0;
 
   constructor(
-    readonly model: FDT,
+    readonly model: TrainableHead,
     options: TrainerOptions = {},
   ) {
     this.schedule = { lr: 1e-3, warmupStartLr: 1e-4, warmupSteps: 2500, totalSteps: 86560, ...options.schedule };
@@ -76,18 +92,15 @@ export class Trainer {
     }
     const lr = learningRate(this.schedule, this.steps);
     this.clampLogitScale();
-    this.model.wasm.adamwStep(this.model, grads, this.steps + 1, { lr, ...this.hyper }, isDecayed);
+    this.model.wasm.adamwStep(this.model, grads, this.steps + 1, { lr, ...this.hyper }, (n) => this.model.decays(n));
     this.clampLogitScale();
     this.steps++;
-    const B = r.image.batch;
-    return {
-      step: this.steps,
-      loss: r.loss,
-      lr,
-      logitScale: this.model.params['logit_scale']![0]!,
-      activeImage: sum(r.image.activeCounts) / B,
-      activeText: sum(r.text.activeCounts) / B,
-    };
+    const result: StepResult = { step: this.steps, loss: r.loss, lr, logitScale: this.model.params['logit_scale']![0]! };
+    if (r.image && r.text) {
+      result.activeImage = mean(r.image.activeCounts);
+      result.activeText = mean(r.text.activeCounts);
+    }
+    return result;
   }
 
   private clampLogitScale(): void {
@@ -97,8 +110,8 @@ export class Trainer {
   }
 }
 
-function sum(a: Int32Array): number {
+function mean(a: Int32Array): number {
   let s = 0;
   for (const v of a) s += v;
-  return s;
+  return s / a.length;
 }

@@ -2,7 +2,7 @@ import { instantiateKernels, simdSupported, type KernelModule, type WasmBuild } 
 import type { FdtConfig } from '../../config.js';
 import { FdtEngineError } from '../../errors.js';
 import { MODALITIES, type Modality } from '../../params.js';
-import type { AdamWHyper, EncodeOutput, Engine, HeadBatch, HeadOutput, ModelState } from '../types.js';
+import type { AdamWHyper, EncodeOutput, Engine, HeadBatch, HeadOutput, ModelState, ParamState } from '../types.js';
 import { backwardModality, forwardModality, type ModalityForward } from './head.js';
 import { ResidentParams } from './resident.js';
 import { Scope } from './scope.js';
@@ -10,8 +10,8 @@ import { Scope } from './scope.js';
 /** The WebAssembly engine: the whole FDT head, forward and backward, on the AssemblyScript kernels. */
 export class WasmEngine implements Engine {
   readonly name = 'wasm' as const;
-  private readonly residents = new WeakMap<ModelState, ResidentParams>();
-  private readonly moments = new WeakMap<ModelState, Map<string, { m: number; v: number }>>();
+  private readonly residents = new WeakMap<ParamState, ResidentParams>();
+  private readonly moments = new WeakMap<ParamState, Map<string, { m: number; v: number }>>();
 
   private constructor(readonly mod: KernelModule) {}
 
@@ -95,7 +95,7 @@ export class WasmEngine implements Engine {
    * One AdamW step over the named parameters, in place in the model (host copy and resident copy). The moments
    * live in wasm memory, per model. `step` counts from 1.
    */
-  adamwStep(model: ModelState, grads: Record<string, Float32Array>, step: number, h: AdamWHyper, decayed: (name: string) => boolean): void {
+  adamwStep(model: ParamState, grads: Record<string, Float32Array>, step: number, h: AdamWHyper, decayed: (name: string) => boolean): void {
     const mod = this.mod;
     const rp = this.resident(model);
     let moments = this.moments.get(model);
@@ -123,7 +123,7 @@ export class WasmEngine implements Engine {
   }
 
   /** Reads the AdamW moments of a model (for checkpoints), or null before the first step. */
-  readMoments(model: ModelState): Record<string, { m: Float32Array; v: Float32Array }> | null {
+  readMoments(model: ParamState): Record<string, { m: Float32Array; v: Float32Array }> | null {
     const moments = this.moments.get(model);
     if (!moments) return null;
     const out: Record<string, { m: Float32Array; v: Float32Array }> = {};
@@ -135,7 +135,7 @@ export class WasmEngine implements Engine {
   }
 
   /** Frees a model's resident parameters and optimiser moments. */
-  release(model: ModelState): void {
+  release(model: ParamState): void {
     this.residents.get(model)?.release();
     this.residents.delete(model);
     for (const mv of this.moments.get(model)?.values() ?? []) {
@@ -145,7 +145,8 @@ export class WasmEngine implements Engine {
     this.moments.delete(model);
   }
 
-  private resident(model: ModelState): ResidentParams {
+  /** @internal A model's resident parameters (created on first use). */
+  resident(model: ParamState): ResidentParams {
     let rp = this.residents.get(model);
     if (!rp) this.residents.set(model, (rp = new ResidentParams(this.mod, model)));
     return rp;

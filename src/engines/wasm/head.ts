@@ -126,7 +126,7 @@ export function backwardModality(
  * Backward of y = x W^T + b (W [N, K] = [out, in]) for M rows: returns gX = gY W [M, K] and accumulates
  * gW += gY^T x and gb += colsum(gY).
  */
-function linearBackward(
+export function linearBackward(
   mod: KernelModule, s: Scope, rp: ResidentParams, name: string, gY: number, x: number, M: number, K: number,
   N: number, grads: Record<string, number>, tile: number,
 ): number {
