@@ -178,16 +178,22 @@ export class FDT implements ModelState {
     return Object.fromEntries(Object.entries(this.params).map(([k, v]) => [k, v.slice()]));
   }
 
-  /** Encodes image patch features [B, N, imageDim]. */
-  async encodeImage(patches: TensorLike): Promise<Encoding> {
+  /**
+   * Encodes image patch features [B, N, imageDim]. With `trace`, the result also holds the query MLP's outputs and,
+   * per (b, token), the patch that gave the relevance max (`argmax`): which patch activated each token.
+   */
+  async encodeImage(patches: TensorLike, options: { trace?: boolean } = {}): Promise<Encoding> {
     const x = imageInput(this.config, patches);
-    return this.encoding(this.engine.encode(this, 'image', x.data, x.B, x.N, null), x.B);
+    return this.encoding(this.engine.encode(this, 'image', x.data, x.B, x.N, null, options.trace), x.B);
   }
 
-  /** Encodes caption token features [B, L, textDim] with their mask valid [B, L] (1 = real token; default all 1). */
-  async encodeText(tokens: TensorLike, valid?: TensorLike): Promise<Encoding> {
+  /**
+   * Encodes caption token features [B, L, textDim] with their mask valid [B, L] (1 = real token; default all 1).
+   * With `trace`, `argmax` gives the caption slot that activated each token (-1: the padding floor, official mode).
+   */
+  async encodeText(tokens: TensorLike, valid?: TensorLike, options: { trace?: boolean } = {}): Promise<Encoding> {
     const x = textInput(this.config, tokens, valid);
-    return this.encoding(this.engine.encode(this, 'text', x.data, x.B, x.L, x.valid), x.B);
+    return this.encoding(this.engine.encode(this, 'text', x.data, x.B, x.L, x.valid, options.trace), x.B);
   }
 
   /** Logits s * E_img E_txt^T [B_img, B_txt] between two sets of normalised embeddings, s = min(exp(logit_scale), 100). */

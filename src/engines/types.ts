@@ -78,7 +78,7 @@ export type MaybePromise<T> = T | Promise<T>;
 export interface Engine {
   readonly name: 'wasm' | 'tfjs';
   /** One modality's encoding: x [B, L, D] (L = patches or token slots), valid [B, L] or null (images). */
-  encode(model: ModelState, modality: 'image' | 'text', x: Float32Array, B: number, L: number, valid: Int32Array | null): MaybePromise<EncodeOutput>;
+  encode(model: ModelState, modality: 'image' | 'text', x: Float32Array, B: number, L: number, valid: Int32Array | null, trace?: boolean): MaybePromise<EncodeOutput>;
   /** Both modalities, InfoNCE and (opts.grads) the gradients of every parameter and both inputs. */
   forwardBackward(model: ModelState, batch: HeadBatch, opts: { grads: boolean; trace?: boolean }): MaybePromise<HeadOutput>;
   /** One AdamW step (step counts from 1) over the named gradients, updating model.params in place and bumping versions. */

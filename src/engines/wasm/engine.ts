@@ -34,11 +34,11 @@ export class WasmEngine implements Engine {
   }
 
   /** Encodes one modality: embeddings, token weights and relevance. */
-  encode(model: ModelState, modality: Modality, x: Float32Array, B: number, L: number, valid: Int32Array | null): EncodeOutput {
+  encode(model: ModelState, modality: Modality, x: Float32Array, B: number, L: number, valid: Int32Array | null, trace = false): EncodeOutput {
     const s = new Scope(this.mod);
     try {
       const f = forwardModality(this.mod, s, this.resident(model), model.config, modality, x, B, L, valid);
-      return readModality(s, model.config, f, false);
+      return readModality(s, model.config, f, trace);
     } finally {
       s.dispose();
     }
