@@ -8,6 +8,18 @@ import { batchInput, imageInput, textInput } from './inputs.js';
 import { checkParams, initParams, isDecayed, paramShapes, type FdtParams } from './params.js';
 import { expectFinite, type TensorLike } from './tensor.js';
 import { encodeModel, readModelBytes } from './io/model-file.js';
+import { detectRuntime } from './runtime.js';
+
+// The Node-only file module, imported by a specifier held in a variable: bundlers do not follow it, so a browser
+// bundle of the library contains no `node:` import. Paths work where the runtime has a file system (Node, Deno, Bun).
+const NODE_FILES = './io/files.js';
+async function nodeFiles(): Promise<typeof import('./io/files.js')> {
+  const rt = detectRuntime();
+  if (rt !== 'node' && rt !== 'deno' && rt !== 'bun') {
+    throw new FdtValueError(`file paths need Node, Deno or Bun (this runtime is ${rt}); pass the file's bytes as a Uint8Array`);
+  }
+  return (await import(/* @vite-ignore */ NODE_FILES)) as typeof import('./io/files.js');
+}
 
 /** Options of FDT.create: the head's dimensions and options (FdtConfig) plus a seed and the engine build. */
 export interface CreateOptions extends Partial<FdtConfig> {
@@ -112,7 +124,7 @@ export class FDT implements ModelState {
     options: Partial<Pick<FdtConfig, 'temperature' | 'normalizer' | 'maskMode'>> & { build?: WasmBuild } = {},
   ): Promise<FDT> {
     const { build, ...overrides } = options;
-    const bytes = typeof source === 'string' ? await (await import('./io/files.js')).readModelFile(source) : source;
+    const bytes = typeof source === 'string' ? await (await nodeFiles()).readModelFile(source) : source;
     const data = readModelBytes(bytes, overrides);
     return new FDT(data.config, data.params, await getWasmEngine(build ?? 'auto'));
   }
@@ -124,7 +136,7 @@ export class FDT implements ModelState {
 
   /** (Node) Saves the model file atomically: a crash leaves the old file or the new one, never a mix. */
   async save(path: string, metadata: Record<string, string> = {}): Promise<void> {
-    await (await import('./io/files.js')).writeModelFile(path, this.toBytes(metadata));
+    await (await nodeFiles()).writeModelFile(path, this.toBytes(metadata));
   }
 
   get versions(): Readonly<Record<string, number>> {

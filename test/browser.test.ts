@@ -1,0 +1,86 @@
+// A real browser: Debian's Chromium, headless, driven by playwright-core. The library is bundled by esbuild, served
+// from 127.0.0.1, and runs a golden case plus one training step in the page and in a Web Worker; the results must
+// equal Node's. A screenshot is kept in test-artifacts/.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GOLDEN_DIR, HAS_GOLDEN, REPO_ROOT } from './golden-io.js';
+import { runCase } from './browser/app.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const GOLDEN = path.join(GOLDEN_DIR, 'fdt_head_sparsemax_T1.json');
+const SKIP = !existsSync(CHROMIUM) ? `no browser at ${CHROMIUM} (apt-get install chromium)` : !HAS_GOLDEN ? 'no golden files' : '';
+
+// CI sets FDT_REQUIRE_BROWSER=1 after installing Chromium: there a missing browser is a failure, not a skip.
+it.runIf(SKIP !== '' && process.env['FDT_REQUIRE_BROWSER'] === '1')('has a browser when CI requires one', () => {
+  expect.fail(`FDT_REQUIRE_BROWSER=1 but ${SKIP}`);
+});
+
+describe.skipIf(SKIP !== '')(`in Chromium (headless) ${SKIP}`, () => {
+  let server: Server;
+  let url = '';
+  beforeAll(async () => {
+    const bundle = async (entry: string) => {
+      const r = await build({
+        entryPoints: [path.join(REPO_ROOT, 'test', 'browser', entry)],
+        bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false,
+        // Node-only modules are loaded dynamically by the library and never on this path.
+        external: ['node:*'],
+      });
+      return r.outputFiles[0]!.text;
+    };
+    const files: Record<string, [string, string]> = {
+      '/': ['text/html', '<!doctype html><meta charset="utf-8"><title>running</title><h1>fdtkit</h1><p id="out">running…</p><script type="module" src="/page.js"></script>'],
+      '/page.js': ['text/javascript', await bundle('page.ts')],
+      '/worker.js': ['text/javascript', await bundle('worker.ts')],
+      '/golden.json': ['application/json', readFileSync(GOLDEN, 'utf8')],
+    };
+    server = createServer((req, res) => {
+      const f = files[req.url ?? ''];
+      if (req.url === '/favicon.ico') return void res.writeHead(204).end();
+      if (!f) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': f[0] }).end(f[1]);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  });
+  afterAll(() => new Promise<void>((r) => (server ? server.close(() => r()) : r())));
+
+  it('runs an FDT encode and a training step in the page and in a Web Worker, equal to Node', async () => {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      page.on('console', (m) => errors.push(`console.${m.type()}: ${m.text()}`));
+      await page.goto(url);
+      await page.waitForFunction(() => document.title !== 'running', undefined, { timeout: 60_000 }).catch(async (e: Error) => {
+        throw new Error(`${e.message}; page says: ${await page.textContent('#out')}; ${errors.join(' | ')}`);
+      });
+      expect(errors).toEqual([]);
+      expect(await page.title()).toBe('done');
+      const dir = path.join(REPO_ROOT, 'test-artifacts');
+      mkdirSync(dir, { recursive: true });
+      await page.screenshot({ path: path.join(dir, 'browser.png') });
+      const got = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as Record<string, Record<string, unknown>>;
+      const node = await runCase(JSON.parse(readFileSync(GOLDEN, 'utf8')));
+      for (const where of ['page', 'worker']) {
+        const r = got[where]!;
+        expect(r['build'], where).toBe('simd');
+        for (const key of ['loss', 'imageEmbeddings', 'textWeights', 'gradSpaceDict', 'stepLoss', 'dictionaryAfterStep']) {
+          // The same wasm runs in both engines: bit-identical results.
+          expect(r[key], `${where}.${key}`).toEqual(node[key]);
+        }
+      }
+    } finally {
+      await browser.close();
+    }
+  });
+});

@@ -1,0 +1,20 @@
+import { runCase } from './app.js';
+
+const out = document.getElementById('out')!;
+(async () => {
+  const golden = await (await fetch('/golden.json')).json();
+  const page = await runCase(golden);
+  const worker = new Worker('/worker.js', { type: 'module' });
+  const inWorker = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    worker.onmessage = (e) => resolve(e.data as Record<string, unknown>);
+    worker.onerror = (e) => reject(new Error(e.message));
+    worker.postMessage(golden);
+  });
+  (window as unknown as { __result: unknown }).__result = { page, worker: inWorker };
+  out.textContent = `FDT in the browser: wasm ${page['build']}, loss ${(page['loss'] as number).toFixed(6)} (page), ` +
+    `${(inWorker['loss'] as number).toFixed(6)} (worker); step loss ${(page['stepLoss'] as number).toFixed(6)}`;
+  document.title = 'done';
+})().catch((e: Error) => {
+  out.textContent = `error: ${e.message}`;
+  document.title = 'error';
+});
