@@ -9,6 +9,8 @@ commands:
                          run a golden file (official format) through the FDT head and compare every field
   import CKPT --out MODEL.safetensors [--temperature T] [--normalizer N] [--mask-mode M]
                          convert an official .pth.tar checkpoint into an fdtkit model file
+  explain IMAGE [--model MODEL.safetensors] [--text "caption"] [--top K] [--out DIR] [--size PX] [--json]
+                         token heat maps of an image (PNG/JPEG/SVG file or emoji name) and the words sharing its tokens
   help                   this text
 `;
 
@@ -19,6 +21,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./verify.js')).runVerify(rest);
     case 'import':
       return (await import('./import.js')).runImport(rest);
+    case 'explain':
+      return (await import('./explain.js')).runExplain(rest);
     case undefined:
     case 'help':
     case '--help':
