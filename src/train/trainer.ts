@@ -77,6 +77,17 @@ export class Trainer {
     return this.steps;
   }
 
+  /** @internal The state a checkpoint needs beyond the parameters: options and the step count. */
+  get options(): Required<Omit<TrainerOptions, 'schedule'>> & { schedule: Schedule } {
+    return { schedule: this.schedule, ...this.hyper, logitScaleRange: this.clamp };
+  }
+
+  /** @internal Sets the step count (restoring a checkpoint). */
+  resumeAt(step: number): void {
+    if (!Number.isSafeInteger(step) || step < 0) throw new FdtValueError(`step: expected an integer >= 0, found ${step}`);
+    this.steps = step;
+  }
+
   /** One full forward + backward + AdamW update on a batch of matched pairs. */
   async stepOn(batch: Batch): Promise<StepResult> {
     const r = await this.model.gradients(batch);
@@ -103,11 +114,34 @@ export class Trainer {
     return result;
   }
 
+  /** The training state (parameters, AdamW moments, step, options) as checkpoint bytes. */
+  async checkpoint(): Promise<Uint8Array> {
+    return (await import('./checkpoint.js')).encodeCheckpoint(this);
+  }
+
+  /** (Node) Writes a training checkpoint atomically: a crash leaves the previous file or the new one, complete. */
+  async saveCheckpoint(path: string): Promise<void> {
+    const bytes = await this.checkpoint();
+    await (await nodeFilesModule()).writeModelFile(path, bytes);
+  }
+
+  /** Restores a model and its trainer from checkpoint bytes or (Node) a path. */
+  static async restore(source: Uint8Array | string): Promise<{ model: import('../fdt.js').FDT; trainer: Trainer }> {
+    const bytes = typeof source === 'string' ? await (await nodeFilesModule()).readModelFile(source) : source;
+    return (await import('./checkpoint.js')).decodeCheckpoint(bytes);
+  }
+
   private clampLogitScale(): void {
     const p = this.model.params['logit_scale']!;
     const v = Math.min(this.clamp[1], Math.max(this.clamp[0], p[0]!));
     if (v !== p[0]) this.model.setParam('logit_scale', [v]);
   }
+}
+
+// See src/fdt.ts: the Node-only file module behind a specifier bundlers do not follow.
+const NODE_FILES = '../io/files.js';
+async function nodeFilesModule(): Promise<typeof import('../io/files.js')> {
+  return (await import(/* @vite-ignore */ NODE_FILES)) as typeof import('../io/files.js');
 }
 
 function mean(a: Int32Array): number {

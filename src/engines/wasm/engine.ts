@@ -134,6 +134,19 @@ export class WasmEngine implements Engine {
     return out;
   }
 
+  /** Replaces a model's AdamW moments (restoring a training checkpoint). */
+  writeMoments(model: ParamState, moments: Record<string, { m: Float32Array; v: Float32Array }>): void {
+    let map = this.moments.get(model);
+    if (!map) this.moments.set(model, (map = new Map()));
+    for (const [name, mv] of Object.entries(moments)) {
+      const n = model.params[name]!.length;
+      let e = map.get(name);
+      if (!e) map.set(name, (e = { m: this.mod.arena.alloc(n * 4), v: this.mod.arena.alloc(n * 4) }));
+      this.mod.f32(e.m, n).set(mv.m);
+      this.mod.f32(e.v, n).set(mv.v);
+    }
+  }
+
   /** Frees a model's resident parameters and optimiser moments. */
   release(model: ParamState): void {
     this.residents.get(model)?.release();
