@@ -90,6 +90,10 @@ export class Trainer {
 
   /** One full forward + backward + AdamW update on a batch of matched pairs. */
   async stepOn(batch: Batch): Promise<StepResult> {
+    if (this.steps === 0) {
+      // Long-lived optimiser state first, below the per-call scratch: memory is flat from the first step on.
+      this.model.wasm.ensureMoments(this.model, Object.keys(this.model.params).filter((n) => n !== 'logit_scale_sd'));
+    }
     const r = await this.model.gradients(batch);
     if (!Number.isFinite(r.loss)) throw new FdtValueError(`step ${this.steps + 1}: the loss is ${r.loss}; no parameter was changed`);
     const grads: Record<string, Float32Array> = {};

@@ -98,19 +98,12 @@ export class WasmEngine implements Engine {
   adamwStep(model: ParamState, grads: Record<string, Float32Array>, step: number, h: AdamWHyper, decayed: (name: string) => boolean): void {
     const mod = this.mod;
     const rp = this.resident(model);
-    let moments = this.moments.get(model);
-    if (!moments) this.moments.set(model, (moments = new Map()));
+    const moments = this.ensureMoments(model, Object.keys(grads));
     const s = new Scope(mod);
     try {
       for (const [name, g] of Object.entries(grads)) {
         const p = model.params[name]!;
-        let mv = moments.get(name);
-        if (!mv) {
-          mv = { m: mod.arena.alloc(p.byteLength), v: mod.arena.alloc(p.byteLength) };
-          mod.f32(mv.m, p.length).fill(0);
-          mod.f32(mv.v, p.length).fill(0);
-          moments.set(name, mv);
-        }
+        const mv = moments.get(name)!;
         const pp = rp.raw(name);
         mod.k.f32_adamw_step(pp, s.upload(g), mv.m, mv.v, p.length, h.lr, h.beta1, h.beta2, h.eps,
           decayed(name) ? h.weightDecay : 0, step);
@@ -120,6 +113,24 @@ export class WasmEngine implements Engine {
     } finally {
       s.dispose();
     }
+  }
+
+  /**
+   * Allocates (zeroed) AdamW moments for the named parameters if not yet there. The Trainer calls it before its
+   * first forward, so long-lived blocks sit below the per-call scratch and memory stays flat from the first step.
+   */
+  ensureMoments(model: ParamState, names: readonly string[]): Map<string, { m: number; v: number }> {
+    let moments = this.moments.get(model);
+    if (!moments) this.moments.set(model, (moments = new Map()));
+    for (const name of names) {
+      if (moments.has(name)) continue;
+      const n = model.params[name]!.length;
+      const mv = { m: this.mod.arena.alloc(n * 4), v: this.mod.arena.alloc(n * 4) };
+      this.mod.f32(mv.m, n).fill(0);
+      this.mod.f32(mv.v, n).fill(0);
+      moments.set(name, mv);
+    }
+    return moments;
   }
 
   /** Reads the AdamW moments of a model (for checkpoints), or null before the first step. */
@@ -136,14 +147,11 @@ export class WasmEngine implements Engine {
 
   /** Replaces a model's AdamW moments (restoring a training checkpoint). */
   writeMoments(model: ParamState, moments: Record<string, { m: Float32Array; v: Float32Array }>): void {
-    let map = this.moments.get(model);
-    if (!map) this.moments.set(model, (map = new Map()));
+    const map = this.ensureMoments(model, Object.keys(moments));
     for (const [name, mv] of Object.entries(moments)) {
-      const n = model.params[name]!.length;
-      let e = map.get(name);
-      if (!e) map.set(name, (e = { m: this.mod.arena.alloc(n * 4), v: this.mod.arena.alloc(n * 4) }));
-      this.mod.f32(e.m, n).set(mv.m);
-      this.mod.f32(e.v, n).set(mv.v);
+      const e = map.get(name)!;
+      this.mod.f32(e.m, mv.m.length).set(mv.m);
+      this.mod.f32(e.v, mv.v.length).set(mv.v);
     }
   }
 
