@@ -1,0 +1,285 @@
+import type { Tensor, Tensor2D, Tensor3D, TensorContainer } from '@tensorflow/tfjs-core';
+import { FdtEngineError, FdtShapeError, FdtValueError } from '../../errors.js';
+import { MODALITIES, type Modality } from '../../params.js';
+import type { AdamWHyper, EncodeOutput, Engine, HeadBatch, HeadOutput, ModelState } from '../types.js';
+import { forwardModality, headForward, type HeadTensors, type ModalityTensors, type ParamTensors } from './head.js';
+import { loadTf, type LoadedTf, type LoadTfOptions, type TfLoader, type TfNamespace } from './load.js';
+import { MAX_LOGIT_SCALE } from './infonce.js';
+import { adamw } from './optim.js';
+import { TfResidentParams } from './resident.js';
+
+/** Options of TfjsEngine.create: loadTf's options, and (for tests) the loader to use. */
+export interface TfjsEngineOptions extends LoadTfOptions {
+  loader?: TfLoader;
+}
+
+/** The parameter names a modality's forward reads. */
+function modalityParamNames(modality: Modality): string[] {
+  const p = MODALITIES[modality];
+  return ['space_dict', ...['0.weight', '0.bias', '1.weight', '1.bias', '3.weight', '3.bias', '4.weight', '4.bias'].map((n) => `${p}.${n}`)];
+}
+
+/** Every parameter the loss depends on (all but the unused logit_scale_sd), in a fixed order. */
+function lossParamNames(): string[] {
+  const img = modalityParamNames('image');
+  return [...img, 'logit_scale', ...modalityParamNames('text').slice(1)];
+}
+
+function expectLength(what: string, found: number, shape: number[]): void {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (found !== n) throw new FdtShapeError(`tfjs engine: ${what}: expected [${shape}] (${n} values), found ${found} values`);
+}
+
+function modalityTensorList(m: ModalityTensors): Tensor[] {
+  const list = [m.embeddings, m.embeddingsRaw, m.weights, m.relevance, m.activeCounts, m.queries];
+  if (m.argmax) list.push(m.argmax);
+  return list;
+}
+
+async function readModality(m: ModalityTensors, trace: boolean): Promise<EncodeOutput> {
+  const [embeddings, embeddingsRaw, weights, relevance, activeCounts, queries, argmax] = await Promise.all([
+    m.embeddings.data(), m.embeddingsRaw.data(), m.weights.data(), m.relevance.data(), m.activeCounts.data(),
+    trace ? m.queries.data() : undefined, trace && m.argmax ? m.argmax.data() : undefined,
+  ]);
+  const out: EncodeOutput = {
+    embeddings: embeddings as Float32Array,
+    embeddingsRaw: embeddingsRaw as Float32Array,
+    weights: weights as Float32Array,
+    relevance: relevance as Float32Array,
+    activeCounts: Int32Array.from(activeCounts as ArrayLike<number>),
+  };
+  if (trace) {
+    out.queries = queries as Float32Array;
+    out.argmax = Int32Array.from(argmax as ArrayLike<number>);
+  }
+  return out;
+}
+
+/**
+ * The TensorFlow.js engine: the FDT head, forward and backward, in tfjs ops on whatever backend tfjs runs
+ * (tfjs-node-gpu, tfjs-node, WebGPU, WebGL, tfjs-wasm, tfjs-cpu), with the same semantics and outputs as the wasm
+ * engine. Gradients come from tfjs autograd (tf.valueAndGrads) with custom gradients where the official code's
+ * differ from tfjs' own (first-arg-max max-pool, sparsemax, the unclamped logit scale).
+ *
+ * Rules kept by every public method (DESIGN principle 11): all tensor work inside one tf.tidy; results read with
+ * `await tensor.data()` only (WebGPU has no synchronous read); tf.memory().numTensors after the call equals its
+ * value before, plus the parameters (and AdamW moments) made resident on first use.
+ *
+ * @example
+ * const engine = await TfjsEngine.create();                       // or { tf } with the application's own tfjs
+ * const out = await engine.forwardBackward(model, batch, { grads: true });
+ * out.loss; out.grads!.params['space_dict'];
+ */
+export class TfjsEngine implements Engine {
+  readonly name = 'tfjs' as const;
+  private readonly residents = new WeakMap<ModelState, TfResidentParams>();
+  private readonly moments = new WeakMap<ModelState, Map<string, { m: Tensor; v: Tensor }>>();
+
+  private constructor(readonly loaded: LoadedTf) {}
+
+  /** Loads tfjs (see loadTf) and returns an engine on it. @throws FdtEngineError when no backend works. */
+  static async create(options: TfjsEngineOptions = {}): Promise<TfjsEngine> {
+    const { loader, ...rest } = options;
+    return new TfjsEngine(await (loader ? loader.load(rest) : loadTf(rest)));
+  }
+
+  /** The tfjs namespace this engine runs on. */
+  get tf(): TfNamespace {
+    return this.loaded.tf;
+  }
+
+  /** The tfjs backend this engine runs on ('cpu', 'wasm', 'webgl', 'webgpu', 'tensorflow', ...). */
+  get backend(): string {
+    return this.loaded.pinned ? this.loaded.backend : this.loaded.tf.getBackend();
+  }
+
+  /** Encodes one modality: x [B, L, D], valid [B, L] (text) or null (images). */
+  async encode(model: ModelState, modality: Modality, x: Float32Array, B: number, L: number, valid: Int32Array | null): Promise<EncodeOutput> {
+    await this.ensureBackend();
+    const tf = this.tf;
+    const c = model.config;
+    const Din = modality === 'image' ? c.imageDim : c.textDim;
+    expectLength(`${modality} features`, x.length, [B, L, Din]);
+    if (valid) expectLength('valid', valid.length, [B, L]);
+    const rp = this.resident(model);
+    const P: ParamTensors = {};
+    for (const n of modalityParamNames(modality)) P[n] = rp.get(n);
+    let out: ModalityTensors | undefined;
+    try {
+      out = tf.tidy(() => {
+        const X = tf.tensor3d(x, [B, L, Din], 'float32');
+        const V = valid ? tf.tensor2d(Float32Array.from(valid), [B, L], 'float32') : null;
+        return forwardModality(tf, P, c, modality, X, V, false) as unknown as TensorContainer;
+      }) as unknown as ModalityTensors;
+      return await readModality(out, false);
+    } finally {
+      if (out) tf.dispose(modalityTensorList(out));
+    }
+  }
+
+  /** Forward of both modalities, InfoNCE, and (opts.grads) the gradients of every parameter and both inputs. */
+  async forwardBackward(model: ModelState, batch: HeadBatch, opts: { grads: boolean; trace?: boolean }): Promise<HeadOutput> {
+    await this.ensureBackend();
+    const tf = this.tf;
+    const c = model.config;
+    const { B, N, L } = batch;
+    const trace = opts.trace ?? false;
+    expectLength('patches', batch.patches.length, [B, N, c.imageDim]);
+    expectLength('tokens', batch.tokens.length, [B, L, c.textDim]);
+    expectLength('valid', batch.valid.length, [B, L]);
+    const rp = this.resident(model);
+    const names = lossParamNames();
+    const paramTensors = names.map((n) => rp.get(n));
+    // Tensors kept past the gradient's forward scope; disposed in `finally` whatever happens.
+    const kept: Tensor[] = [];
+    let head: HeadTensors | undefined;
+    let grads: Tensor[] | undefined;
+    try {
+      tf.tidy(() => {
+        const X = tf.tensor3d(batch.patches, [B, N, c.imageDim], 'float32');
+        const W = tf.tensor3d(batch.tokens, [B, L, c.textDim], 'float32');
+        const V = tf.tensor2d(Float32Array.from(batch.valid), [B, L], 'float32');
+        const P = (args: Tensor[]): ParamTensors => Object.fromEntries(names.map((n, i) => [n, args[i]!]));
+        const keepHead = (h: HeadTensors): void => {
+          for (const t of [...modalityTensorList(h.image), ...modalityTensorList(h.text), h.logits, h.loss]) kept.push(tf.keep(t));
+          head = h;
+        };
+        if (!opts.grads) {
+          keepHead(headForward(tf, P(paramTensors), c, X, W, V, trace));
+          return;
+        }
+        const f = (...args: Tensor[]): Tensor => {
+          const h = headForward(tf, P(args), c, args[names.length] as Tensor3D, args[names.length + 1] as Tensor3D, V as Tensor2D, trace);
+          keepHead(h);
+          return h.loss;
+        };
+        const vg = tf.valueAndGrads(f as Parameters<TfNamespace['valueAndGrads']>[0]);
+        const r = vg([...paramTensors, X, W]);
+        for (const g of r.grads) kept.push(tf.keep(g));
+        grads = r.grads;
+      });
+      const h = head!;
+      const [image, text, logits, loss, gradData] = await Promise.all([
+        readModality(h.image, trace),
+        readModality(h.text, trace),
+        h.logits.data(),
+        h.loss.data(),
+        grads ? Promise.all(grads.map((g) => g.data())) : undefined,
+      ]);
+      const result: HeadOutput = {
+        image,
+        text,
+        logitsPerImage: logits as Float32Array,
+        loss: loss[0]!,
+        logitScaleUsed: Math.min(Math.exp(model.params['logit_scale']![0]!), MAX_LOGIT_SCALE),
+      };
+      if (gradData) {
+        const params: Record<string, Float32Array> = {};
+        names.forEach((n, i) => {
+          params[n] = gradData[i] as Float32Array;
+        });
+        result.grads = {
+          params,
+          patches: gradData[names.length] as Float32Array,
+          tokens: gradData[names.length + 1] as Float32Array,
+        };
+      }
+      return result;
+    } finally {
+      tf.dispose(kept);
+    }
+  }
+
+  /**
+   * One AdamW step (PyTorch's order of operations, see optim.ts) over the named gradients: model.params updated in
+   * place, versions bumped, the new values kept resident. Moments live on the tfjs backend, per model.
+   */
+  async adamwStep(model: ModelState, grads: Record<string, Float32Array>, step: number, h: AdamWHyper, decayed: (name: string) => boolean): Promise<void> {
+    await this.ensureBackend();
+    const tf = this.tf;
+    if (!Number.isSafeInteger(step) || step < 1) throw new FdtValueError(`adamwStep: step: expected an integer >= 1, found ${step}`);
+    const rp = this.resident(model);
+    let moments = this.moments.get(model);
+    if (!moments) this.moments.set(model, (moments = new Map()));
+    const names = Object.keys(grads);
+    for (const n of names) expectLength(`grads.${n}`, grads[n]!.length, rp.shape(n));
+    const before = names.map((n) => {
+      let mv = moments.get(n);
+      if (!mv) {
+        const shape = rp.shape(n);
+        mv = { m: tf.keep(tf.zeros(shape)), v: tf.keep(tf.zeros(shape)) };
+        moments.set(n, mv);
+      }
+      return { p: rp.get(n), ...mv };
+    });
+    let after: { p: Tensor; m: Tensor; v: Tensor }[] | undefined;
+    let committed = false;
+    try {
+      after = tf.tidy(() => names.map((n, i) => {
+        const b = before[i]!;
+        const g = tf.tensor(grads[n]!, b.p.shape, 'float32');
+        const r = adamw(tf, b.p, g, b.m, b.v, { ...h, weightDecay: decayed(n) ? h.weightDecay : 0, step });
+        return { p: tf.keep(r.p), m: tf.keep(r.m), v: tf.keep(r.v) };
+      }));
+      const values = await Promise.all(after.map((a) => a.p.data()));
+      names.forEach((n, i) => {
+        const a = after![i]!;
+        model.params[n]!.set(values[i] as Float32Array);
+        rp.adopt(n, a.p, model.bumpVersion(n));
+        const old = moments.get(n)!;
+        old.m.dispose();
+        old.v.dispose();
+        moments.set(n, { m: a.m, v: a.v });
+      });
+      committed = true;
+    } finally {
+      if (!committed && after) for (const a of after) tf.dispose([a.p, a.m, a.v]);
+    }
+  }
+
+  /** Reads the AdamW moments of a model (for checkpoints), or null before the first step. */
+  async readMoments(model: ModelState): Promise<Record<string, { m: Float32Array; v: Float32Array }> | null> {
+    const moments = this.moments.get(model);
+    if (!moments) return null;
+    const out: Record<string, { m: Float32Array; v: Float32Array }> = {};
+    for (const [name, mv] of moments) {
+      const [m, v] = await Promise.all([mv.m.data(), mv.v.data()]);
+      out[name] = { m: Float32Array.from(m as Float32Array), v: Float32Array.from(v as Float32Array) };
+    }
+    return out;
+  }
+
+  /** Disposes a model's resident parameters and AdamW moments. The model stays usable (re-uploaded on next use). */
+  release(model: ModelState): void {
+    this.residents.get(model)?.release();
+    this.residents.delete(model);
+    for (const mv of this.moments.get(model)?.values() ?? []) {
+      mv.m.dispose();
+      mv.v.dispose();
+    }
+    this.moments.delete(model);
+  }
+
+  /** Number of tensors this engine holds for a model (resident parameters and AdamW moments). */
+  residentTensors(model: ModelState): number {
+    return (this.residents.get(model)?.size ?? 0) + 2 * (this.moments.get(model)?.size ?? 0);
+  }
+
+  /**
+   * Re-activates this engine's backend if someone switched tfjs to another one (several engines on one tfjs, or
+   * the application). A user namespace given without `backends` is followed as is.
+   */
+  private async ensureBackend(): Promise<void> {
+    const { tf, backend, pinned } = this.loaded;
+    if (!pinned || tf.getBackend() === backend) return;
+    const ok = await tf.setBackend(backend);
+    if (!ok) throw new FdtEngineError(`tfjs engine: could not re-activate the tfjs backend '${backend}'`);
+    await tf.ready();
+  }
+
+  private resident(model: ModelState): TfResidentParams {
+    let rp = this.residents.get(model);
+    if (!rp) this.residents.set(model, (rp = new TfResidentParams(this.tf, model)));
+    return rp;
+  }
+}

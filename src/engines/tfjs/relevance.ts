@@ -1,0 +1,67 @@
+/**
+ * Relevance: r[b, c] = scale * max over l of S[b, l, c], S = q T^T, scale = 1 / (sqrt(d) tau) (after the max, as
+ * the wasm kernel applies it; tau > 0 keeps the arg-max unchanged).
+ *
+ *   mask 'official': S *= valid, so padded slots score 0 and take part in the max (FDT-SPEC quirk 1)
+ *   mask 'exclude':  padded slots -> -Infinity
+ *   arg[b, c] = argmax over l (tf.argMax: the first index on ties, as torch.max)
+ *
+ * VJP (quirk 2, the gradient goes to the arg-max slot only, padded slots pass none):
+ *   G[b, l, c] = gr[b, c] * scale * 1[l == arg[b, c]] * valid[b, l];   gq = G T;   gT = G^T q
+ * S and G are materialised ([B, L, C]: tfjs has no fused max-GEMM), the price of going through tfjs ops.
+ */
+import type { Tensor, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
+import type { MaskMode } from '../../config.js';
+import { customOp } from './custom.js';
+import type { TfNamespace } from './load.js';
+
+/** The relevance and, for the trace, the arg-max slot of every (b, c) with -1 where a padded slot won. */
+export interface RelevanceTensors {
+  /** [B, C]. */
+  relevance: Tensor2D;
+  /** [B, C] int32: arg-max slot, -1 when a padded slot won (official floor; an all-padded caption). Traced only. */
+  argmax?: Tensor;
+}
+
+/**
+ * q [B*L, d] queries, T [C, d] the dictionary, valid [B, L] float32 0/1 or null (images). Differentiable w.r.t.
+ * q and T. `valid` must outlive the gradient computation (it is read by the VJP). `trace` adds the arg-max.
+ */
+export function relevance(
+  tf: TfNamespace, q: Tensor2D, T: Tensor2D, valid: Tensor2D | null, B: number, L: number, mode: MaskMode, scale: number,
+  trace = false,
+): RelevanceTensors {
+  const C = T.shape[0];
+  // Beside the gradient path: the scores and their arg-max are read by the custom op through its closure.
+  const scores = tf.reshape(tf.matMul(q, T, false, true), [B, L, C]) as Tensor3D;
+  let masked: Tensor3D = scores;
+  if (valid) {
+    const valid3 = tf.expandDims(valid, 2); // [B, L, 1]
+    masked = mode === 'official'
+      ? tf.mul(scores, valid3)
+      : tf.where(tf.broadcastTo(tf.greater(valid3, 0), [B, L, C]), scores, tf.fill([B, L, C], -Infinity));
+  }
+  const arg = tf.argMax(masked, 1); // [B, C] int32
+  const op = customOp(tf, ([qi, Ti], save) => {
+    save([qi!, Ti!, arg]);
+    return {
+      value: tf.mul(tf.max(masked, 1), scale),
+      vjp: (gr, [qs, Ts, args]) => {
+        const slots = tf.reshape(tf.range(0, L, 1, 'int32'), [1, L, 1]);
+        let G = tf.mul(tf.cast(tf.equal(slots, tf.expandDims(args!, 1)), 'float32'), tf.expandDims(tf.mul(gr, scale), 1));
+        // `valid` itself, not a view made in the forward: the forward's intermediates are gone by now.
+        if (valid) G = tf.mul(G, tf.expandDims(valid, 2));
+        const G2 = tf.reshape(G, [B * L, C]) as Tensor2D;
+        return [tf.matMul(G2, Ts as Tensor2D), tf.matMul(G2, qs as Tensor2D, true, false)];
+      },
+    };
+  });
+  const r = op(q, T) as Tensor2D;
+  if (!trace) return { relevance: r };
+  if (!valid) return { relevance: r, argmax: arg };
+  // valid[b, arg[b, c]] through a flat index (tf.gather with batchDims = 1 gives wrong rows on the tfjs wasm
+  // backend 4.22.0, found by this engine's tests).
+  const rowStart = tf.reshape(tf.range(0, B * L, L, 'int32'), [B, 1]);
+  const realAtArg = tf.gather(tf.reshape(valid, [B * L]), tf.add(arg, rowStart));
+  return { relevance: r, argmax: tf.where(tf.greater(realAtArg, 0), arg, tf.fill([B, C], -1, 'int32')) };
+}

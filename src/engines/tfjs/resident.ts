@@ -1,0 +1,58 @@
+/**
+ * A model's parameters resident as tf tensors (on whatever backend tfjs runs: GPU memory for webgl/webgpu/CUDA),
+ * uploaded on first use and re-uploaded when `model.versions[name]` changes. Uploads copy the host array, so a
+ * resident tensor never aliases model.params (the cpu backend would otherwise keep a reference to it).
+ */
+import type { Tensor } from '@tensorflow/tfjs-core';
+import { FdtValueError } from '../../errors.js';
+import { paramShapes } from '../../params.js';
+import type { ModelState } from '../types.js';
+import type { TfNamespace } from './load.js';
+
+export class TfResidentParams {
+  private readonly entries = new Map<string, { version: number; tensor: Tensor }>();
+  private readonly shapes: Map<string, number[]>;
+
+  constructor(private readonly tf: TfNamespace, private readonly model: ModelState) {
+    this.shapes = new Map(paramShapes(model.config));
+  }
+
+  /** The shape of a parameter by official name. */
+  shape(name: string): number[] {
+    const s = this.shapes.get(name);
+    if (!s) throw new FdtValueError(`tfjs engine: unknown parameter ${JSON.stringify(name)}; known: ${[...this.shapes.keys()].join(', ')}`);
+    return s;
+  }
+
+  /** The resident tensor of `name`, uploaded now if absent or stale. */
+  get(name: string): Tensor {
+    const version = this.model.versions[name] ?? 0;
+    const e = this.entries.get(name);
+    if (e && e.version === version && !e.tensor.isDisposed) return e.tensor;
+    const p = this.model.params[name];
+    const shape = this.shape(name);
+    if (!p) throw new FdtValueError(`tfjs engine: the model has no parameter ${name}`);
+    const t = this.tf.keep(this.tf.tensor(p.slice(), shape, 'float32'));
+    e?.tensor.dispose();
+    this.entries.set(name, { version, tensor: t });
+    return t;
+  }
+
+  /** Makes `tensor` (already holding the new values) the resident copy of `name` at `version`. */
+  adopt(name: string, tensor: Tensor, version: number): void {
+    const e = this.entries.get(name);
+    if (e && e.tensor !== tensor) e.tensor.dispose();
+    this.entries.set(name, { version, tensor: this.tf.keep(tensor) });
+  }
+
+  /** Number of resident tensors. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Disposes every resident tensor. */
+  release(): void {
+    for (const e of this.entries.values()) e.tensor.dispose();
+    this.entries.clear();
+  }
+}

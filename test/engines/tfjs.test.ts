@@ -1,0 +1,361 @@
+// The TensorFlow.js engine: official goldens (every intermediate, output and gradient), parity with the wasm
+// engine on random configs (both mask modes, sparsemax and softmax), AdamW parity, tensor counts, and the loader
+// (memoised promise, user namespace, every-candidate-fails report). Runs on every tfjs backend that loads in Node
+// here (cpu, wasm); a backend that does not load is skipped with its reason.
+import { describe, expect, it } from 'vitest';
+import type { FdtConfig } from '../../src/config.js';
+import { TfjsEngine } from '../../src/engines/tfjs/engine.js';
+import { loadTf, TF_CANDIDATES, TfLoader, tfNamespaceOf, type ModuleImporter, type TfNamespace } from '../../src/engines/tfjs/load.js';
+import type { HeadBatch, HeadOutput } from '../../src/engines/types.js';
+import { FdtEngineError } from '../../src/errors.js';
+import { FDT } from '../../src/fdt.js';
+import { isDecayed } from '../../src/params.js';
+import { Rng } from '../../src/rng.js';
+import { GOLDEN_DIR, GOLDEN_SKIP_REASON, HAS_GOLDEN, type Tensor, goldenHeadFiles, loadGoldenHead } from '../golden-io.js';
+import { expectClose } from '../helpers/close.js';
+
+const wasmEngine = async () => (await import('../../src/engines/registry.js')).getWasmEngine();
+
+/** An engine per tfjs backend, or the reason it did not load here. */
+async function tryEngine(backend: 'cpu' | 'wasm'): Promise<{ engine?: TfjsEngine; reason: string }> {
+  try {
+    const engine = await TfjsEngine.create({ backends: [backend] });
+    return { engine, reason: '' };
+  } catch (e) {
+    return { reason: `tfjs ${backend} backend did not load: ${(e as Error).message.split('\n').slice(0, 3).join(' ')}` };
+  }
+}
+
+const BACKENDS = { cpu: await tryEngine('cpu'), wasm: await tryEngine('wasm') };
+
+/** Runs a call and asserts tf.memory().numTensors is unchanged by it. */
+async function sameTensorCount<T>(tf: TfNamespace, label: string, f: () => Promise<T>): Promise<T> {
+  const before = tf.memory().numTensors;
+  const r = await f();
+  expect(tf.memory().numTensors, `${label}: tensor count`).toBe(before);
+  return r;
+}
+
+function randomArray(rng: Rng, n: number, scale = 1): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.normal() * scale;
+  return a;
+}
+
+/** A random batch; caption lengths cycle through 1, L (no padding) and values in between. */
+function randomBatch(c: FdtConfig, B: number, N: number, L: number, seed: number): HeadBatch {
+  const rng = new Rng(seed);
+  const valid = new Int32Array(B * L);
+  for (let b = 0; b < B; b++) {
+    const len = b === 0 ? L : b === 1 ? 1 : 1 + Math.floor(rng.uniform() * L);
+    for (let l = 0; l < len; l++) valid[b * L + l] = 1;
+  }
+  return { B, N, L, patches: randomArray(rng, B * N * c.imageDim), tokens: randomArray(rng, B * L * c.textDim), valid };
+}
+
+/** Every field of two head outputs agrees (float fields to rtol, counts and arg-max exactly). */
+function expectSameOutput(label: string, a: HeadOutput, e: HeadOutput, trace = true, rtol = 1e-4): void {
+  for (const m of ['image', 'text'] as const) {
+    for (const k of ['embeddings', 'embeddingsRaw', 'weights', 'relevance'] as const) {
+      expectClose(`${label} ${m}.${k}`, a[m][k], e[m][k], rtol);
+    }
+    expect(Array.from(a[m].activeCounts), `${label} ${m}.activeCounts`).toEqual(Array.from(e[m].activeCounts));
+    if (trace) {
+      expectClose(`${label} ${m}.queries`, a[m].queries!, e[m].queries!, rtol);
+      expect(Array.from(a[m].argmax!), `${label} ${m}.argmax`).toEqual(Array.from(e[m].argmax!));
+    } else {
+      expect(a[m].queries, `${label} ${m}.queries untraced`).toBeUndefined();
+      expect(a[m].argmax, `${label} ${m}.argmax untraced`).toBeUndefined();
+    }
+  }
+  expectClose(`${label} logitsPerImage`, a.logitsPerImage, e.logitsPerImage, rtol);
+  expectClose(`${label} loss`, [a.loss], [e.loss], rtol);
+  expectClose(`${label} logitScaleUsed`, [a.logitScaleUsed], [e.logitScaleUsed], rtol);
+  expect(a.grads === undefined, `${label}: grads present`).toBe(e.grads === undefined);
+  if (e.grads) {
+    expect(Object.keys(a.grads!.params).sort(), `${label} gradient names`).toEqual(Object.keys(e.grads.params).sort());
+    for (const [k, g] of Object.entries(e.grads.params)) expectClose(`${label} grads.${k}`, a.grads!.params[k]!, g, rtol);
+    expectClose(`${label} grads.patches`, a.grads!.patches, e.grads.patches, rtol);
+    expectClose(`${label} grads.tokens`, a.grads!.tokens, e.grads.tokens, rtol);
+  }
+}
+
+const RANDOM_CASES: { name: string; config: Partial<FdtConfig>; B: number; N: number; L: number }[] = [
+  { name: 'sparsemax T1 official', config: { numTokens: 40, dim: 24, imageDim: 20, textDim: 18, temperature: 1, normalizer: 'sparsemax', maskMode: 'official' }, B: 5, N: 6, L: 7 },
+  { name: 'sparsemax T1 exclude', config: { numTokens: 33, dim: 16, imageDim: 12, textDim: 10, temperature: 1, normalizer: 'sparsemax', maskMode: 'exclude' }, B: 4, N: 5, L: 9 },
+  { name: 'softmax T0.5 exclude', config: { numTokens: 17, dim: 8, imageDim: 9, textDim: 7, temperature: 0.5, normalizer: 'softmax', maskMode: 'exclude' }, B: 3, N: 4, L: 6 },
+  { name: 'softmax T1 official', config: { numTokens: 50, dim: 32, imageDim: 24, textDim: 20, temperature: 1, normalizer: 'softmax', maskMode: 'official' }, B: 6, N: 3, L: 5 },
+  { name: 'sparsemax T1000 dense', config: { numTokens: 64, dim: 16, imageDim: 12, textDim: 10, temperature: 1000, normalizer: 'sparsemax', maskMode: 'official' }, B: 4, N: 5, L: 6 },
+];
+
+for (const [backend, { engine, reason }] of Object.entries(BACKENDS)) {
+  describe.skipIf(!engine)(`tfjs engine on the tfjs ${backend} backend ${reason}`, () => {
+    const eng = engine!;
+
+    it(`runs on the requested backend`, () => {
+      expect(eng.name).toBe('tfjs');
+      expect(eng.backend).toBe(backend);
+      expect(eng.loaded.candidate).toBe(backend);
+    });
+
+    describe.skipIf(!HAS_GOLDEN)(`official goldens ${GOLDEN_SKIP_REASON}`, () => {
+      const files = goldenHeadFiles();
+      it(`finds the golden head files in ${GOLDEN_DIR}`, () => {
+        expect(files.length).toBeGreaterThanOrEqual(3);
+      });
+      for (const file of files) {
+        it(`${file}: every intermediate, output and gradient within 1e-4`, async () => {
+          const gc = loadGoldenHead(file);
+          const cfg = gc.config as Record<string, number | string>;
+          const model = await FDT.fromParams({
+            numTokens: cfg['fdt_num'] as number, dim: cfg['fdt_dim'] as number, imageDim: cfg['img_token_dim'] as number,
+            textDim: cfg['txt_token_dim'] as number, temperature: cfg['temperature'] as number,
+            normalizer: cfg['att_func'] as 'sparsemax' | 'softmax',
+          }, gc.params);
+          const { B, N, L } = gc.inputs;
+          const batch: HeadBatch = {
+            B, N, L,
+            patches: Float32Array.from(gc.inputs.patchFeatures),
+            tokens: Float32Array.from(gc.inputs.wordFeatures),
+            valid: Int32Array.from(gc.inputs.textValid!),
+          };
+          const out = await eng.forwardBackward(model, batch, { grads: true, trace: true });
+          const logitsPerText = new Float32Array(B * B);
+          for (let i = 0; i < B; i++) for (let j = 0; j < B; j++) logitsPerText[j * B + i] = out.logitsPerImage[i * B + j]!;
+          const actual: Record<string, ArrayLike<number>> = {
+            q_img: out.image.queries!, q_txt: out.text.queries!,
+            relevance_img: out.image.relevance, relevance_txt: out.text.relevance,
+            text_relevance_floored_by_padding: Float32Array.from(out.text.argmax!, (a) => (a < 0 ? 1 : 0)),
+            weights_img: out.image.weights, weights_txt: out.text.weights,
+            nonzero_img: out.image.activeCounts, nonzero_txt: out.text.activeCounts,
+            fdt_embed_img: out.image.embeddingsRaw, fdt_embed_txt: out.text.embeddingsRaw,
+            logits_per_image: out.logitsPerImage, logits_per_text: logitsPerText,
+            loss: [out.loss], logit_scale_used: [out.logitScaleUsed],
+            patch_features: out.grads!.patches, word_features: out.grads!.tokens,
+          };
+          for (const [k, g] of Object.entries(out.grads!.params)) actual[`param.${k}`] = g;
+          // The [B, L, C] token scores are internal here too (only their max leaves the engine); labels are arange.
+          const notCompared = new Set(['token_scores_img_derived', 'token_scores_txt_derived', 'labels']);
+          let compared = 0;
+          for (const section of [gc.intermediates, gc.outputs, gc.grads] as Record<string, Tensor | number>[]) {
+            for (const [key, v] of Object.entries(section)) {
+              if (notCompared.has(key)) continue;
+              expect(actual, `${file}: field ${key} not produced`).toHaveProperty([key]);
+              const expected = typeof v === 'number' ? [v] : v.data;
+              if (key.startsWith('nonzero_')) expect(Array.from(actual[key]!), key).toEqual(Array.from(expected));
+              else expectClose(`${file} ${key}`, actual[key]!, expected, 1e-4);
+              compared++;
+            }
+          }
+          expect(Object.keys(out.grads!.params).sort()).toEqual(Object.keys(gc.grads).filter((k) => k.startsWith('param.')).map((k) => k.slice(6)).sort());
+          expect(compared).toBeGreaterThan(30);
+          eng.release(model);
+        });
+      }
+    });
+
+    describe('agrees with the wasm engine on random configs', () => {
+      for (const [i, rc] of RANDOM_CASES.entries()) {
+        it(rc.name, async () => {
+          const tf = eng.tf;
+          const wasm = await wasmEngine();
+          const model = await FDT.create({ ...rc.config, seed: 100 + i });
+          // Larger dictionary and MLP weights than the default init, so sparsemax keeps a handful of tokens.
+          model.setParam('space_dict', randomArray(new Rng(7 + i), model.params['space_dict']!.length, 1));
+          const batch = randomBatch(model.config, rc.B, rc.N, rc.L, 31 + i);
+          const expected = wasm.forwardBackward(model, batch, { grads: true, trace: true });
+          // The first call uploads the parameters (and only that); every later call leaves the tensor count unchanged.
+          const start = tf.memory().numTensors;
+          const first = await eng.forwardBackward(model, batch, { grads: true, trace: true });
+          expect(eng.residentTensors(model)).toBe(Object.keys(model.params).length - 1); // all but logit_scale_sd
+          expect(tf.memory().numTensors).toBe(start + eng.residentTensors(model));
+          expectSameOutput(rc.name, first, expected);
+          const again = await sameTensorCount(tf, 'forwardBackward(grads)', () => eng.forwardBackward(model, batch, { grads: true, trace: true }));
+          expectSameOutput(`${rc.name} (again)`, again, expected);
+          const fwd = await sameTensorCount(tf, 'forwardBackward(no grads)', () => eng.forwardBackward(model, batch, { grads: false }));
+          expectSameOutput(`${rc.name} (forward only)`, fwd, wasm.forwardBackward(model, batch, { grads: false }), false);
+          // encode: each modality alone, equal to the wasm engine's.
+          for (const m of ['image', 'text'] as const) {
+            const x = m === 'image' ? batch.patches : batch.tokens;
+            const L = m === 'image' ? batch.N : batch.L;
+            const valid = m === 'image' ? null : batch.valid;
+            const a = await sameTensorCount(tf, `encode(${m})`, () => eng.encode(model, m, x, batch.B, L, valid));
+            const e = wasm.encode(model, m, x, batch.B, L, valid);
+            for (const k of ['embeddings', 'embeddingsRaw', 'weights', 'relevance'] as const) expectClose(`encode ${m}.${k}`, a[k], e[k]);
+            expect(Array.from(a.activeCounts)).toEqual(Array.from(e.activeCounts));
+          }
+          // A parameter write is seen on the next call (the version changed, the resident copy is re-uploaded).
+          const T2 = model.getParam('space_dict').map((v) => v * 0.5);
+          model.setParam('space_dict', T2);
+          const changed = await sameTensorCount(tf, 'forwardBackward after setParam', () => eng.forwardBackward(model, batch, { grads: true, trace: true }));
+          expectSameOutput(`${rc.name} (after setParam)`, changed, wasm.forwardBackward(model, batch, { grads: true, trace: true }));
+          const held = eng.residentTensors(model);
+          expect(held).toBeGreaterThan(0);
+          const before = tf.memory().numTensors;
+          eng.release(model);
+          expect(tf.memory().numTensors).toBe(before - held);
+          wasm.release(model);
+        });
+      }
+    });
+
+    it('AdamW steps agree with the wasm engine (1e-5) and the new values are used next', async () => {
+      const tf = eng.tf;
+      const wasm = await wasmEngine();
+      const rc = RANDOM_CASES[0]!;
+      const a = await FDT.create({ ...rc.config, seed: 5 });
+      const b = await FDT.fromParams(a.config, a.stateDict());
+      const batch = randomBatch(a.config, rc.B, rc.N, rc.L, 9);
+      const h = { lr: 1e-2, beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.1 };
+      for (let step = 1; step <= 3; step++) {
+        const grads = wasm.forwardBackward(a, batch, { grads: true }).grads!.params;
+        const versions = { ...b.versions };
+        wasm.adamwStep(a, grads, step, h, isDecayed);
+        if (step === 1) await eng.adamwStep(b, grads, step, h, isDecayed); // creates the moments
+        else await sameTensorCount(tf, `adamwStep ${step}`, () => eng.adamwStep(b, grads, step, h, isDecayed));
+        for (const name of Object.keys(grads)) {
+          expectClose(`step ${step} ${name}`, b.params[name]!, a.params[name]!, 1e-5);
+          expect(b.versions[name]).not.toBe(versions[name]);
+        }
+        expect(b.versions['logit_scale_sd']).toBe(versions['logit_scale_sd']);
+      }
+      const momentsW = wasm.readMoments(a)!;
+      const momentsT = (await eng.readMoments(b))!;
+      for (const [name, mv] of Object.entries(momentsW)) {
+        expectClose(`m ${name}`, momentsT[name]!.m, mv.m, 1e-5);
+        expectClose(`v ${name}`, momentsT[name]!.v, mv.v, 1e-5);
+      }
+      // The tfjs engine's resident copies hold the stepped values: its forward equals the wasm one on `a`.
+      const out = await sameTensorCount(tf, 'forwardBackward after adamw', () => eng.forwardBackward(b, batch, { grads: true, trace: true }));
+      expectSameOutput('after AdamW', out, wasm.forwardBackward(a, batch, { grads: true, trace: true }));
+      const held = eng.residentTensors(b);
+      const before = tf.memory().numTensors;
+      eng.release(b);
+      expect(tf.memory().numTensors).toBe(before - held);
+      wasm.release(a);
+    });
+
+    it('the logit-scale gradient goes through the unclamped exp (FDT-SPEC quirk 4)', async () => {
+      const wasm = await wasmEngine();
+      const model = await FDT.create({ ...RANDOM_CASES[0]!.config, seed: 3 });
+      model.setParam('logit_scale', [5.5]); // exp(5.5) = 244.7 > 100: the scale used is clamped
+      const batch = randomBatch(model.config, 4, 6, 7, 4);
+      const out = await eng.forwardBackward(model, batch, { grads: true });
+      const ref = wasm.forwardBackward(model, batch, { grads: true });
+      expect(out.logitScaleUsed).toBe(100);
+      expect(Math.abs(out.grads!.params['logit_scale']![0]!)).toBeGreaterThan(0);
+      expectClose('grads.logit_scale', out.grads!.params['logit_scale']!, ref.grads!.params['logit_scale']!);
+      eng.release(model);
+      wasm.release(model);
+    });
+  });
+}
+
+describe('loadTf', () => {
+  const realImport: ModuleImporter = (s) => import(/* @vite-ignore */ s);
+
+  it('concurrent first calls share one promise; a later call reuses it', async () => {
+    const calls: string[] = [];
+    const loader = new TfLoader((s) => {
+      calls.push(s);
+      return realImport(s);
+    });
+    const p1 = loader.load({ backends: ['cpu'] });
+    const p2 = loader.load({ backends: ['cpu'] });
+    expect(p2).toBe(p1);
+    const [a, b] = await Promise.all([p1, p2]);
+    expect(a).toBe(b);
+    expect(a.backend).toBe('cpu');
+    expect(calls).toEqual(['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu']);
+    expect(loader.load({ backends: ['cpu'] })).toBe(p1);
+    // The shared default loader too.
+    const q1 = loadTf({ backends: ['cpu'] });
+    expect(loadTf({ backends: ['cpu'] })).toBe(q1);
+    expect((await q1).tf).toBe(a.tf); // one tfjs-core: the loader never brings a second copy
+  });
+
+  it('the default order: each candidate before the chosen one failed, with its reason', async () => {
+    const loaded = await new TfLoader().load();
+    const at = TF_CANDIDATES.indexOf(loaded.candidate as (typeof TF_CANDIDATES)[number]);
+    expect(at).toBeGreaterThanOrEqual(0);
+    expect(loaded.attempts.map((a) => a.candidate)).toEqual(TF_CANDIDATES.slice(0, at));
+    for (const a of loaded.attempts) expect(a.error.length).toBeGreaterThan(0);
+    expect(loaded.tf.getBackend()).toBe(loaded.backend);
+  });
+
+  it('a loader whose every candidate fails throws FdtEngineError listing each attempt, and does not cache it', async () => {
+    let fail = true;
+    const calls: string[] = [];
+    const loader = new TfLoader((s) => {
+      calls.push(s);
+      return fail ? Promise.reject(new Error(`Cannot find package '${s}'`)) : realImport(s);
+    });
+    const err = await loader.load().then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(FdtEngineError);
+    const msg = (err as Error).message;
+    for (const c of ['tfjs-node-gpu', 'tfjs-node', 'webgpu', 'webgl', 'wasm', 'cpu']) expect(msg).toContain(`- ${c} (`);
+    expect(msg).toContain("Cannot find package '@tensorflow/tfjs-node-gpu'");
+    expect(msg).toContain("Cannot find package '@tensorflow/tfjs-core'");
+    expect(msg).toContain('npm install @tensorflow/tfjs-core @tensorflow/tfjs-backend-cpu');
+    expect(msg).toContain('npm install @tensorflow/tfjs-node-gpu');
+    expect(msg).toMatch(/CUDA/);
+    expect(calls).toEqual(['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node', '@tensorflow/tfjs-core']);
+    // Not cached: the next call tries again, and succeeds once a backend is there.
+    fail = false;
+    const ok = await loader.load({ backends: ['tfjs-node', 'cpu'] });
+    expect(ok.backend).toBe('cpu');
+    expect(ok.attempts.map((a) => a.candidate)).toEqual(['tfjs-node']);
+  });
+
+  it('reports a backend whose package imports but whose initialisation fails', async () => {
+    const fakeTf = {
+      tensor() {}, tidy() {}, dispose() {}, grads() {}, valueAndGrads() {}, customGrad() {}, memory() {},
+      ready: async () => {},
+      getBackend: () => 'none',
+      setBackend: async (name: string) => {
+        console.warn(`Initialization of backend ${name} failed`);
+        return false;
+      },
+    };
+    const loader = new TfLoader(async (s) => (s === '@tensorflow/tfjs-core' ? { default: fakeTf } : {}));
+    const err = await loader.load({ backends: ['webgl', 'cpu'] }).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(FdtEngineError);
+    expect((err as Error).message).toContain("- webgl (@tensorflow/tfjs-backend-webgl): tf.setBackend('webgl') failed to initialise the backend: Initialization of backend webgl failed");
+    expect((err as Error).message).toContain("- cpu (@tensorflow/tfjs-backend-cpu): tf.setBackend('cpu') failed");
+  });
+
+  it('uses an injected tf namespace as is, importing nothing', async () => {
+    const userTf = tfNamespaceOf(await import('@tensorflow/tfjs-core'));
+    await import('@tensorflow/tfjs-backend-cpu');
+    const imported: string[] = [];
+    const loader = new TfLoader((s) => {
+      imported.push(s);
+      return Promise.reject(new Error('must not import'));
+    });
+    const loaded = await loader.load({ tf: userTf, backends: ['cpu'] });
+    expect(loaded.tf).toBe(userTf);
+    expect(loaded.candidate).toBe('user');
+    expect(loaded.backend).toBe('cpu');
+    const engine = await TfjsEngine.create({ tf: userTf, backends: ['cpu'], loader });
+    expect(engine.tf).toBe(userTf);
+    // It computes what the wasm engine does.
+    const wasm = await wasmEngine();
+    const model = await FDT.create({ ...RANDOM_CASES[1]!.config, seed: 11 });
+    model.setParam('space_dict', randomArray(new Rng(12), model.params['space_dict']!.length, 1));
+    const batch = randomBatch(model.config, 3, 4, 5, 13);
+    expectSameOutput('user tf', await engine.forwardBackward(model, batch, { grads: true, trace: true }), wasm.forwardBackward(model, batch, { grads: true, trace: true }));
+    engine.release(model);
+    wasm.release(model);
+    // Without `backends` it follows the namespace's active backend.
+    const follow = await loader.load({ tf: userTf });
+    expect(follow.pinned).toBe(false);
+    expect(follow.backend).toBe(userTf.getBackend());
+    expect(imported).toEqual([]);
+  });
+
+  it('refuses something that is not a tf namespace', async () => {
+    const loader = new TfLoader(() => Promise.reject(new Error('must not import')));
+    await expect(loader.load({ tf: { tensor: 1 } as unknown as TfNamespace })).rejects.toThrow(FdtEngineError);
+    await expect(loader.load({ backends: ['tpu'] })).rejects.toThrow(/unknown candidate/);
+  });
+});
