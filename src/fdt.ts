@@ -1,8 +1,10 @@
 import type { WasmBuild } from '../bindings/kernels.js';
 import { resolveConfig, type FdtConfig } from './config.js';
 import { FdtShapeError, FdtValueError } from './errors.js';
-import { getWasmEngine } from './engines/registry.js';
-import type { EncodeOutput, HeadGrads, ModelState } from './engines/types.js';
+import { getDispatcher, type Dispatcher } from './dispatch/dispatcher.js';
+import { relevanceFlops, type Decision, type EngineChoice } from './dispatch/policy.js';
+import type { TfNamespace } from './engines/tfjs/load.js';
+import type { EncodeOutput, Engine, HeadGrads, ModelState } from './engines/types.js';
 import type { WasmEngine } from './engines/wasm/engine.js';
 import { batchInput, imageInput, textInput } from './inputs.js';
 import { checkParams, initParams, isDecayed, paramShapes, type FdtParams } from './params.js';
@@ -21,12 +23,28 @@ async function nodeFiles(): Promise<typeof import('./io/files.js')> {
   return (await import(/* @vite-ignore */ NODE_FILES)) as typeof import('./io/files.js');
 }
 
-/** Options of FDT.create: the head's dimensions and options (FdtConfig) plus a seed and the engine build. */
-export interface CreateOptions extends Partial<FdtConfig> {
-  /** Seed of the official initialisation (default 0). */
-  seed?: number;
+/** Where a model runs: the engine choice, the wasm build, and (optionally) the user's own tfjs namespace. */
+export interface EngineOptions {
+  /** 'auto' (default: the dispatcher decides per call), 'wasm' or 'tfjs' (forced; throws if unavailable). */
+  engine?: EngineChoice;
   /** Which wasm build runs the model: 'auto' (SIMD when supported), 'simd' or 'scalar'. */
   build?: WasmBuild;
+  /** Your own tfjs namespace (`import * as tf from '@tensorflow/tfjs'`): never a second copy of tfjs-core. */
+  tf?: TfNamespace;
+  /** tfjs backends to try, in order (default: tfjs-node-gpu, tfjs-node, webgpu, webgl, wasm, cpu). */
+  backends?: string[];
+}
+
+/** Options of FDT.create: the head's dimensions and options (FdtConfig), a seed, and where it runs. */
+export interface CreateOptions extends Partial<FdtConfig>, EngineOptions {
+  /** Seed of the official initialisation (default 0). */
+  seed?: number;
+}
+
+/** Per-call options: force an engine for this call only, or keep traces. */
+export interface CallOptions {
+  engine?: EngineChoice;
+  trace?: boolean;
 }
 
 /** A sparse row: the active token indices (ascending) and their weights. */
@@ -88,30 +106,79 @@ export class FDT implements ModelState {
   private readonly _versions: Record<string, number> = {};
   private static nextVersion = 1;
 
+  private choice: EngineChoice;
+  private decision: Decision | null = null;
+  private readonly used = new Set<Engine>();
+
   private constructor(
     config: FdtConfig,
     params: FdtParams,
     private readonly engine: WasmEngine,
+    private readonly dispatcher: Dispatcher,
+    choice: EngineChoice,
   ) {
     this.config = config;
     this.params = params;
+    this.choice = choice;
     for (const name of Object.keys(params)) this._versions[name] = FDT.nextVersion++;
+  }
+
+  private static async make(config: FdtConfig, params: FdtParams, o: EngineOptions): Promise<FDT> {
+    const choice = o.engine ?? 'auto';
+    if (choice !== 'auto' && choice !== 'wasm' && choice !== 'tfjs') {
+      throw new FdtValueError(`engine: expected 'auto', 'wasm' or 'tfjs', found ${JSON.stringify(choice)}`);
+    }
+    const dispatcher = getDispatcher({ build: o.build, tf: o.tf, backends: o.backends });
+    const model = new FDT(config, params, await dispatcher.wasm(), dispatcher, choice);
+    if (choice === 'tfjs') await dispatcher.tfjs(); // a forced engine that cannot run fails here, with the reason
+    return model;
+  }
+
+  /**
+   * Sets where this model runs from now on: 'wasm', 'tfjs' (both forced) or 'auto' (the dispatcher decides per
+   * call from the work size, the capabilities found and the calibrated thresholds). Throws FdtEngineError, with how
+   * to install a backend, when 'tfjs' cannot run here.
+   */
+  async to(engine: EngineChoice): Promise<this> {
+    if (engine !== 'auto' && engine !== 'wasm' && engine !== 'tfjs') {
+      throw new FdtValueError(`engine: expected 'auto', 'wasm' or 'tfjs', found ${JSON.stringify(engine)}`);
+    }
+    if (engine === 'tfjs') await this.dispatcher.tfjs();
+    this.choice = engine;
+    return this;
+  }
+
+  /** The engine choice in force ('auto', 'wasm' or 'tfjs'). */
+  get engineChoice(): EngineChoice {
+    return this.choice;
+  }
+
+  /** The engine the last call ran on, and why (null before the first call). */
+  get lastDecision(): Decision | null {
+    return this.decision;
+  }
+
+  private async pick(op: 'encode' | 'loss' | 'train', flops: number, override?: EngineChoice): Promise<Engine> {
+    const { engine, decision } = await this.dispatcher.engineFor({ op, flops }, override ?? this.choice);
+    this.decision = decision;
+    this.used.add(engine);
+    return engine;
   }
 
   /** A new head with the official initialisation (seeded, reproducible). */
   static async create(options: CreateOptions = {}): Promise<FDT> {
-    const { seed = 0, build, ...rest } = options;
+    const { seed = 0, build, engine, tf, backends, ...rest } = options;
     if (!Number.isSafeInteger(seed)) throw new FdtValueError(`seed: expected an integer, found ${seed}`);
     const config = resolveConfig(rest);
-    return new FDT(config, initParams(config, seed), await getWasmEngine(build ?? 'auto'));
+    return FDT.make(config, initParams(config, seed), { build, engine, tf, backends });
   }
 
   /** A head from given parameters (official state-dict names, `module.` stripped); every value is checked. */
   static async fromParams(
-    config: Partial<FdtConfig>, params: Record<string, ArrayLike<number>>, options: { build?: WasmBuild } = {},
+    config: Partial<FdtConfig>, params: Record<string, ArrayLike<number>>, options: EngineOptions = {},
   ): Promise<FDT> {
     const c = resolveConfig(config);
-    return new FDT(c, checkParams(c, params), await getWasmEngine(options.build ?? 'auto'));
+    return FDT.make(c, checkParams(c, params), options);
   }
 
   /**
@@ -121,12 +188,12 @@ export class FDT implements ModelState {
    */
   static async load(
     source: string | Uint8Array,
-    options: Partial<Pick<FdtConfig, 'temperature' | 'normalizer' | 'maskMode'>> & { build?: WasmBuild } = {},
+    options: Partial<Pick<FdtConfig, 'temperature' | 'normalizer' | 'maskMode'>> & EngineOptions = {},
   ): Promise<FDT> {
-    const { build, ...overrides } = options;
+    const { build, engine, tf, backends, ...overrides } = options;
     const bytes = typeof source === 'string' ? await (await nodeFiles()).readModelFile(source) : source;
     const data = readModelBytes(bytes, overrides);
-    return new FDT(data.config, data.params, await getWasmEngine(build ?? 'auto'));
+    return FDT.make(data.config, data.params, { build, engine, tf, backends });
   }
 
   /** The model as fdtkit model-file bytes (safetensors + config metadata). */
@@ -194,18 +261,22 @@ export class FDT implements ModelState {
    * Encodes image patch features [B, N, imageDim]. With `trace`, the result also holds the query MLP's outputs and,
    * per (b, token), the patch that gave the relevance max (`argmax`): which patch activated each token.
    */
-  async encodeImage(patches: TensorLike, options: { trace?: boolean } = {}): Promise<Encoding> {
+  async encodeImage(patches: TensorLike, options: CallOptions = {}): Promise<Encoding> {
     const x = imageInput(this.config, patches);
-    return this.encoding(this.engine.encode(this, 'image', x.data, x.B, x.N, null, options.trace), x.B);
+    const c = this.config;
+    const engine = await this.pick('encode', relevanceFlops(x.B, x.N, c.dim, c.numTokens), options.engine);
+    return this.encoding(await engine.encode(this, 'image', x.data, x.B, x.N, null, options.trace), x.B);
   }
 
   /**
    * Encodes caption token features [B, L, textDim] with their mask valid [B, L] (1 = real token; default all 1).
    * With `trace`, `argmax` gives the caption slot that activated each token (-1: the padding floor, official mode).
    */
-  async encodeText(tokens: TensorLike, valid?: TensorLike, options: { trace?: boolean } = {}): Promise<Encoding> {
+  async encodeText(tokens: TensorLike, valid?: TensorLike, options: CallOptions = {}): Promise<Encoding> {
     const x = textInput(this.config, tokens, valid);
-    return this.encoding(this.engine.encode(this, 'text', x.data, x.B, x.L, x.valid, options.trace), x.B);
+    const c = this.config;
+    const engine = await this.pick('encode', relevanceFlops(x.B, x.L, c.dim, c.numTokens), options.engine);
+    return this.encoding(await engine.encode(this, 'text', x.data, x.B, x.L, x.valid, options.trace), x.B);
   }
 
   /** Logits s * E_img E_txt^T [B_img, B_txt] between two sets of normalised embeddings, s = min(exp(logit_scale), 100). */
@@ -229,28 +300,33 @@ export class FDT implements ModelState {
   }
 
   /** The symmetric InfoNCE loss of a batch of matched pairs, with both encodings and the logits. */
-  async loss(batch: Batch): Promise<LossResult> {
-    return this.run(batch, false) as Promise<LossResult>;
+  async loss(batch: Batch, options: CallOptions = {}): Promise<LossResult> {
+    return this.run(batch, false, options.trace ?? false, options.engine) as Promise<LossResult>;
   }
 
   /** loss() plus the gradients w.r.t. every parameter and both inputs (to train upstream encoders). */
-  async gradients(batch: Batch): Promise<GradientResult> {
-    return this.run(batch, true) as Promise<GradientResult>;
+  async gradients(batch: Batch, options: CallOptions = {}): Promise<GradientResult> {
+    return this.run(batch, true, options.trace ?? false, options.engine) as Promise<GradientResult>;
   }
 
-  /** @internal Forward (and backward) with the query outputs and arg-max indices kept (for verification). */
-  async trace(batch: Batch): Promise<GradientResult> {
-    return this.run(batch, true, true) as Promise<GradientResult>;
+  /** @internal Forward and backward with the query outputs and arg-max indices kept (for verification). */
+  async trace(batch: Batch, options: CallOptions = {}): Promise<GradientResult> {
+    return this.run(batch, true, true, options.engine) as Promise<GradientResult>;
   }
 
   /** Frees this model's memory in the engine. The model stays usable (it is re-uploaded on the next call). */
   dispose(): void {
     this.engine.release(this);
+    for (const e of this.used) e.release(this);
+    this.used.clear();
   }
 
-  private async run(batch: Batch, grads: boolean, trace = false): Promise<LossResult | GradientResult> {
+  private async run(batch: Batch, grads: boolean, trace: boolean, override?: EngineChoice): Promise<LossResult | GradientResult> {
     const b = batchInput(this.config, batch);
-    const out = this.engine.forwardBackward(this, b, { grads, trace });
+    const c = this.config;
+    const flops = relevanceFlops(b.B, b.N + b.L, c.dim, c.numTokens);
+    const engine = await this.pick(grads ? 'train' : 'loss', flops, override);
+    const out = await engine.forwardBackward(this, b, { grads, trace });
     const logitsPerText = new Float32Array(b.B * b.B);
     for (let i = 0; i < b.B; i++) for (let j = 0; j < b.B; j++) logitsPerText[j * b.B + i] = out.logitsPerImage[i * b.B + j]!;
     const result: LossResult = {

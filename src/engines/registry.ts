@@ -1,18 +1,53 @@
 import type { WasmBuild } from '../../bindings/kernels.js';
+import { FdtEngineError } from '../errors.js';
+import type { TfjsEngine, TfjsEngineOptions } from './tfjs/engine.js';
 import { WasmEngine } from './wasm/engine.js';
 
-// One memoised promise per build: concurrent first calls share the same initialisation, and nothing happens at
-// import time.
+// One memoised promise per engine configuration: concurrent first calls share the same initialisation, a failed
+// one is not cached (the next call tries again and reports its own error), and nothing happens at import time.
 const wasmEngines = new Map<WasmBuild, Promise<WasmEngine>>();
+const tfjsEngines = new Map<unknown, Promise<TfjsEngine>>();
+
+function memo<K, T>(map: Map<K, Promise<T>>, key: K, make: () => Promise<T>): Promise<T> {
+  let p = map.get(key);
+  if (!p) {
+    p = make();
+    p.catch(() => map.delete(key));
+    map.set(key, p);
+  }
+  return p;
+}
 
 /** The shared wasm engine for a build ('auto' = SIMD when the runtime validates it, else scalar). */
 export function getWasmEngine(build: WasmBuild = 'auto'): Promise<WasmEngine> {
-  let p = wasmEngines.get(build);
-  if (!p) {
-    p = WasmEngine.create(build);
-    // A failed initialisation is not cached: the next call tries again and reports its own error.
-    p.catch(() => wasmEngines.delete(build));
-    wasmEngines.set(build, p);
-  }
-  return p;
+  return memo(wasmEngines, build, () => WasmEngine.create(build));
+}
+
+/** How to install a tfjs backend, for error messages. */
+export const TFJS_INSTALL_HINT =
+  'install one: `npm install @tensorflow/tfjs-core @tensorflow/tfjs-backend-wasm` (CPU), ' +
+  '`npm install @tensorflow/tfjs-node-gpu` (NVIDIA GPU with CUDA; Linux), or `@tensorflow/tfjs-backend-webgpu` ' +
+  '(browsers, Deno); or pass your own `tf` namespace';
+
+/**
+ * The shared tfjs engine for a given user `tf` namespace (or none: the lazy import order). The module is imported
+ * dynamically, so the library loads and runs without any tfjs package installed.
+ */
+export function getTfjsEngine(options: TfjsEngineOptions = {}): Promise<TfjsEngine> {
+  return memo(tfjsEngines, options.tf ?? options.backends?.join(',') ?? 'default', async () => {
+    let mod: typeof import('./tfjs/engine.js');
+    try {
+      // A literal specifier: bundlers include the engine's own code (small, no tfjs in it); the tfjs packages
+      // themselves are imported by load.ts through specifiers bundlers do not follow.
+      mod = await import('./tfjs/engine.js');
+    } catch (e) {
+      throw new FdtEngineError(`tfjs engine: cannot load its module: ${(e as Error).message}`);
+    }
+    try {
+      return await mod.TfjsEngine.create(options);
+    } catch (e) {
+      const msg = (e as Error).message;
+      throw new FdtEngineError(msg.includes('npm install') ? msg : `${msg}; ${TFJS_INSTALL_HINT}`);
+    }
+  });
 }

@@ -1,0 +1,111 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { chooseEngine, defaultThresholds, relevanceFlops, type Capabilities, type Thresholds } from '../src/dispatch/policy.js';
+import { Dispatcher } from '../src/dispatch/dispatcher.js';
+import { readCalibration, writeCalibration } from '../src/dispatch/thresholds.js';
+import { FDT, FdtEngineError } from '../src/index.js';
+import { SHARED_DIR } from './golden-io.js';
+import { expectClose } from './helpers/close.js';
+
+const caps = (tfjs: Partial<Capabilities['tfjs']>): Capabilities => ({ runtime: 'node', wasmSimd: true, threads: true, tfjs: { available: true, gpu: false, ...tfjs } });
+const PAPER_B32 = relevanceFlops(32, 49, 512, 16384);
+
+describe('the policy (a pure function)', () => {
+  const cases: [string, Capabilities, Thresholds | null, number, 'auto' | 'wasm' | 'tfjs', 'wasm' | 'tfjs', RegExp][] = [
+    ['no tfjs at all', caps({ available: false, error: 'cannot import @tensorflow/tfjs-core' }), null, PAPER_B32, 'auto', 'wasm', /tfjs is not available \(cannot import/],
+    ['tfjs on CPU (wasm backend), no GPU', caps({ backend: 'wasm' }), null, PAPER_B32, 'auto', 'wasm', /no GPU: tfjs runs on backend 'wasm'/],
+    ['tfjs-cpu, no GPU, huge work', caps({ backend: 'cpu' }), null, 1e15, 'auto', 'wasm', /no GPU/],
+    ['GPU, large batch', caps({ backend: 'webgpu', gpu: true }), null, PAPER_B32, 'auto', 'tfjs', /crossover 2.00 GFLOP on 'webgpu' \(default\)/],
+    ['GPU, single image', caps({ backend: 'webgpu', gpu: true }), null, relevanceFlops(1, 49, 512, 1024), 'auto', 'wasm', /< crossover/],
+    ['GPU, calibrated crossover', caps({ backend: 'webgl', gpu: true }), { backend: 'webgl', crossoverFlops: 5e10, source: 'calibrated 2026-11-26' }, PAPER_B32, 'auto', 'wasm', /< crossover 50.00 GFLOP .*calibrated/],
+    ['GPU, calibrated: never wins', caps({ backend: 'webgl', gpu: true }), { backend: 'webgl', crossoverFlops: Infinity, source: 'calibrated' }, 1e15, 'auto', 'wasm', /never beat the wasm engine/],
+    ['calibration of another backend is ignored', caps({ backend: 'webgpu', gpu: true }), { backend: 'wasm', crossoverFlops: Infinity, source: 'calibrated' }, PAPER_B32, 'auto', 'tfjs', /\(default\)/],
+    ['forced wasm on a GPU', caps({ backend: 'webgpu', gpu: true }), null, PAPER_B32, 'wasm', 'wasm', /forced/],
+    ['forced tfjs without GPU', caps({ backend: 'cpu' }), null, 10, 'tfjs', 'tfjs', /forced/],
+  ];
+  it.each(cases)('%s', (_name, c, t, flops, override, want, reason) => {
+    const d = chooseEngine({ op: 'encode', flops }, c, t ?? defaultThresholds(c), override);
+    expect(d.engine).toBe(want);
+    expect(d.reason).toMatch(reason);
+  });
+});
+
+describe('the dispatcher', () => {
+  it('runs small work on wasm without probing tfjs, and picks wasm on this GPU-less machine for large work', async () => {
+    const d = new Dispatcher({ backends: ['cpu'] });
+    const small = await d.engineFor({ op: 'encode', flops: 1e6 });
+    expect(small.engine.name).toBe('wasm');
+    expect(small.decision.reason).toMatch(/below any crossover/);
+    const big = await d.engineFor({ op: 'train', flops: PAPER_B32 });
+    expect(big.engine.name).toBe('wasm');
+    const c = await d.capabilities();
+    expect(c.tfjs.available).toBe(true);
+    expect(c.tfjs.gpu).toBe(false);
+    expect(big.decision.reason).toMatch(/no GPU/);
+  });
+
+  it('concurrent first calls share one initialisation', async () => {
+    const d = new Dispatcher({ backends: ['cpu'] });
+    const [a, b, c] = await Promise.all([d.tfjs(), d.tfjs(), d.engineFor({ op: 'loss', flops: 1e12 }, 'tfjs')]);
+    expect(a).toBe(b);
+    expect(c.engine).toBe(a);
+  });
+
+  it('falls back to wasm when tfjs cannot initialise, keeping the reason; forcing it throws with install instructions', async () => {
+    const d = new Dispatcher({ backends: ['tfjs-node-gpu'] });
+    const r = await d.engineFor({ op: 'train', flops: 1e12 });
+    expect(r.engine.name).toBe('wasm');
+    expect(r.decision.reason).toMatch(/tfjs is not available/);
+    await expect(d.engineFor({ op: 'train', flops: 1 }, 'tfjs')).rejects.toThrow(FdtEngineError);
+    await expect(d.tfjs()).rejects.toThrow(/npm install/);
+    await expect(FDT.create({ numTokens: 8, dim: 4, imageDim: 2, textDim: 2, engine: 'tfjs', backends: ['tfjs-node-gpu'] })).rejects.toThrow(/tfjs-node-gpu/);
+  });
+
+  it('calibration files round trip; "never" is stored as null', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fdt-cal-'));
+    const prev = process.env['FDTKIT_CACHE_DIR'];
+    process.env['FDTKIT_CACHE_DIR'] = dir;
+    try {
+      expect(await readCalibration()).toBeNull();
+      const file = await writeCalibration({ backend: 'wasm', crossoverFlops: Infinity, source: 'calibrated test', measured: [], machine: 'test' });
+      expect(JSON.parse(readFileSync(file, 'utf8')).crossoverFlops).toBeNull();
+      expect((await readCalibration())!.crossoverFlops).toBe(Infinity);
+    } finally {
+      if (prev === undefined) delete process.env['FDTKIT_CACHE_DIR'];
+      else process.env['FDTKIT_CACHE_DIR'] = prev;
+    }
+  });
+});
+
+const FIXTURE = path.join(SHARED_DIR, 'fixtures', 'official-fdt-mini.pth.tar');
+const EXPECTED = path.join(SHARED_DIR, 'fixtures', 'official-fdt-mini.expected.json');
+
+describe.skipIf(!existsSync(FIXTURE))('one API over both engines', () => {
+  it.each(['wasm', 'tfjs'] as const)('the official checkpoint reproduces the official outputs on the %s engine', async (engine) => {
+    const m = await FDT.load(FIXTURE, { engine, backends: ['cpu'] });
+    const exp = JSON.parse(readFileSync(EXPECTED, 'utf8'));
+    const r = await m.loss({ patches: exp.inputs.patch_features, tokens: exp.inputs.word_features, valid: exp.inputs.text_valid });
+    expect(m.lastDecision!.engine).toBe(engine);
+    expectClose('fdt_embed_img', r.image.embeddingsRaw, exp.outputs.fdt_embed_img.flat());
+    expectClose('weights_txt', r.text.weights, exp.outputs.weights_txt.flat());
+    expectClose('logits_per_image', r.logitsPerImage, exp.outputs.logits_per_image.flat());
+    expect(Math.abs(r.loss - exp.outputs.loss)).toBeLessThan(1e-4);
+  });
+
+  it('model.to() and the per-call engine option switch engines with the same results; training works on tfjs', async () => {
+    const m = await FDT.create({ numTokens: 40, dim: 8, imageDim: 6, textDim: 5, temperature: 0.5, seed: 4, backends: ['cpu'] });
+    const batch = { patches: { data: Float32Array.from({ length: 3 * 4 * 6 }, (_, i) => Math.sin(i)), shape: [3, 4, 6] }, tokens: { data: Float32Array.from({ length: 3 * 2 * 5 }, (_, i) => Math.cos(i)), shape: [3, 2, 5] } };
+    const w = await m.gradients(batch, { engine: 'wasm' });
+    await m.to('tfjs');
+    const t = await m.gradients(batch);
+    expect(m.lastDecision!.reason).toMatch(/forced: engine 'tfjs'/);
+    expectClose('loss', [t.loss], [w.loss]);
+    for (const [k, g] of Object.entries(w.grads.params)) expectClose(`grad ${k}`, t.grads.params[k]!, g);
+    await m.to('auto');
+    await m.loss(batch);
+    expect(m.lastDecision!.engine).toBe('wasm');
+    m.dispose();
+  });
+});
