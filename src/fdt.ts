@@ -108,6 +108,7 @@ export class FDT implements ModelState {
 
   private choice: EngineChoice;
   private decision: Decision | null = null;
+  private lastLabel = '';
   private readonly used = new Set<Engine>();
 
   private constructor(
@@ -153,6 +154,11 @@ export class FDT implements ModelState {
     return this.choice;
   }
 
+  /** What ran the last call: 'wasm simd', 'wasm scalar', 'tfjs <backend>' ('' before the first call). */
+  get lastEngine(): string {
+    return this.lastLabel;
+  }
+
   /** The engine the last call ran on, and why (null before the first call). */
   get lastDecision(): Decision | null {
     return this.decision;
@@ -161,6 +167,7 @@ export class FDT implements ModelState {
   private async pick(op: 'encode' | 'loss' | 'train', flops: number, override?: EngineChoice): Promise<Engine> {
     const { engine, decision } = await this.dispatcher.engineFor({ op, flops }, override ?? this.choice);
     this.decision = decision;
+    this.lastLabel = engine.label;
     this.used.add(engine);
     return engine;
   }

@@ -12,8 +12,12 @@ const FIXTURE = path.join(SHARED_DIR, 'fixtures', 'official-fdt-mini.pth.tar');
 const EXPECTED = path.join(SHARED_DIR, 'fixtures', 'official-fdt-mini.expected.json');
 
 async function fdt(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return fdtEnv({}, ...args);
+}
+
+async function fdtEnv(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: REPO_ROOT });
+    const r = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env } });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -68,5 +72,33 @@ describe.skipIf(!existsSync(FIXTURE))('fdt import and verify --checkpoint on the
       expect(r.code, r.stdout + r.stderr).toBe(0);
       expect(r.stdout).toMatch(/^logits_per_image\s+.*ok$/m);
     }
+  });
+});
+
+describe('fdt doctor and fdt calibrate', () => {
+  it('doctor explains capabilities and its choices; calibrate stores a crossover that doctor then reports', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fdt-doctor-'));
+    const env = { FDTKIT_CACHE_DIR: dir };
+    const d1 = await fdtEnv(env, 'doctor', '--backends', 'cpu');
+    expect(d1.code, d1.stderr).toBe(0);
+    expect(d1.stdout).toMatch(/wasm engine\s+ready, (simd|scalar) build/);
+    expect(d1.stdout).toMatch(/tfjs engine\s+ready on backend 'cpu' \(CPU, no GPU\)/);
+    expect(d1.stdout).toMatch(/thresholds\s+defaults/);
+    expect(d1.stdout).toMatch(/train step, B = 32 .* -> wasm\s+no GPU/);
+    const c = await fdtEnv(env, 'calibrate', '--quick', '--backends', 'wasm');
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stdout).toMatch(/B =\s+16 .* wasm .* ms\s+tfjs .* ms/);
+    expect(existsSync(path.join(dir, 'thresholds.json'))).toBe(true);
+    const d2 = await fdtEnv(env, 'doctor', '--backends', 'wasm');
+    expect(d2.stdout).toMatch(/thresholds\s+calibrated \d{4}-\d\d-\d\d, backend 'wasm'/);
+    const none = await fdtEnv(env, 'doctor', '--backends', 'tfjs-node-gpu');
+    expect(none.stdout).toMatch(/tfjs engine\s+unavailable/);
+    expect(none.stdout).toMatch(/npm install/);
+  }, 240_000);
+
+  it.skipIf(!HAS_GOLDEN)('verify --engine tfjs passes on a golden file', async () => {
+    const r = await fdt('verify', path.join(GOLDEN_DIR, goldenHeadFiles()[0]!), '--engine', 'tfjs');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\(tfjs (wasm|cpu)\)/);
   });
 });

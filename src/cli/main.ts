@@ -11,6 +11,10 @@ commands:
                          convert an official .pth.tar checkpoint into an fdtkit model file
   explain IMAGE [--model MODEL.safetensors] [--text "caption"] [--top K] [--out DIR] [--size PX] [--json]
                          token heat maps of an image (PNG/JPEG/SVG file or emoji name) and the words sharing its tokens
+  doctor [--backends a,b]
+                         capabilities, engines and the dispatcher's decision for a few sizes, with reasons
+  calibrate [--quick] [--backends a,b]
+                         measure the wasm/tfjs crossover on this machine and store it for the dispatcher
   help                   this text
 `;
 
@@ -23,6 +27,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./import.js')).runImport(rest);
     case 'explain':
       return (await import('./explain.js')).runExplain(rest);
+    case 'doctor':
+      return (await import('./doctor.js')).runDoctor(rest);
+    case 'calibrate':
+      return (await import('./calibrate.js')).runCalibrate(rest);
     case undefined:
     case 'help':
     case '--help':

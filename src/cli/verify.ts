@@ -5,7 +5,7 @@ import { readModelBytes } from '../io/model-file.js';
 import { formatReport, verifyGolden } from '../verify/golden.js';
 
 /**
- * `fdt verify FILE.json [--engine wasm] [--build simd|scalar|auto] [--checkpoint CKPT]`: exit 0 only if every field
+ * `fdt verify FILE.json [--engine wasm|tfjs] [--build simd|scalar|auto] [--checkpoint CKPT]`: exit 0 only if every field
  * is within tolerance. With --checkpoint the parameters come from an official .pth.tar or an fdtkit model file
  * (for files that hold inputs and expected outputs but no params).
  */
@@ -20,7 +20,8 @@ export async function runVerify(args: string[]): Promise<number> {
     },
   });
   if (positionals.length !== 1) throw new FdtValueError(`verify: expected one FILE.json, found ${positionals.length} arguments`);
-  if (values.engine !== 'wasm') throw new FdtValueError(`--engine: expected 'wasm', found ${JSON.stringify(values.engine)}`);
+  const engine = values.engine;
+  if (engine !== 'wasm' && engine !== 'tfjs') throw new FdtValueError(`--engine: expected 'wasm' or 'tfjs', found ${JSON.stringify(engine)}`);
   const build = values.build;
   if (build !== 'auto' && build !== 'simd' && build !== 'scalar') {
     throw new FdtValueError(`--build: expected simd, scalar or auto, found ${JSON.stringify(build)}`);
@@ -37,7 +38,7 @@ export async function runVerify(args: string[]): Promise<number> {
     const { readModelFile } = await import('../io/files.js');
     params = readModelBytes(await readModelFile(values.checkpoint)).params;
   }
-  const report = await verifyGolden(doc, { build, params });
+  const report = await verifyGolden(doc, { build, params, engine });
   process.stdout.write(`${file}\n${formatReport(report)}\n`);
   return report.ok ? 0 : 1;
 }

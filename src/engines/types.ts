@@ -77,6 +77,8 @@ export type MaybePromise<T> = T | Promise<T>;
  */
 export interface Engine {
   readonly name: 'wasm' | 'tfjs';
+  /** What runs: 'wasm simd', 'wasm scalar', 'tfjs webgpu', ... */
+  readonly label: string;
   /** One modality's encoding: x [B, L, D] (L = patches or token slots), valid [B, L] or null (images). */
   encode(model: ModelState, modality: 'image' | 'text', x: Float32Array, B: number, L: number, valid: Int32Array | null, trace?: boolean): MaybePromise<EncodeOutput>;
   /** Both modalities, InfoNCE and (opts.grads) the gradients of every parameter and both inputs. */

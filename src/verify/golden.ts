@@ -18,6 +18,8 @@ export interface FieldReport {
 /** The outcome of verifying one golden file. */
 export interface VerifyReport {
   name: string;
+  /** The engine that ran: 'wasm simd', 'wasm scalar' or 'tfjs <backend>'. */
+  engine: string;
   build: 'simd' | 'scalar';
   fields: FieldReport[];
   ok: boolean;
@@ -88,7 +90,7 @@ export function goldenConfig(doc: Record<string, unknown>): Partial<FdtConfig> {
  * `params` overrides the file's parameters (e.g. read from a checkpoint when the file holds none).
  */
 export async function verifyGolden(
-  doc: unknown, options: { build?: WasmBuild; params?: Record<string, ArrayLike<number>>; config?: Partial<FdtConfig>; rtol?: number } = {},
+  doc: unknown, options: { build?: WasmBuild; engine?: 'wasm' | 'tfjs'; params?: Record<string, ArrayLike<number>>; config?: Partial<FdtConfig>; rtol?: number } = {},
 ): Promise<VerifyReport> {
   const d = obj('golden file', doc);
   const rtol = options.rtol ?? FLOAT32_RTOL;
@@ -99,7 +101,7 @@ export async function verifyGolden(
     params = Object.fromEntries(Object.entries(obj('params', d['params'])).map(([k, v]) => [k, flat(`params.${k}`, v)]));
   }
   const config = { ...goldenConfig(d), ...options.config };
-  const model = await FDT.fromParams(config, params, { build: options.build ?? 'auto' });
+  const model = await FDT.fromParams(config, params, { build: options.build ?? 'auto', engine: options.engine ?? 'wasm' });
   const inputs = obj('inputs', d['inputs']);
   const r = await model.trace({
     patches: inputs['patch_features'] as number[][][],
@@ -127,7 +129,7 @@ export async function verifyGolden(
       fields.push(compare(field, a, flat(field, value), rtol));
     }
   }
-  return { name: typeof d['name'] === 'string' ? d['name'] : 'golden', build: model.build, fields, ok: fields.every((f) => f.ok) };
+  return { name: typeof d['name'] === 'string' ? d['name'] : 'golden', engine: model.lastEngine, build: model.build, fields, ok: fields.every((f) => f.ok) };
 }
 
 function compare(field: string, a: ArrayLike<number>, e: number[], rtol: number): FieldReport {
@@ -177,7 +179,7 @@ function actualFields(r: GradientResult): Record<string, ArrayLike<number> | str
 
 /** The report as a fixed-width table, one row per field. */
 export function formatReport(rep: VerifyReport): string {
-  const lines = [`${rep.name} (wasm ${rep.build})`, `${'field'.padEnd(46)} ${'max abs err'.padStart(12)} ${'max rel err'.padStart(12)} ${'allowed'.padStart(10)}  result`];
+  const lines = [`${rep.name} (${rep.engine})`, `${'field'.padEnd(46)} ${'max abs err'.padStart(12)} ${'max rel err'.padStart(12)} ${'allowed'.padStart(10)}  result`];
   for (const f of rep.fields) {
     const res = f.skipped && f.ok ? `skipped (${f.skipped})` : f.ok ? 'ok' : `FAIL${f.skipped ? ` (${f.skipped})` : ''}`;
     lines.push(`${f.field.padEnd(46)} ${fmt(f.maxAbs)} ${fmt(f.maxRel)} ${f.allowed.toExponential(1).padStart(10)}  ${res}`);

@@ -89,6 +89,10 @@ export class TfjsEngine implements Engine {
   }
 
   /** The tfjs backend this engine runs on ('cpu', 'wasm', 'webgl', 'webgpu', 'tensorflow', ...). */
+  get label(): string {
+    return `tfjs ${this.backend}`;
+  }
+
   get backend(): string {
     return this.loaded.pinned ? this.loaded.backend : this.loaded.tf.getBackend();
   }

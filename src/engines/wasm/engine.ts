@@ -23,6 +23,10 @@ export class WasmEngine implements Engine {
     return new WasmEngine(await instantiateKernels(build));
   }
 
+  get label(): string {
+    return `wasm ${this.mod.build}`;
+  }
+
   /** 'simd' or 'scalar': the build this engine runs. */
   get build(): 'simd' | 'scalar' {
     return this.mod.build;

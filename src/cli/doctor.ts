@@ -1,0 +1,38 @@
+import { parseArgs } from 'node:util';
+import { getDispatcher } from '../dispatch/dispatcher.js';
+import { relevanceFlops } from '../dispatch/policy.js';
+import { thresholdsPath } from '../dispatch/thresholds.js';
+
+/** `fdt doctor [--backends a,b]`: capabilities, engines, the calibration in force, and the decision for a few sizes. */
+export async function runDoctor(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { backends: { type: 'string' } } });
+  const d = getDispatcher({ backends: values.backends?.split(',') });
+  const wasm = await d.wasm();
+  const caps = await d.capabilities();
+  const cal = await d.calibration();
+  const out: string[] = [];
+  out.push(`runtime        ${caps.runtime}`);
+  out.push(`wasm engine    ready, ${wasm.build} build (WebAssembly SIMD ${caps.wasmSimd ? 'supported' : 'not supported: scalar build'})`);
+  out.push(`threads        ${caps.threads ? 'workers + SharedArrayBuffer available' : 'unavailable'}; the wasm engine runs on one thread`);
+  if (caps.tfjs.available) {
+    out.push(`tfjs engine    ready on backend '${caps.tfjs.backend}' (${caps.tfjs.gpu ? 'GPU' : 'CPU, no GPU'})`);
+  } else {
+    out.push(`tfjs engine    unavailable:`);
+    for (const line of (caps.tfjs.error ?? '').split(/\n|; (?=\S+:)/)) if (line.trim()) out.push(`                 ${line.trim()}`);
+  }
+  out.push(`thresholds     ${cal ? `${cal.source}, backend '${cal.backend}', crossover ${Number.isFinite(cal.crossoverFlops) ? `${(cal.crossoverFlops / 1e9).toFixed(2)} GFLOP` : 'never'}` : 'defaults (run `fdt calibrate` to measure this machine)'}`);
+  out.push(`               file: ${(await thresholdsPath()) ?? 'none (no file system)'}`);
+  out.push('', 'decisions (auto) at the paper scale d = 512, C = 16384:');
+  const sizes: [string, 'encode' | 'train', number][] = [
+    ['encode 1 image (49 patches)', 'encode', relevanceFlops(1, 49, 512, 16384)],
+    ['encode 32 images', 'encode', relevanceFlops(32, 49, 512, 16384)],
+    ['train step, B = 32 (49 patches + 77 slots)', 'train', relevanceFlops(32, 126, 512, 16384)],
+    ['train step, B = 256', 'train', relevanceFlops(256, 126, 512, 16384)],
+  ];
+  for (const [label, op, flops] of sizes) {
+    const r = await d.engineFor({ op, flops });
+    out.push(`  ${label.padEnd(44)} ${(flops / 1e9).toFixed(1).padStart(7)} GFLOP -> ${r.decision.engine.padEnd(5)} ${r.decision.reason}`);
+  }
+  process.stdout.write(out.join('\n') + '\n');
+  return 0;
+}
