@@ -48,11 +48,21 @@ export function f32_relevance_fwd(
   Q: usize, B: i32, L: i32, d: i32, Tp: usize, C: i32, scale: f32, valid: usize, mode: i32,
   R: usize, ARG: usize, scratch: usize,
 ): void {
+  f32_relevance_fwd_part(Q, B, L, d, Tp, C, scale, valid, mode, R, ARG, scratch, 0, (C + NR - 1) / NR);
+}
+
+/**
+ * f32_relevance_fwd for the dictionary panels [p0, p1) only (tokens 16 p0 .. 16 p1 - 1): threads split the
+ * dictionary and each writes its own columns of R and ARG, so the result does not depend on the thread count.
+ */
+export function f32_relevance_fwd_part(
+  Q: usize, B: i32, L: i32, d: i32, Tp: usize, C: i32, scale: f32, valid: usize, mode: i32,
+  R: usize, ARG: usize, scratch: usize, p0: i32, p1: i32,
+): void {
   const maxp = scratch;
   const argp = scratch + 64;
   const tile = scratch + 128;
   const rows = scratch + 256;
-  const panels = (C + NR - 1) / NR;
   for (let b = 0; b < B; b++) {
     // Compact the real slots of this caption; remember the first padded slot for the official floor.
     let nv = 0;
@@ -68,7 +78,7 @@ export function f32_relevance_fwd(
     }
     const floor = mode == MASK_OFFICIAL && firstPad >= 0;
     const qb = Q + ((<usize>b * <usize>L * <usize>d) << 2);
-    for (let p = 0; p < panels; p++) {
+    for (let p = p0; p < p1; p++) {
       const bp = Tp + <usize>p * panelBytes(d);
       for (let j: usize = 0; j < 64; j += 4) {
         store<f32>(maxp + j, -Infinity);

@@ -1,5 +1,8 @@
 import { Arena } from './arena.js';
-import { SCALAR_WASM_BASE64, SIMD_WASM_BASE64, SOURCE_HASH } from './wasm-bytes.generated.js';
+import { WorkerPool } from './pool.js';
+import {
+  SCALAR_SHARED_WASM_BASE64, SCALAR_WASM_BASE64, SIMD_SHARED_WASM_BASE64, SIMD_WASM_BASE64, SOURCE_HASH,
+} from './wasm-bytes.generated.js';
 
 /** The kernel exports (see assembly/index.ts for the ABI: byte offsets, explicit sizes, 0 = not wanted). */
 export interface KernelExports {
@@ -21,6 +24,10 @@ export interface KernelExports {
   f32_relevance_bwd(
     GR: number, ARG: number, Q: number, T: number, B: number, L: number, C: number, d: number, scale: number,
     GQ: number, GT: number,
+  ): void;
+  f32_relevance_fwd_part(
+    Q: number, B: number, L: number, d: number, Tp: number, C: number, scale: number, valid: number, mode: number,
+    R: number, ARG: number, scratch: number, p0: number, p1: number,
   ): void;
   relevance_scratch_bytes(L: number): number;
   f32_sparsemax_fwd(Z: number, R: number, C: number, P: number, SUPPORT: number, scratch: number): void;
@@ -88,7 +95,12 @@ function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-const compiled: Partial<Record<'simd' | 'scalar', Promise<WebAssembly.Module>>> = {};
+const compiled: Partial<Record<string, Promise<WebAssembly.Module>>> = {};
+
+function compile(key: string, b64: string): Promise<WebAssembly.Module> {
+  compiled[key] ??= WebAssembly.compile(decodeBase64(b64));
+  return compiled[key]!;
+}
 
 /** True when this runtime validates the SIMD build. */
 export function simdSupported(): boolean {
@@ -106,9 +118,35 @@ export function resolveBuild(build: WasmBuild): 'simd' | 'scalar' {
 /** Compiles (once per build, memoised) and instantiates a fresh kernel module with its own memory. */
 export async function instantiateKernels(build: WasmBuild = 'auto'): Promise<KernelModule> {
   const which = resolveBuild(build);
-  compiled[which] ??= WebAssembly.compile(decodeBase64(which === 'simd' ? SIMD_WASM_BASE64 : SCALAR_WASM_BASE64));
-  const instance = await WebAssembly.instantiate(await compiled[which]!, {});
+  const module = await compile(which, which === 'simd' ? SIMD_WASM_BASE64 : SCALAR_WASM_BASE64);
+  const instance = await WebAssembly.instantiate(module, {});
   return new KernelModule(instance.exports as unknown as KernelExports, which);
+}
+
+/** True when this runtime can share wasm memory with worker threads (SharedArrayBuffer and workers). */
+export function threadsSupported(): boolean {
+  const g = globalThis as Record<string, unknown>;
+  if (typeof g['SharedArrayBuffer'] !== 'function') return false;
+  if (g['crossOriginIsolated'] === false) return false;
+  const nodeLike = typeof (g['process'] as { versions?: { node?: string } } | undefined)?.versions?.node === 'string';
+  return nodeLike || typeof g['Worker'] === 'function';
+}
+
+/** Largest shared memory: 65536 pages (4 GiB), the wasm32 limit; only address space is reserved up front. */
+const SHARED_MAX_PAGES = 65536;
+
+/**
+ * A kernel module on a shared memory plus a pool of `threads - 1` workers running the same module on it. The
+ * calling thread is thread 0 (its instance is `mod`).
+ */
+export async function instantiateThreaded(build: WasmBuild, threads: number): Promise<{ mod: KernelModule; pool: WorkerPool }> {
+  const which = resolveBuild(build);
+  const module = await compile(`${which}-shared`, which === 'simd' ? SIMD_SHARED_WASM_BASE64 : SCALAR_SHARED_WASM_BASE64);
+  const memory = new WebAssembly.Memory({ initial: 2, maximum: SHARED_MAX_PAGES, shared: true });
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  const mod = new KernelModule(instance.exports as unknown as KernelExports, which);
+  const pool = await WorkerPool.start(threads, module, memory);
+  return { mod, pool };
 }
 
 export { SOURCE_HASH };

@@ -28,7 +28,7 @@ if (process.argv.includes('--check')) {
 
 mkdirSync(join(root, 'build'), { recursive: true });
 const bytes = {};
-for (const target of ['simd', 'scalar']) {
+for (const target of ['simd', 'scalar', 'simd-shared', 'scalar-shared']) {
   const { error, stderr } = await asc.main(['assembly/index.ts', '--config', 'asconfig.json', '--target', target], {
     stdout: process.stdout,
     stderr: process.stderr,
@@ -47,7 +47,12 @@ export const SIMD_WASM_BASE64 =
   '${bytes.simd.toString('base64')}';
 export const SCALAR_WASM_BASE64 =
   '${bytes.scalar.toString('base64')}';
+/** The same kernels over an imported shared memory, for the worker pool. */
+export const SIMD_SHARED_WASM_BASE64 =
+  '${bytes['simd-shared'].toString('base64')}';
+export const SCALAR_SHARED_WASM_BASE64 =
+  '${bytes['scalar-shared'].toString('base64')}';
 `;
 writeFileSync(outFile + '.tmp', text);
 renameSync(outFile + '.tmp', outFile);
-console.log(`wrote ${outFile} (simd ${bytes.simd.length} B, scalar ${bytes.scalar.length} B, sources ${hash})`);
+console.log(`wrote ${outFile} (simd ${bytes.simd.length} B, scalar ${bytes.scalar.length} B, shared ${bytes['simd-shared'].length} + ${bytes['scalar-shared'].length} B, sources ${hash})`);

@@ -33,6 +33,11 @@ export interface EngineOptions {
   tf?: TfNamespace;
   /** tfjs backends to try, in order (default: tfjs-node-gpu, tfjs-node, webgpu, webgl, wasm, cpu). */
   backends?: string[];
+  /**
+   * Threads of the wasm engine (default: the available cores; where workers or SharedArrayBuffer are missing, one,
+   * with a debug message). Given explicitly, threads that cannot start are an error.
+   */
+  threads?: number;
 }
 
 /** Options of FDT.create: the head's dimensions and options (FdtConfig), a seed, and where it runs. */
@@ -129,7 +134,7 @@ export class FDT implements ModelState {
     if (choice !== 'auto' && choice !== 'wasm' && choice !== 'tfjs') {
       throw new FdtValueError(`engine: expected 'auto', 'wasm' or 'tfjs', found ${JSON.stringify(choice)}`);
     }
-    const dispatcher = getDispatcher({ build: o.build, tf: o.tf, backends: o.backends });
+    const dispatcher = getDispatcher({ build: o.build, tf: o.tf, backends: o.backends, threads: o.threads });
     const model = new FDT(config, params, await dispatcher.wasm(), dispatcher, choice);
     if (choice === 'tfjs') await dispatcher.tfjs(); // a forced engine that cannot run fails here, with the reason
     return model;
@@ -174,10 +179,10 @@ export class FDT implements ModelState {
 
   /** A new head with the official initialisation (seeded, reproducible). */
   static async create(options: CreateOptions = {}): Promise<FDT> {
-    const { seed = 0, build, engine, tf, backends, ...rest } = options;
+    const { seed = 0, build, engine, tf, backends, threads, ...rest } = options;
     if (!Number.isSafeInteger(seed)) throw new FdtValueError(`seed: expected an integer, found ${seed}`);
     const config = resolveConfig(rest);
-    return FDT.make(config, initParams(config, seed), { build, engine, tf, backends });
+    return FDT.make(config, initParams(config, seed), { build, engine, tf, backends, threads });
   }
 
   /** A head from given parameters (official state-dict names, `module.` stripped); every value is checked. */
@@ -197,10 +202,10 @@ export class FDT implements ModelState {
     source: string | Uint8Array,
     options: Partial<Pick<FdtConfig, 'temperature' | 'normalizer' | 'maskMode'>> & EngineOptions = {},
   ): Promise<FDT> {
-    const { build, engine, tf, backends, ...overrides } = options;
+    const { build, engine, tf, backends, threads, ...overrides } = options;
     const bytes = typeof source === 'string' ? await (await nodeFiles()).readModelFile(source) : source;
     const data = readModelBytes(bytes, overrides);
-    return FDT.make(data.config, data.params, { build, engine, tf, backends });
+    return FDT.make(data.config, data.params, { build, engine, tf, backends, threads });
   }
 
   /** The model as fdtkit model-file bytes (safetensors + config metadata). */
@@ -220,6 +225,11 @@ export class FDT implements ModelState {
   /** @internal Records a write to `name`. */
   bumpVersion(name: string): number {
     return (this._versions[name] = FDT.nextVersion++);
+  }
+
+  /** Threads of the wasm engine running this model. */
+  get threads(): number {
+    return this.engine.threads;
   }
 
   /** The build of the wasm engine running this model. */

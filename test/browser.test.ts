@@ -59,13 +59,16 @@ describe.skipIf(SKIP !== '')(`in Chromium (headless) ${SKIP}`, () => {
       const page = await browser.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
-      page.on('console', (m) => errors.push(`console.${m.type()}: ${m.text()}`));
+      const debug: string[] = [];
+      page.on('console', (m) => (m.type() === 'error' ? errors : debug).push(`console.${m.type()}: ${m.text()}`));
       await page.goto(url);
       await page.waitForFunction(() => document.title !== 'running', undefined, { timeout: 60_000 }).catch(async (e: Error) => {
         throw new Error(`${e.message}; page says: ${await page.textContent('#out')}; ${errors.join(' | ')}`);
       });
       expect(errors).toEqual([]);
       expect(await page.title()).toBe('done');
+      // The page is not cross-origin isolated: no SharedArrayBuffer, so one thread, said in a debug message.
+      expect(debug.some((m) => /threads asked, 1 used: this runtime has no SharedArrayBuffer/.test(m)), debug.join('\n')).toBe(true);
       const dir = path.join(REPO_ROOT, 'test-artifacts');
       mkdirSync(dir, { recursive: true });
       await page.screenshot({ path: path.join(dir, 'browser.png') });

@@ -31,7 +31,7 @@ describe.skipIf(!HAS_GOLDEN)('fdt verify', () => {
       for (const build of ['simd', 'scalar']) {
         const r = await fdt('verify', path.join(GOLDEN_DIR, f), '--build', build);
         expect(r.code, r.stdout + r.stderr).toBe(0);
-        expect(r.stdout).toContain(`(wasm ${build})`);
+        expect(r.stdout).toContain(`(wasm ${build}`);
         expect(r.stdout).toMatch(/grads\.param\.space_dict\s+\S+\s+\S+\s+\S+\s+ok/);
         expect(r.stdout).toContain('PASS');
       }

@@ -37,7 +37,7 @@ export class ClipHead {
   }
 
   /** A new baseline head with PyTorch's default Linear init (seeded) and logit_scale = log(1/0.07). */
-  static async create(options: ClipConfig & { seed?: number; build?: WasmBuild }): Promise<ClipHead> {
+  static async create(options: ClipConfig & { seed?: number; build?: WasmBuild; threads?: number }): Promise<ClipHead> {
     const { dim, imageDim, textDim, seed = 0 } = options;
     for (const [k, v] of Object.entries({ dim, imageDim, textDim })) {
       if (!Number.isSafeInteger(v) || v < 1) throw new FdtValueError(`${k}: expected a positive integer, found ${v}`);
@@ -57,7 +57,7 @@ export class ClipHead {
       logit_scale: Float32Array.of(INITIAL_LOGIT_SCALE),
     };
     const config = { dim, imageDim, textDim, normalizer: 'mean-pool', maskMode: 'exclude', numTokens: 0, temperature: 1 } as const;
-    return new ClipHead(config, params, await getWasmEngine(options.build ?? 'auto'));
+    return new ClipHead(config, params, await getWasmEngine(options.build ?? 'auto', options.threads));
   }
 
   get versions(): Readonly<Record<string, number>> {
@@ -96,7 +96,7 @@ export class ClipHead {
   async encodeImage(patches: TensorLike): Promise<{ embeddings: Float32Array; batch: number; dim: number }> {
     const x = imageInput(this.fdtLike(), patches);
     const pooled = meanPool(x.data, x.B, x.N, this.config.imageDim, null);
-    const r = this.pass(pooled, new Float32Array(x.B * this.config.textDim), x.B, false);
+    const r = await this.pass(pooled, new Float32Array(x.B * this.config.textDim), x.B, false);
     return { embeddings: r.imageEmbeddings, batch: x.B, dim: this.config.dim };
   }
 
@@ -104,7 +104,7 @@ export class ClipHead {
   async encodeText(tokens: TensorLike, valid?: TensorLike): Promise<{ embeddings: Float32Array; batch: number; dim: number }> {
     const x = textInput(this.fdtLike(), tokens, valid);
     const pooled = meanPool(x.data, x.B, x.L, this.config.textDim, x.valid);
-    const r = this.pass(new Float32Array(x.B * this.config.imageDim), pooled, x.B, false);
+    const r = await this.pass(new Float32Array(x.B * this.config.imageDim), pooled, x.B, false);
     return { embeddings: r.textEmbeddings, batch: x.B, dim: this.config.dim };
   }
 
@@ -115,7 +115,7 @@ export class ClipHead {
 
   /** Loss plus gradients of every parameter. */
   async gradients(batch: Batch): Promise<Omit<ClipPassOutput, 'grads'> & { grads: { params: Record<string, Float32Array> } }> {
-    const { grads, ...r } = this.run(batch, true);
+    const { grads, ...r } = await this.run(batch, true);
     return { ...r, grads: { params: grads! } };
   }
 
@@ -123,14 +123,14 @@ export class ClipHead {
     this.engine.release(this);
   }
 
-  private run(batch: Batch, grads: boolean): ClipPassOutput {
+  private run(batch: Batch, grads: boolean): Promise<ClipPassOutput> {
     const b = batchInput(this.fdtLike(), batch);
     const pi = meanPool(b.patches, b.B, b.N, this.config.imageDim, null);
     const pt = meanPool(b.tokens, b.B, b.L, this.config.textDim, b.valid);
     return this.pass(pi, pt, b.B, grads);
   }
 
-  private pass(pi: Float32Array, pt: Float32Array, B: number, grads: boolean): ClipPassOutput {
+  private pass(pi: Float32Array, pt: Float32Array, B: number, grads: boolean): Promise<ClipPassOutput> {
     return clipPass(this.engine, this, this.config, pi, pt, B, grads);
   }
 

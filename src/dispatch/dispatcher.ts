@@ -15,6 +15,8 @@ export interface DispatcherOptions {
   tf?: TfNamespace;
   backends?: string[];
   build?: WasmBuild;
+  /** Threads of the wasm engine (default: the available cores). */
+  threads?: number;
 }
 
 /**
@@ -31,7 +33,7 @@ export class Dispatcher {
 
   /** The wasm engine of this dispatcher's build. */
   wasm() {
-    return getWasmEngine(this.options.build ?? 'auto');
+    return getWasmEngine(this.options.build ?? 'auto', this.options.threads);
   }
 
   /** The tfjs engine; throws FdtEngineError (with install instructions) when no backend initialises. */
@@ -78,7 +80,7 @@ const dispatchers = new Map<unknown, Dispatcher>();
 
 /** The shared dispatcher for a configuration (one per user tf namespace / build). */
 export function getDispatcher(options: DispatcherOptions = {}): Dispatcher {
-  const key = `${options.build ?? 'auto'}|${options.backends?.join(',') ?? ''}`;
+  const key = `${options.build ?? 'auto'}|${options.threads ?? ''}|${options.backends?.join(',') ?? ''}`;
   const k = options.tf ?? key;
   let d = dispatchers.get(k);
   if (!d) dispatchers.set(k, (d = new Dispatcher(options)));

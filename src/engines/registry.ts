@@ -5,7 +5,7 @@ import { WasmEngine } from './wasm/engine.js';
 
 // One memoised promise per engine configuration: concurrent first calls share the same initialisation, a failed
 // one is not cached (the next call tries again and reports its own error), and nothing happens at import time.
-const wasmEngines = new Map<WasmBuild, Promise<WasmEngine>>();
+const wasmEngines = new Map<string, Promise<WasmEngine>>();
 const tfjsEngines = new Map<unknown, Promise<TfjsEngine>>();
 
 function memo<K, T>(map: Map<K, Promise<T>>, key: K, make: () => Promise<T>): Promise<T> {
@@ -18,9 +18,13 @@ function memo<K, T>(map: Map<K, Promise<T>>, key: K, make: () => Promise<T>): Pr
   return p;
 }
 
-/** The shared wasm engine for a build ('auto' = SIMD when the runtime validates it, else scalar). */
-export function getWasmEngine(build: WasmBuild = 'auto'): Promise<WasmEngine> {
-  return memo(wasmEngines, build, () => WasmEngine.create(build));
+/**
+ * The shared wasm engine for a build ('auto' = SIMD when the runtime validates it, else scalar) and a thread count
+ * (default: the available cores; 1 where workers or SharedArrayBuffer are missing). Threads given explicitly are
+ * strict: if they cannot start, this throws instead of running on one.
+ */
+export function getWasmEngine(build: WasmBuild = 'auto', threads?: number): Promise<WasmEngine> {
+  return memo(wasmEngines, `${build}|${threads ?? 'default'}`, () => WasmEngine.create(build, threads, threads !== undefined));
 }
 
 /** How to install a tfjs backend, for error messages. */

@@ -163,7 +163,7 @@ for (const [backend, { engine, reason }] of Object.entries(BACKENDS)) {
           // Larger dictionary and MLP weights than the default init, so sparsemax keeps a handful of tokens.
           model.setParam('space_dict', randomArray(new Rng(7 + i), model.params['space_dict']!.length, 1));
           const batch = randomBatch(model.config, rc.B, rc.N, rc.L, 31 + i);
-          const expected = wasm.forwardBackward(model, batch, { grads: true, trace: true });
+          const expected = await wasm.forwardBackward(model, batch, { grads: true, trace: true });
           // The first call uploads the parameters (and only that); every later call leaves the tensor count unchanged.
           const start = tf.memory().numTensors;
           const first = await eng.forwardBackward(model, batch, { grads: true, trace: true });
@@ -173,14 +173,14 @@ for (const [backend, { engine, reason }] of Object.entries(BACKENDS)) {
           const again = await sameTensorCount(tf, 'forwardBackward(grads)', () => eng.forwardBackward(model, batch, { grads: true, trace: true }));
           expectSameOutput(`${rc.name} (again)`, again, expected);
           const fwd = await sameTensorCount(tf, 'forwardBackward(no grads)', () => eng.forwardBackward(model, batch, { grads: false }));
-          expectSameOutput(`${rc.name} (forward only)`, fwd, wasm.forwardBackward(model, batch, { grads: false }), false);
+          expectSameOutput(`${rc.name} (forward only)`, fwd, await wasm.forwardBackward(model, batch, { grads: false }), false);
           // encode: each modality alone, equal to the wasm engine's.
           for (const m of ['image', 'text'] as const) {
             const x = m === 'image' ? batch.patches : batch.tokens;
             const L = m === 'image' ? batch.N : batch.L;
             const valid = m === 'image' ? null : batch.valid;
             const a = await sameTensorCount(tf, `encode(${m})`, () => eng.encode(model, m, x, batch.B, L, valid));
-            const e = wasm.encode(model, m, x, batch.B, L, valid);
+            const e = await wasm.encode(model, m, x, batch.B, L, valid);
             for (const k of ['embeddings', 'embeddingsRaw', 'weights', 'relevance'] as const) expectClose(`encode ${m}.${k}`, a[k], e[k]);
             expect(Array.from(a.activeCounts)).toEqual(Array.from(e.activeCounts));
           }
@@ -188,7 +188,7 @@ for (const [backend, { engine, reason }] of Object.entries(BACKENDS)) {
           const T2 = model.getParam('space_dict').map((v) => v * 0.5);
           model.setParam('space_dict', T2);
           const changed = await sameTensorCount(tf, 'forwardBackward after setParam', () => eng.forwardBackward(model, batch, { grads: true, trace: true }));
-          expectSameOutput(`${rc.name} (after setParam)`, changed, wasm.forwardBackward(model, batch, { grads: true, trace: true }));
+          expectSameOutput(`${rc.name} (after setParam)`, changed, await wasm.forwardBackward(model, batch, { grads: true, trace: true }));
           const held = eng.residentTensors(model);
           expect(held).toBeGreaterThan(0);
           const before = tf.memory().numTensors;
@@ -208,7 +208,7 @@ for (const [backend, { engine, reason }] of Object.entries(BACKENDS)) {
       const batch = randomBatch(a.config, rc.B, rc.N, rc.L, 9);
       const h = { lr: 1e-2, beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.1 };
       for (let step = 1; step <= 3; step++) {
-        const grads = wasm.forwardBackward(a, batch, { grads: true }).grads!.params;
+        const grads = (await wasm.forwardBackward(a, batch, { grads: true })).grads!.params;
         const versions = { ...b.versions };
         wasm.adamwStep(a, grads, step, h, isDecayed);
         if (step === 1) await eng.adamwStep(b, grads, step, h, isDecayed); // creates the moments
@@ -227,7 +227,7 @@ for (const [backend, { engine, reason }] of Object.entries(BACKENDS)) {
       }
       // The tfjs engine's resident copies hold the stepped values: its forward equals the wasm one on `a`.
       const out = await sameTensorCount(tf, 'forwardBackward after adamw', () => eng.forwardBackward(b, batch, { grads: true, trace: true }));
-      expectSameOutput('after AdamW', out, wasm.forwardBackward(a, batch, { grads: true, trace: true }));
+      expectSameOutput('after AdamW', out, await wasm.forwardBackward(a, batch, { grads: true, trace: true }));
       const held = eng.residentTensors(b);
       const before = tf.memory().numTensors;
       eng.release(b);
@@ -241,7 +241,7 @@ for (const [backend, { engine, reason }] of Object.entries(BACKENDS)) {
       model.setParam('logit_scale', [5.5]); // exp(5.5) = 244.7 > 100: the scale used is clamped
       const batch = randomBatch(model.config, 4, 6, 7, 4);
       const out = await eng.forwardBackward(model, batch, { grads: true });
-      const ref = wasm.forwardBackward(model, batch, { grads: true });
+      const ref = await wasm.forwardBackward(model, batch, { grads: true });
       expect(out.logitScaleUsed).toBe(100);
       expect(Math.abs(out.grads!.params['logit_scale']![0]!)).toBeGreaterThan(0);
       expectClose('grads.logit_scale', out.grads!.params['logit_scale']!, ref.grads!.params['logit_scale']!);
@@ -343,7 +343,7 @@ describe('loadTf', () => {
     const model = await FDT.create({ ...RANDOM_CASES[1]!.config, seed: 11 });
     model.setParam('space_dict', randomArray(new Rng(12), model.params['space_dict']!.length, 1));
     const batch = randomBatch(model.config, 3, 4, 5, 13);
-    expectSameOutput('user tf', await engine.forwardBackward(model, batch, { grads: true, trace: true }), wasm.forwardBackward(model, batch, { grads: true, trace: true }));
+    expectSameOutput('user tf', await engine.forwardBackward(model, batch, { grads: true, trace: true }), await wasm.forwardBackward(model, batch, { grads: true, trace: true }));
     engine.release(model);
     wasm.release(model);
     // Without `backends` it follows the namespace's active backend.

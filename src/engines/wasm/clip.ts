@@ -18,10 +18,10 @@ export interface ClipPassOutput {
  * same logit-scale rules as FDT. Pooled inputs: image [B, Di], text [B, Dt]. Parameters: image_proj.{weight,bias},
  * text_proj.{weight,bias}, logit_scale.
  */
-export function clipPass(
+export async function clipPass(
   engine: WasmEngine, head: ParamState, dims: { dim: number; imageDim: number; textDim: number },
   pooledImage: Float32Array, pooledText: Float32Array, B: number, grads: boolean,
-): ClipPassOutput {
+): Promise<ClipPassOutput> {
   const mod = engine.mod;
   const k = mod.k;
   const rp = engine.resident(head);
@@ -62,7 +62,7 @@ export function clipPass(
       for (const [side, gEhat] of [[img, gEi], [txt, gEt]] as const) {
         const gE = s.f32(B * d);
         k.f32_l2norm_bwd(side.ehat, side.norms, gEhat, B, d, gE);
-        linearBackward(mod, s, rp, side.name, gE, side.xp, B, side.Din, d, g, tile);
+        await linearBackward(mod, engine.parallel, s, rp, side.name, gE, side.xp, B, side.Din, d, g);
       }
       result.grads = { 'logit_scale': Float32Array.of(gScale!) };
       for (const [name, ptr] of Object.entries(g)) result.grads[name] = s.readF32(ptr, head.params[name]!.length);

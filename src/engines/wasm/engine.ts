@@ -1,4 +1,6 @@
-import { instantiateKernels, simdSupported, type KernelModule, type WasmBuild } from '../../../bindings/kernels.js';
+import { instantiateKernels, instantiateThreaded, simdSupported, threadsSupported, type KernelModule, type WasmBuild } from '../../../bindings/kernels.js';
+import type { WorkerPool } from '../../../bindings/pool.js';
+import { Parallel } from './parallel.js';
 import type { FdtConfig } from '../../config.js';
 import { FdtEngineError } from '../../errors.js';
 import { MODALITIES, type Modality } from '../../params.js';
@@ -13,18 +15,62 @@ export class WasmEngine implements Engine {
   private readonly residents = new WeakMap<ParamState, ResidentParams>();
   private readonly moments = new WeakMap<ParamState, Map<string, { m: number; v: number }>>();
 
-  private constructor(readonly mod: KernelModule) {}
+  /** @internal Splits the heavy kernels over the worker pool (or runs them here with one thread). */
+  readonly parallel: Parallel;
 
-  /** Instantiates the kernels ('auto' picks SIMD when the runtime validates it). */
-  static async create(build: WasmBuild = 'auto'): Promise<WasmEngine> {
+  private constructor(
+    readonly mod: KernelModule,
+    private readonly pool: WorkerPool | null,
+    /** Why the engine runs on fewer threads than asked, if it does. */
+    readonly threadNote: string,
+  ) {
+    this.parallel = new Parallel(mod, pool);
+  }
+
+  /**
+   * Instantiates the kernels ('auto' picks SIMD when the runtime validates it) on `threads` threads (default: the
+   * available cores). Where workers or SharedArrayBuffer are unavailable (e.g. a page that is not cross-origin
+   * isolated) it runs on one thread and says so in `threadNote` (and console.debug) — unless threads were forced
+   * with `strictThreads`, which throws instead.
+   */
+  static async create(build: WasmBuild = 'auto', threads?: number, strictThreads = false): Promise<WasmEngine> {
     if (build === 'simd' && !simdSupported()) {
       throw new FdtEngineError('wasm engine: the SIMD build was forced but this runtime does not support WebAssembly SIMD; use build "scalar" or "auto"');
     }
-    return new WasmEngine(await instantiateKernels(build));
+    const want = threads ?? (await defaultThreads());
+    if (!Number.isSafeInteger(want) || want < 1) throw new FdtEngineError(`wasm engine: threads: expected an integer >= 1, found ${threads}`);
+    if (want > 1) {
+      if (!threadsSupported()) {
+        const note = `${want} threads asked, 1 used: this runtime has no SharedArrayBuffer or workers (a browser page must be cross-origin isolated)`;
+        if (strictThreads) throw new FdtEngineError(`wasm engine: ${note}`);
+        console.debug(`fdtkit: ${note}`);
+        return new WasmEngine(await instantiateKernels(build), null, note);
+      }
+      try {
+        const { mod, pool } = await instantiateThreaded(build, want);
+        return new WasmEngine(mod, pool, '');
+      } catch (e) {
+        const note = `${want} threads asked, 1 used: starting workers failed (${(e as Error).message})`;
+        if (strictThreads) throw new FdtEngineError(`wasm engine: ${note}`);
+        console.debug(`fdtkit: ${note}`);
+        return new WasmEngine(await instantiateKernels(build), null, note);
+      }
+    }
+    return new WasmEngine(await instantiateKernels(build), null, '');
+  }
+
+  /** Threads the heavy kernels run on (1 without a pool). */
+  get threads(): number {
+    return this.parallel.threads;
+  }
+
+  /** @internal The worker pool, if any. */
+  get workerPool(): WorkerPool | null {
+    return this.pool;
   }
 
   get label(): string {
-    return `wasm ${this.mod.build}`;
+    return `wasm ${this.mod.build}${this.threads > 1 ? ` x${this.threads} threads` : ''}`;
   }
 
   /** 'simd' or 'scalar': the build this engine runs. */
@@ -38,10 +84,10 @@ export class WasmEngine implements Engine {
   }
 
   /** Encodes one modality: embeddings, token weights and relevance. */
-  encode(model: ModelState, modality: Modality, x: Float32Array, B: number, L: number, valid: Int32Array | null, trace = false): EncodeOutput {
+  async encode(model: ModelState, modality: Modality, x: Float32Array, B: number, L: number, valid: Int32Array | null, trace = false): Promise<EncodeOutput> {
     const s = new Scope(this.mod);
     try {
-      const f = forwardModality(this.mod, s, this.resident(model), model.config, modality, x, B, L, valid);
+      const f = await forwardModality(this.mod, this.parallel, s, this.resident(model), model.config, modality, x, B, L, valid);
       return readModality(s, model.config, f, trace);
     } finally {
       s.dispose();
@@ -49,14 +95,14 @@ export class WasmEngine implements Engine {
   }
 
   /** Forward of both modalities, InfoNCE, and (when asked) the backward to every parameter and input. */
-  forwardBackward(model: ModelState, batch: HeadBatch, opts: { grads: boolean; trace?: boolean }): HeadOutput {
+  async forwardBackward(model: ModelState, batch: HeadBatch, opts: { grads: boolean; trace?: boolean }): Promise<HeadOutput> {
     const c = model.config;
     const mod = this.mod;
     const s = new Scope(mod);
     try {
       const rp = this.resident(model);
-      const fi = forwardModality(mod, s, rp, c, 'image', batch.patches, batch.B, batch.N, null);
-      const ft = forwardModality(mod, s, rp, c, 'text', batch.tokens, batch.B, batch.L, batch.valid);
+      const fi = await forwardModality(mod, this.parallel, s, rp, c, 'image', batch.patches, batch.B, batch.N, null);
+      const ft = await forwardModality(mod, this.parallel, s, rp, c, 'text', batch.tokens, batch.B, batch.L, batch.valid);
       const B = batch.B;
       const d = c.dim;
       const logits = s.f32(B * B);
@@ -78,8 +124,8 @@ export class WasmEngine implements Engine {
         for (const [name, p] of Object.entries(model.params)) {
           if (name !== 'logit_scale' && name !== 'logit_scale_sd') g[name] = s.zeros(p.length);
         }
-        const gX = backwardModality(mod, s, rp, c, fi, gEi, g);
-        const gW = backwardModality(mod, s, rp, c, ft, gEt, g);
+        const gX = await backwardModality(mod, this.parallel, s, rp, c, fi, gEi, g);
+        const gW = await backwardModality(mod, this.parallel, s, rp, c, ft, gEt, g);
         const params: Record<string, Float32Array> = {};
         for (const [name, ptr] of Object.entries(g)) params[name] = s.readF32(ptr, model.params[name]!.length);
         params['logit_scale'] = Float32Array.of(gScale!);
@@ -175,6 +221,19 @@ export class WasmEngine implements Engine {
     let rp = this.residents.get(model);
     if (!rp) this.residents.set(model, (rp = new ResidentParams(this.mod, model)));
     return rp;
+  }
+}
+
+/** The available cores: navigator.hardwareConcurrency, or os.availableParallelism() in Node 20. */
+async function defaultThreads(): Promise<number> {
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  if (nav?.hardwareConcurrency) return nav.hardwareConcurrency;
+  try {
+    const spec = 'node:os';
+    const os = (await import(/* @vite-ignore */ spec)) as typeof import('node:os');
+    return os.availableParallelism?.() ?? os.cpus().length;
+  } catch {
+    return 1;
   }
 }
 

@@ -2,6 +2,7 @@ import type { KernelModule } from '../../../bindings/kernels.js';
 import type { FdtConfig } from '../../config.js';
 import { MODALITIES, type Modality } from '../../params.js';
 import type { ResidentParams } from './resident.js';
+import type { Parallel } from './parallel.js';
 import type { Scope } from './scope.js';
 
 const LN_EPS = 1e-5;
@@ -35,17 +36,16 @@ export interface HeadGradPtrs {
  *   q = Lin2(LN2(GELU(Lin1(LN1(x)))))     r = scale * max_l q.T        w = normaliser(r)
  *   e = w T                               ehat = e / (||e|| + 1e-10)   scale = 1 / (sqrt(d) tau)
  */
-export function forwardModality(
-  mod: KernelModule, s: Scope, rp: ResidentParams, c: FdtConfig, modality: Modality,
+export async function forwardModality(
+  mod: KernelModule, par: Parallel, s: Scope, rp: ResidentParams, c: FdtConfig, modality: Modality,
   x: Float32Array, B: number, L: number, valid: Int32Array | null,
-): ModalityForward {
+): Promise<ModalityForward> {
   const k = mod.k;
   const p = MODALITIES[modality];
   const Din = modality === 'image' ? c.imageDim : c.textDim;
   const d = c.dim;
   const C = c.numTokens;
   const M = B * L;
-  const tile = s.bytes(128);
   const f: ModalityForward = {
     modality, B, L, Din,
     x: s.upload(x), valid: valid ? s.upload(valid) : 0,
@@ -57,15 +57,11 @@ export function forwardModality(
     e: s.f32(B * d), ehat: s.f32(B * d), norms: s.f32(B),
   };
   k.f32_layernorm_fwd(f.x, M, Din, rp.raw(`${p}.0.weight`), rp.raw(`${p}.0.bias`), LN_EPS, f.a1, f.mean1, f.rstd1);
-  k.f32_gemm(f.a1, M, Din, Din, rp.packedNT(`${p}.1.weight`, d, Din), d, rp.raw(`${p}.1.bias`), f.h1, d, 0, tile);
+  await par.gemm(s, f.a1, M, Din, Din, rp.packedNT(`${p}.1.weight`, d, Din), d, rp.raw(`${p}.1.bias`), f.h1, d, 0);
   k.f32_gelu_fwd(f.h1, M * d, f.g1);
   k.f32_layernorm_fwd(f.g1, M, d, rp.raw(`${p}.3.weight`), rp.raw(`${p}.3.bias`), LN_EPS, f.a2, f.mean2, f.rstd2);
-  k.f32_gemm(f.a2, M, d, d, rp.packedNT(`${p}.4.weight`, d, d), d, rp.raw(`${p}.4.bias`), f.q, d, 0, tile);
-  const scratch = s.bytes(k.relevance_scratch_bytes(L));
-  const scale = relevanceScale(c);
-  k.f32_relevance_fwd(
-    f.q, B, L, d, rp.packedNT('space_dict', C, d), C, scale, f.valid, MASK_MODE[c.maskMode], f.r, f.arg, scratch,
-  );
+  await par.gemm(s, f.a2, M, d, d, rp.packedNT(`${p}.4.weight`, d, d), d, rp.raw(`${p}.4.bias`), f.q, d, 0);
+  await par.relevance(s, f.q, B, L, d, rp.packedNT('space_dict', C, d), C, relevanceScale(c), f.valid, MASK_MODE[c.maskMode], f.r, f.arg);
   if (c.normalizer === 'sparsemax') {
     k.f32_sparsemax_fwd(f.r, B, C, f.w, f.support, s.bytes(k.sparsemax_scratch_bytes(C)));
   } else {
@@ -86,10 +82,10 @@ export function relevanceScale(c: FdtConfig): number {
  * Backward of forwardModality from gEhat [B, d]. Accumulates into the parameter gradients (gT is shared by both
  * modalities) and returns the pointer of the input-feature gradient [B*L, Din].
  */
-export function backwardModality(
-  mod: KernelModule, s: Scope, rp: ResidentParams, c: FdtConfig, f: ModalityForward, gEhat: number,
+export async function backwardModality(
+  mod: KernelModule, par: Parallel, s: Scope, rp: ResidentParams, c: FdtConfig, f: ModalityForward, gEhat: number,
   grads: Record<string, number>,
-): number {
+): Promise<number> {
   const k = mod.k;
   const p = MODALITIES[f.modality];
   const { B, L, Din } = f;
@@ -97,7 +93,6 @@ export function backwardModality(
   const C = c.numTokens;
   const M = B * L;
   const T = rp.raw('space_dict');
-  const tile = s.bytes(128);
   const gE = s.f32(B * d);
   k.f32_l2norm_bwd(f.ehat, f.norms, gEhat, B, d, gE);
   const gW = s.f32(B * C);
@@ -109,13 +104,13 @@ export function backwardModality(
   const gQ = s.zeros(M * d);
   k.f32_relevance_bwd(gR, f.arg, f.q, T, B, L, C, d, relevanceScale(c), gQ, grads['space_dict']!);
   // Lin2: gA2 = gQ W2, gW2 += gQ^T a2, gb2 += colsum gQ
-  const gA2 = linearBackward(mod, s, rp, `${p}.4`, gQ, f.a2, M, d, d, grads, tile);
+  const gA2 = await linearBackward(mod, par, s, rp, `${p}.4`, gQ, f.a2, M, d, d, grads);
   const gG1 = s.f32(M * d);
   k.f32_layernorm_bwd(f.g1, gA2, M, d, rp.raw(`${p}.3.weight`), f.mean2, f.rstd2, gG1,
     grads[`${p}.3.weight`]!, grads[`${p}.3.bias`]!);
   const gH1 = s.f32(M * d);
   k.f32_gelu_bwd(f.h1, gG1, M * d, gH1);
-  const gA1 = linearBackward(mod, s, rp, `${p}.1`, gH1, f.a1, M, Din, d, grads, tile);
+  const gA1 = await linearBackward(mod, par, s, rp, `${p}.1`, gH1, f.a1, M, Din, d, grads);
   const gX = s.f32(M * Din);
   k.f32_layernorm_bwd(f.x, gA1, M, Din, rp.raw(`${p}.0.weight`), f.mean1, f.rstd1, gX,
     grads[`${p}.0.weight`]!, grads[`${p}.0.bias`]!);
@@ -126,18 +121,18 @@ export function backwardModality(
  * Backward of y = x W^T + b (W [N, K] = [out, in]) for M rows: returns gX = gY W [M, K] and accumulates
  * gW += gY^T x and gb += colsum(gY).
  */
-export function linearBackward(
-  mod: KernelModule, s: Scope, rp: ResidentParams, name: string, gY: number, x: number, M: number, K: number,
-  N: number, grads: Record<string, number>, tile: number,
-): number {
+export async function linearBackward(
+  mod: KernelModule, par: Parallel, s: Scope, rp: ResidentParams, name: string, gY: number, x: number, M: number,
+  K: number, N: number, grads: Record<string, number>,
+): Promise<number> {
   const k = mod.k;
   const gX = s.f32(M * K);
-  k.f32_gemm(gY, M, N, N, rp.packedNN(`${name}.weight`, N, K), K, 0, gX, K, 0, tile);
+  await par.gemm(s, gY, M, N, N, rp.packedNN(`${name}.weight`, N, K), K, 0, gX, K, 0);
   const gYt = s.f32(N * M);
   k.f32_transpose(gY, M, N, gYt);
   const xp = s.f32(Math.ceil(K / 16) * 16 * M);
   k.f32_pack_nn(x, M, K, xp);
-  k.f32_gemm(gYt, N, M, M, xp, K, 0, grads[`${name}.weight`]!, K, 1, tile);
+  await par.gemm(s, gYt, N, M, M, xp, K, 0, grads[`${name}.weight`]!, K, 1);
   k.f32_colsum_acc(gY, M, N, grads[`${name}.bias`]!);
   return gX;
 }

@@ -1,0 +1,158 @@
+import type { KernelExports } from './kernels.js';
+import { WORKER_SOURCE } from './worker-source.js';
+
+/** One kernel call: the export's name and its numeric arguments. */
+export type KernelCall = [name: keyof KernelExports & string, args: number[]];
+
+interface Port {
+  post(msg: unknown): void;
+  onMessage(fn: (msg: { id: number; error?: string }) => void): void;
+  onFailure(fn: (err: Error) => void): void;
+  /** Keep the process alive (Node) while a request is pending; let it exit when idle. */
+  hold(busy: boolean): void;
+  terminate(): void;
+}
+
+const isNodeLike = (): boolean => {
+  const g = globalThis as Record<string, unknown>;
+  return typeof (g['process'] as { versions?: { node?: string } } | undefined)?.versions?.node === 'string' && typeof g['Deno'] !== 'object';
+};
+
+// node:worker_threads is imported by a specifier in a variable, so bundlers leave it alone.
+const WORKER_THREADS = 'node:worker_threads';
+
+async function spawn(): Promise<Port> {
+  if (isNodeLike()) {
+    const { Worker } = (await import(/* @vite-ignore */ WORKER_THREADS)) as typeof import('node:worker_threads');
+    const w = new Worker(WORKER_SOURCE, { eval: true });
+    return {
+      post: (m) => w.postMessage(m),
+      onMessage: (fn) => w.on('message', fn),
+      onFailure: (fn) => {
+        w.on('error', fn);
+        w.on('exit', (code) => fn(new Error(`worker exited with code ${code}`)));
+      },
+      // Idle workers never keep the process alive; a pending request does (else Node could exit mid-call).
+      // Attaching a 'message' listener refs the worker again, so this runs after the listeners are in place.
+      hold: (busy) => (busy ? w.ref() : w.unref()),
+      terminate: () => void w.terminate(),
+    };
+  }
+  const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+  const w = new Worker(url, { type: 'module' });
+  return {
+    post: (m) => w.postMessage(m),
+    onMessage: (fn) => (w.onmessage = (e: MessageEvent) => fn(e.data)),
+    onFailure: (fn) => (w.onerror = (e: ErrorEvent) => (e.preventDefault(), fn(new Error(e.message)))),
+    hold: () => undefined,
+    terminate: () => w.terminate(),
+  };
+}
+
+/** A worker with its pending requests. */
+class PoolWorker {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  dead: Error | null = null;
+
+  private constructor(private readonly port: Port) {
+    port.onMessage((msg) => {
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (this.pending.size === 0) port.hold(false);
+      if (msg.error) p.reject(new Error(msg.error));
+      else p.resolve();
+    });
+    port.onFailure((err) => {
+      this.dead ??= err;
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+      port.hold(false);
+    });
+    port.hold(false);
+  }
+
+  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<PoolWorker> {
+    const w = new PoolWorker(await spawn());
+    await w.request({ init: { module, memory } });
+    return w;
+  }
+
+  request(msg: Record<string, unknown>): Promise<void> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    return new Promise<void>((resolve, reject) => {
+      if (this.pending.size === 0) this.port.hold(true);
+      this.pending.set(id, { resolve, reject });
+      this.port.post({ ...msg, id });
+    });
+  }
+
+  terminate(): void {
+    this.dead ??= new Error('pool terminated');
+    this.port.terminate();
+  }
+}
+
+/**
+ * Worker threads sharing one wasm memory. The calling thread is thread 0 and runs its share synchronously while the
+ * workers run theirs; run() resolves when all are done. A worker that fails makes that call reject with its error;
+ * a worker that dies is replaced on the next call, so the pool recovers.
+ */
+export class WorkerPool {
+  private constructor(
+    private readonly module: WebAssembly.Module,
+    private readonly memory: WebAssembly.Memory,
+    private readonly workers: PoolWorker[],
+  ) {}
+
+  /** Starts `threads - 1` workers on the shared module and memory (thread 0 is the caller). */
+  static async start(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<WorkerPool> {
+    const workers = await Promise.all(Array.from({ length: threads - 1 }, () => PoolWorker.start(module, memory)));
+    return new WorkerPool(module, memory, workers);
+  }
+
+  /** Threads in all, the caller's included. */
+  get size(): number {
+    return this.workers.length + 1;
+  }
+
+  /**
+   * Runs parts[0] on this thread and parts[i] on worker i - 1, in parallel. `local` executes a call on this thread.
+   * Rejects with the first worker error after every part has settled (no kernel is left running on shared memory).
+   */
+  async run(parts: KernelCall[][], local: (call: KernelCall) => void): Promise<void> {
+    await this.revive();
+    const remote = parts.slice(1).map((calls, i) => this.workers[i]!.request({ calls }));
+    let localError: unknown = null;
+    try {
+      for (const c of parts[0] ?? []) local(c);
+    } catch (e) {
+      localError = e;
+    }
+    const settled = await Promise.allSettled(remote);
+    if (localError) throw localError;
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /** @internal For tests: make worker i fail its next call ('fail') or crash outright ('crash'). */
+  inject(i: number, kind: 'fail' | 'crash'): Promise<void> {
+    return this.workers[i]!.request({ [kind]: `injected ${kind}`, calls: [] });
+  }
+
+  /** Stops every worker. */
+  terminate(): void {
+    for (const w of this.workers) w.terminate();
+  }
+
+  private async revive(): Promise<void> {
+    for (let i = 0; i < this.workers.length; i++) {
+      if (this.workers[i]!.dead) {
+        this.workers[i]!.terminate();
+        this.workers[i] = await PoolWorker.start(this.module, this.memory);
+      }
+    }
+  }
+}

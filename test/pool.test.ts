@@ -1,0 +1,63 @@
+// The worker pool: results identical for any thread count, a worker error fails only its call, a dead worker is
+// replaced, and runtimes without SharedArrayBuffer fall back to one thread (or throw when threads are forced).
+import { describe, expect, it } from 'vitest';
+import { WasmEngine } from '../src/engines/wasm/engine.js';
+import { FDT, FdtEngineError } from '../src/index.js';
+import { Rng } from './reference/rng.js';
+
+function batch(seed: number) {
+  const rng = new Rng(seed);
+  return {
+    patches: { data: Float32Array.from(rng.normals(6 * 49 * 32)), shape: [6, 49, 32] },
+    tokens: { data: Float32Array.from(rng.normals(6 * 20 * 16)), shape: [6, 20, 16] },
+    valid: { data: Float32Array.from({ length: 120 }, (_, i) => (i % 20 < 7 + (i % 3) ? 1 : 0)), shape: [6, 20] },
+  };
+}
+const config = { numTokens: 2000, dim: 48, imageDim: 32, textDim: 16, temperature: 0.3, seed: 5 };
+
+describe('worker pool', () => {
+  it('gives bit-identical results, forward and backward, on 1, 2 and 3 threads', async () => {
+    const b = batch(1);
+    const out: Record<number, Awaited<ReturnType<FDT['gradients']>>> = {};
+    for (const threads of [1, 2, 3]) {
+      const m = await FDT.create({ ...config, threads });
+      expect(m.threads).toBe(threads);
+      out[threads] = await m.gradients(b);
+      m.dispose();
+    }
+    for (const t of [2, 3]) {
+      expect(out[t]!.loss).toBe(out[1]!.loss);
+      expect(Array.from(out[t]!.image.relevance)).toEqual(Array.from(out[1]!.image.relevance));
+      expect(Array.from(out[t]!.text.weights)).toEqual(Array.from(out[1]!.text.weights));
+      for (const [k, g] of Object.entries(out[1]!.grads.params)) expect(Array.from(out[t]!.grads.params[k]!), `${k} on ${t} threads`).toEqual(Array.from(g));
+      expect(Array.from(out[t]!.grads.patches)).toEqual(Array.from(out[1]!.grads.patches));
+    }
+  });
+
+  it('a worker that throws fails that call with its error; a worker that dies is replaced; results stay right', async () => {
+    const m = await FDT.create({ ...config, threads: 2 });
+    const b = batch(2);
+    const good = await m.loss(b);
+    const pool = m.wasm.workerPool!;
+    await expect(pool.inject(0, 'fail')).rejects.toThrow(/injected fail/);
+    expect((await m.loss(b)).loss).toBe(good.loss);
+    await expect(pool.inject(0, 'crash')).rejects.toThrow();
+    const after = await m.loss(b);
+    expect(after.loss).toBe(good.loss);
+    expect(Array.from(after.image.embeddings)).toEqual(Array.from(good.image.embeddings));
+  });
+
+  it('without SharedArrayBuffer: one thread and a note, or an error when threads are forced', async () => {
+    const g = globalThis as Record<string, unknown>;
+    const sab = g['SharedArrayBuffer'];
+    delete g['SharedArrayBuffer'];
+    try {
+      const e = await WasmEngine.create('auto', 2);
+      expect(e.threads).toBe(1);
+      expect(e.threadNote).toMatch(/2 threads asked, 1 used: this runtime has no SharedArrayBuffer/);
+      await expect(WasmEngine.create('auto', 2, true)).rejects.toThrow(FdtEngineError);
+    } finally {
+      g['SharedArrayBuffer'] = sab;
+    }
+  });
+});
