@@ -331,6 +331,26 @@ export class FDT implements ModelState {
     return this.run(batch, true, true, options.engine) as Promise<GradientResult>;
   }
 
+  /**
+   * The head as a tfjs function, to train tfjs encoders end to end: `loss(patches, tokens, valid)` takes tensors
+   * (your encoders' outputs: [B, N, imageDim], [B, L, textDim], [B, L]) and returns the InfoNCE loss as a scalar
+   * tensor whose gradients flow back into them. Call it inside tf.variableGrads or tf.tidy. The head's own
+   * parameters are constants there (train them with a Trainer, or use `gradients()`, which also returns the input
+   * gradients, on the wasm engine).
+   *
+   * @example
+   * const layer = await fdt.asTfjsLayer();
+   * const { value, grads } = tf.variableGrads(() => layer.loss(imageEncoder.apply(images), textEncoder.apply(words), mask));
+   */
+  async asTfjsLayer(): Promise<{ tf: TfNamespace; loss(patches: unknown, tokens: unknown, valid: unknown): unknown }> {
+    const engine = await this.dispatcher.tfjs();
+    this.used.add(engine);
+    return {
+      tf: engine.tf,
+      loss: (patches, tokens, valid) => engine.lossTensor(this, patches as never, tokens as never, valid as never),
+    };
+  }
+
   /** Frees this model's memory in the engine. The model stays usable (it is re-uploaded on the next call). */
   dispose(): void {
     this.engine.release(this);

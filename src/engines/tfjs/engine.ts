@@ -121,6 +121,25 @@ export class TfjsEngine implements Engine {
     }
   }
 
+  /**
+   * The head's InfoNCE loss as a tfjs scalar computed from tensors: patches [B, N, Di], tokens [B, L, Dt],
+   * valid [B, L] (0/1). Its gradients flow into the inputs, so tfjs encoders upstream train end to end (use it
+   * inside tf.variableGrads or tf.tidy, which dispose the intermediates). The head's parameters are constants here.
+   */
+  lossTensor(model: ModelState, patches: Tensor3D, tokens: Tensor3D, valid: Tensor2D): Tensor {
+    const c = model.config;
+    const [B, N, Di] = patches.shape;
+    const [Bt, L, Dt] = tokens.shape;
+    if (Di !== c.imageDim || Dt !== c.textDim || B !== Bt || valid.shape[0] !== B || valid.shape[1] !== L) {
+      throw new FdtShapeError(`tfjs layer: expected patches [B, N, ${c.imageDim}], tokens [B, L, ${c.textDim}], valid [B, L]; found [${patches.shape}], [${tokens.shape}], [${valid.shape}]`);
+    }
+    void N;
+    const rp = this.resident(model);
+    const P: ParamTensors = {};
+    for (const n of lossParamNames()) P[n] = rp.get(n);
+    return headForward(this.tf, P, c, patches, tokens, valid, false).loss;
+  }
+
   /** Forward of both modalities, InfoNCE, and (opts.grads) the gradients of every parameter and both inputs. */
   async forwardBackward(model: ModelState, batch: HeadBatch, opts: { grads: boolean; trace?: boolean }): Promise<HeadOutput> {
     await this.ensureBackend();
