@@ -13,9 +13,11 @@ interface Port {
   terminate(): void;
 }
 
+// Node, Bun and Deno all offer node:worker_threads, whose workers can be unref'd: an idle pool never keeps the
+// process alive (a Web Worker would, in Deno). Browsers use Web Workers.
 const isNodeLike = (): boolean => {
   const g = globalThis as Record<string, unknown>;
-  return typeof (g['process'] as { versions?: { node?: string } } | undefined)?.versions?.node === 'string' && typeof g['Deno'] !== 'object';
+  return typeof g['Deno'] === 'object' || typeof (g['process'] as { versions?: { node?: string } } | undefined)?.versions?.node === 'string';
 };
 
 // node:worker_threads is imported by a specifier in a variable, so bundlers leave it alone.

@@ -90,7 +90,7 @@ export function goldenConfig(doc: Record<string, unknown>): Partial<FdtConfig> {
  * `params` overrides the file's parameters (e.g. read from a checkpoint when the file holds none).
  */
 export async function verifyGolden(
-  doc: unknown, options: { build?: WasmBuild; engine?: 'wasm' | 'tfjs'; params?: Record<string, ArrayLike<number>>; config?: Partial<FdtConfig>; rtol?: number } = {},
+  doc: unknown, options: { build?: WasmBuild; engine?: 'wasm' | 'tfjs'; backends?: string[]; params?: Record<string, ArrayLike<number>>; config?: Partial<FdtConfig>; rtol?: number } = {},
 ): Promise<VerifyReport> {
   const d = obj('golden file', doc);
   const rtol = options.rtol ?? FLOAT32_RTOL;
@@ -101,7 +101,7 @@ export async function verifyGolden(
     params = Object.fromEntries(Object.entries(obj('params', d['params'])).map(([k, v]) => [k, flat(`params.${k}`, v)]));
   }
   const config = { ...goldenConfig(d), ...options.config };
-  const model = await FDT.fromParams(config, params, { build: options.build ?? 'auto', engine: options.engine ?? 'wasm' });
+  const model = await FDT.fromParams(config, params, { build: options.build ?? 'auto', engine: options.engine ?? 'wasm', backends: options.backends });
   const inputs = obj('inputs', d['inputs']);
   const r = await model.trace({
     patches: inputs['patch_features'] as number[][][],

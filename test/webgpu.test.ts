@@ -1,0 +1,25 @@
+// The tfjs engine on WebGPU: under Deno (its navigator.gpu; llvmpipe software adapter on GPU-less machines), every
+// golden file through `verifyGolden` on the 'webgpu' backend.
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { GOLDEN_DIR, goldenHeadFiles, HAS_GOLDEN, REPO_ROOT } from './golden-io.js';
+
+const DENO = path.join(REPO_ROOT, 'node_modules', '.bin', 'deno');
+
+describe.skipIf(!HAS_GOLDEN)('tfjs engine on WebGPU under Deno', () => {
+  it.each(goldenHeadFiles())('%s: every field within tolerance (or skipped with the reason)', (file) => {
+    const out = execFileSync(DENO, ['run', '-A', '--sloppy-imports', 'test/webgpu-deno.ts', path.join(GOLDEN_DIR, file)], {
+      cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000,
+    });
+    const r = JSON.parse(out.trim().split('\n').pop()!);
+    if (r.skipped) {
+      console.log(`WebGPU skipped: ${r.skipped}`);
+      return;
+    }
+    console.log(`WebGPU adapter: ${r.adapter}; ran on ${r.engine}`);
+    expect(r.engine).toBe('tfjs webgpu');
+    expect(r.failed).toEqual([]);
+    expect(r.ok).toBe(true);
+  }, 300_000);
+});
