@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { FDT } from '../src/index.js';
 import { verifyGolden } from '../src/verify/golden.js';
 
-const file = Deno.args[0]!;
+const file = (globalThis as unknown as { Deno: { args: string[] } }).Deno.args[0]!;
 const doc = JSON.parse(readFileSync(file, 'utf8'));
 const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<{ info?: { description?: string } } | null> } }).gpu;
 const adapter = gpu ? await gpu.requestAdapter() : null;
