@@ -57,7 +57,11 @@ export function f32_l2norm_fwd(E: usize, B: i32, d: i32, EHAT: usize, NORMS: usi
   }
 }
 
-/** GE = (G - EHAT (EHAT . G) n / (n + eps)) / (n + eps), per row. */
+/**
+ * GE = (G - EHAT (EHAT . G) (n + eps) / n) / (n + eps), per row: the exact derivative of e / (||e|| + eps), as
+ * autograd computes it (FDT-SPEC writes the ratio as n / (n + eps); the two differ by 2 eps / n). A zero row (n = 0,
+ * EHAT = 0) gets G / eps.
+ */
 export function f32_l2norm_bwd(EHAT: usize, NORMS: usize, G: usize, B: i32, d: i32, GE: usize): void {
   for (let b = 0; b < B; b++) {
     const o = (<usize>b * <usize>d) << 2;
@@ -68,7 +72,7 @@ export function f32_l2norm_bwd(EHAT: usize, NORMS: usize, G: usize, B: i32, d: i
     }
     const n = <f64>load<f32>(NORMS + (<usize>b << 2));
     const inv = 1.0 / (n + L2_EPS);
-    const k = dg * n * inv;
+    const k = n > 0 ? dg * (n + L2_EPS) / n : 0;
     for (let i = 0; i < d; i++) {
       const e = o + (<usize>i << 2);
       store<f32>(GE + e, <f32>((<f64>load<f32>(G + e) - <f64>load<f32>(EHAT + e) * k) * inv));

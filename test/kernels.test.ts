@@ -145,7 +145,7 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
       const ref = sparsemaxSort(z, R, C);
       const p = H.zeros(R * C);
       const support = H.zeros(R);
-      H.k.f32_sparsemax_fwd(H.f32(z), R, C, p, support, H.zeros(2 * C));
+      H.k.f32_sparsemax_fwd(H.f32(z), R, C, p, support, H.zeros(4 * C));
       const got = H.readF32(p, R * C);
       expectClose(`sparsemax R=${R} C=${C} spread=${spread}`, got, ref, 1e-5);
       for (let r = 0; r < R; r++) {
@@ -176,7 +176,7 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
       const H = h();
       const p = H.zeros(R * C);
       const support = H.zeros(R);
-      H.k.f32_sparsemax_fwd(H.f32(c.z.flat()), R, C, p, support, H.zeros(2 * C));
+      H.k.f32_sparsemax_fwd(H.f32(c.z.flat()), R, C, p, support, H.zeros(4 * C));
       expectClose(`sparsemax case ${c.name}`, H.readF32(p, R * C), c.out.flat(), 1e-5);
       expect(Array.from(H.readI32(support, R)), `support of ${c.name}`).toEqual(c.support_size);
       const gz = H.zeros(R * C);

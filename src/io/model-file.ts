@@ -56,7 +56,7 @@ export function decodeModel(bytes: Uint8Array): ModelData {
     }
     given[name] = t.data as Float32Array;
   }
-  const extra = Object.keys(tensors).filter((k) => !(k in given));
+  const extra = Object.keys(tensors).filter((k) => !Object.hasOwn(given, k));
   if (extra.length) throw new FdtFormatError(`model file: unexpected tensors ${extra.slice(0, 5).join(', ')}`);
   const rest = Object.fromEntries(Object.entries(metadata).filter(([k]) => !['format', 'format_version', 'config'].includes(k)));
   return { config, params: checkParams(config, given), metadata: rest };

@@ -123,7 +123,8 @@ class Unpickler {
 
   constructor(private readonly bytes: Uint8Array, limits: PickleLimits) {
     this.maxStack = limits.maxStackDepth ?? 100_000;
-    this.maxObjects = limits.maxObjects ?? 5_000_000;
+    // A full model's torch.save pickle holds thousands of objects; 1M bounds a hostile memo flood to ~1 s and ~100 MB.
+    this.maxObjects = limits.maxObjects ?? 1_000_000;
     this.maxNesting = limits.maxNestingDepth ?? 100;
   }
 

@@ -39,6 +39,8 @@ export interface TorchCheckpoint {
 interface ZipEntry { name: string; size: number; originalSize: number; compression: number }
 
 const DEFAULT_MAX_ENTRY = 2 ** 31;
+/** Largest data.pkl inflated: torch.save's pickles hold structure only (a few hundred KiB for a full model). */
+const DEFAULT_MAX_PICKLE = 64 * 2 ** 20;
 /** Deflate cannot expand data by more than about 1032:1. */
 const MAX_DEFLATE_RATIO = 1032;
 
@@ -178,6 +180,11 @@ export function readTorchCheckpoint(bytes: Uint8Array, opts: ReadTorchCheckpoint
   const prefix = findArchive(entries);
   const pklName = `${prefix}data.pkl`;
   const order = `${prefix}byteorder`;
+  const pklEntry = entries.get(pklName);
+  const maxPickle = Math.min(maxEntry, DEFAULT_MAX_PICKLE);
+  if (pklEntry && pklEntry.originalSize > maxPickle) {
+    fail(`${JSON.stringify(pklName)} claims ${pklEntry.originalSize} bytes, more than the ${maxPickle}-byte limit for a pickle`);
+  }
   const head = extract(bytes, entries, new Set(entries.has(order) ? [pklName, order] : [pklName]));
   const byteOrder = head.get(order);
   if (byteOrder !== undefined && new TextDecoder().decode(byteOrder).trim() !== 'little') fail('big-endian checkpoints are not supported');
@@ -215,7 +222,13 @@ export function readTorchCheckpoint(bytes: Uint8Array, opts: ReadTorchCheckpoint
     wanted.add(key);
   }
 
-  const storages = extract(bytes, entries, new Set(tensors.filter(([k]) => wanted.has(k)).map(([, t]) => `${prefix}data/${t.storage.key}`)));
+  // Storages are inflated whole, so their full sizes count against the budget too (a small view of a huge,
+  // well-compressed storage would otherwise inflate it all).
+  const storageNames = new Set(tensors.filter(([k]) => wanted.has(k)).map(([, t]) => `${prefix}data/${t.storage.key}`));
+  let inflated = 0;
+  for (const name of storageNames) inflated += entries.get(name)!.originalSize;
+  if (inflated > maxTotal) fail(`the selected tensors' storages hold ${inflated} bytes, more than the limit of ${maxTotal}`);
+  const storages = extract(bytes, entries, storageNames);
   const model: Record<string, Tensor> = {};
   for (const [key, t, numel, last] of tensors) {
     if (!wanted.has(key)) continue;

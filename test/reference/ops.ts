@@ -350,7 +350,10 @@ export function relevanceVjp(
 export function sparsemaxSort(z: Float64Array, rows: number, n: number): Float64Array {
   const p = new Float64Array(rows * n);
   for (let r = 0; r < rows; r++) {
-    const row = z.subarray(r * n, (r + 1) * n);
+    // Shift by the row maximum first (sparsemax is shift-invariant): rows beyond 2^53 would lose the "- 1".
+    const raw = z.subarray(r * n, (r + 1) * n);
+    const m = Math.max(...raw);
+    const row = raw.map((v) => v - m);
     const tau = sparsemaxThreshold(row);
     for (let i = 0; i < n; i++) p[r * n + i] = Math.max(0, row[i] - tau);
   }
