@@ -25,6 +25,14 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./verify.js')).runVerify(rest);
     case 'import':
       return (await import('./import.js')).runImport(rest);
+    case 'demo':
+      return (await import('./demo.js')).runDemoCommand(rest);
+    case 'train':
+      return (await import('./train.js')).runTrain(rest);
+    case 'eval':
+      return (await import('./eval.js')).runEval(rest);
+    case 'embed':
+      return (await import('./embed.js')).runEmbed(rest);
     case 'explain':
       return (await import('./explain.js')).runExplain(rest);
     case 'doctor':
