@@ -1,52 +1,129 @@
-// `npm run bench`: the relevance kernel (fused GEMM + max over tokens) at the paper's shapes, single-threaded,
-// for the SIMD build, the scalar build and a plain-JS loop, in one run. Prints GFLOP/s and ratios.
+// `npm run bench` (quick grid, < 5 minutes on 2 cores) / `npm run bench -- --full`: the benchmark suite of the
+// performance issue. Suites: the micro-kernel ceiling, the relevance kernel per shape x implementation (ours and
+// the peers, one thread), thread rows (when the engine has a worker pool), sparsemax, a paper-scale training step
+// with its breakdown, and memory. Prints tables and each target with pass / SHORT; writes
+// bench/results/<date>-<runtime>[-quick][-<tag>].{json,md,svg}.
+//
+// Options:
+//   --full              the full grid (adds B = 256, every peer at every paper shape, more samples)
+//   --quick             the quick grid (default)
+//   --suites a,b        only these suites: ceiling, relevance, threads, sparsemax, training, memory
+//   --threads 2[,4]     thread counts of the thread rows (default 2); --threads 0 skips them
+//   --tag NAME          appended to the result file names (e.g. run1, run2)
+//   --no-write          print only
+//   --shapes a,b        only these grid shapes (ids from bench/shapes.ts: b1-p49, b32-p49, b32-p77, b256-p49,
+//                       small, edge); --full still chooses the samples and the peers run at every listed shape
+//   --python PATH       python with numpy for the native anchor (default python3)
+//
+// Other runtimes: `deno run -A --sloppy-imports bench/main.ts` (Deno resolves this repo's `.js` specifiers to
+// the `.ts` sources with --sloppy-imports), `bun bench/main.ts`. A peer that cannot load there is skipped with the
+// reason printed.
 import os from 'node:os';
-import { Bench } from 'tinybench';
-import { instantiateKernels, plainJsRelevanceRunner, relevanceFlops, relevanceInputs, wasmRelevanceRunner, type RelevanceShape } from './relevance.js';
+import process from 'node:process';
+import { ALL_SUITES, Ctx, type RunOptions } from './context.js';
+import { cpuBusy, machineInfo, printReport, writeResults, type RunMeta } from './report.js';
+import { ceilingSuite } from './suites/ceiling.js';
+import { memorySuite } from './suites/memory.js';
+import { peerInfo, relevanceSuite } from './suites/relevance.js';
+import { sparsemaxSuite } from './suites/sparsemax.js';
+import { threadsSuite } from './suites/threads.js';
+import { trainingSuite } from './suites/training.js';
+import { evaluateTargets } from './targets.js';
+import { shapeById } from './shapes.js';
+import { createModel, modelThreads } from './threads.js';
 
-const SHAPES: RelevanceShape[] = [
-  { B: 32, P: 49, d: 512, C: 16384 },
-  { B: 1, P: 49, d: 512, C: 16384 },
+function parseArgs(argv: string[]): RunOptions {
+  const o: RunOptions = { mode: 'quick', suites: new Set(ALL_SUITES), threads: [2], tag: '', write: true, python: 'python3', shapes: null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--full') o.mode = 'full';
+    else if (a === '--quick') o.mode = 'quick';
+    else if (a === '--suites') {
+      const names = value().split(',').map((s) => s.trim()).filter(Boolean);
+      for (const n of names) if (!(ALL_SUITES as readonly string[]).includes(n)) throw new Error(`unknown suite ${n}; known: ${ALL_SUITES.join(', ')}`);
+      o.suites = new Set(names);
+    } else if (a === '--threads') {
+      o.threads = value().split(',').map(Number).filter((n) => Number.isSafeInteger(n) && n > 1);
+    } else if (a === '--tag') o.tag = value().replace(/[^\w.-]/g, '_');
+    else if (a === '--no-write') o.write = false;
+    else if (a === '--python') o.python = value();
+    else if (a === '--shapes') {
+      o.shapes = new Set(value().split(',').map((x) => x.trim()));
+      for (const id of o.shapes) shapeById(id);
+    }
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write('usage: tsx bench/main.ts [--full] [--suites a,b] [--shapes a,b] [--threads 2] [--tag NAME] [--no-write] [--python PATH]\n');
+      process.exit(0);
+    } else throw new Error(`unknown option ${a}`);
+  }
+  return o;
+}
+
+const opts = parseArgs(process.argv.slice(2));
+const ctx = new Ctx(opts);
+const started = new Date();
+const busyBefore = await cpuBusy();
+const loadBefore = os.loadavg();
+ctx.log(`fdtkit bench: ${opts.mode} grid, suites ${[...opts.suites].join(', ')}; CPU busy before start: ${busyBefore === null ? 'n/a' : `${(100 * busyBefore).toFixed(0)}%`}`);
+if (busyBefore !== null && busyBefore > 0.25) {
+  ctx.notes.push(`the machine was ${(100 * busyBefore).toFixed(0)}% busy before the run started: other work shares these cores, expect noise`);
+}
+
+// Does the engine have a threads option? (The thread rows of the training step need it too.)
+let threadCounts = [1];
+if (opts.threads.length) {
+  const probe = await createModel({ numTokens: 16, dim: 16, imageDim: 16, textDim: 16, threads: 1 });
+  const has = modelThreads(probe) !== undefined;
+  probe.dispose();
+  if (has && opts.mode === 'full') threadCounts = [1, ...opts.threads];
+  if (!has) ctx.notes.push('thread rows skipped: FDT.create has no `threads` option yet (the worker pool has not landed)');
+}
+
+const suites: [string, () => Promise<void>][] = [
+  ['ceiling', () => ceilingSuite(ctx)],
+  ['relevance', () => relevanceSuite(ctx)],
+  ['threads', () => threadsSuite(ctx)],
+  ['sparsemax', () => sparsemaxSuite(ctx)],
+  ['memory', () => memorySuite(ctx)],
+  ['training', () => trainingSuite(ctx, threadCounts)],
 ];
-/** Floor for the SIMD build at the first shape (single thread). */
-const SIMD_FLOOR_GFLOPS = 35;
-
-const quick = process.argv.includes('--quick');
-const simd = await instantiateKernels('simd');
-const scalar = await instantiateKernels('scalar');
-
-interface Row { shape: string; impl: string; medianMs: number; gflops: number; samples: number }
-const rows: Row[] = [];
-
-for (const s of SHAPES) {
-  const { q, T } = relevanceInputs(s);
-  const flops = relevanceFlops(s);
-  const label = `B=${s.B} P=${s.P} d=${s.d} C=${s.C}`;
-  const slow = s.B * s.P > 256; // plain JS and scalar take seconds per call at B = 32: fewer samples
-  const impls: [string, () => void, number][] = [
-    ['wasm simd', wasmRelevanceRunner(simd, s, q, T), quick ? 3 : 10],
-    ['wasm scalar', wasmRelevanceRunner(scalar, s, q, T), slow ? 2 : 5],
-    ['plain js', plainJsRelevanceRunner(s, q, T), slow ? 1 : 3],
-  ];
-  for (const [impl, fn, iterations] of impls) {
-    const bench = new Bench({ iterations, time: 0, warmupIterations: 1, warmupTime: 0 });
-    bench.add(impl, fn);
-    await bench.run();
-    const task = bench.tasks[0]!;
-    const res = task.result as unknown as { latency: { p50: number; samplesCount?: number; samples?: number[] } };
-    const medianMs = res.latency.p50;
-    rows.push({ shape: label, impl, medianMs, gflops: flops / (medianMs * 1e6), samples: iterations });
-    process.stderr.write(`  ${label}  ${impl}: ${medianMs.toFixed(1)} ms\n`);
+for (const [name, run] of suites) {
+  if (!opts.suites.has(name)) continue;
+  try {
+    await run();
+  } catch (e) {
+    const msg = e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e);
+    ctx.log(`suite ${name} failed: ${msg}`);
+    ctx.notes.push(`suite ${name} failed: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
 
-const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-console.log(`\nrelevance kernel, 1 thread — ${cpu}, ${os.cpus().length} cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);
-console.log(`${'shape'.padEnd(28)} ${'impl'.padEnd(12)} ${'median ms'.padStart(10)} ${'GFLOP/s'.padStart(8)} ${'vs simd'.padStart(8)}`);
-for (const r of rows) {
-  const base = rows.find((x) => x.shape === r.shape && x.impl === 'wasm simd')!;
-  console.log(`${r.shape.padEnd(28)} ${r.impl.padEnd(12)} ${r.medianMs.toFixed(1).padStart(10)} ${r.gflops.toFixed(1).padStart(8)} ${(r.medianMs / base.medianMs).toFixed(1).padStart(7)}x`);
+if (opts.suites.has('ceiling') && opts.suites.size > 1) {
+  try {
+    await ceilingSuite(ctx, 'end');
+  } catch (e) {
+    ctx.notes.push(`ceiling (end of run) failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
-const first = rows.find((r) => r.impl === 'wasm simd')!;
-const pass = first.gflops >= SIMD_FLOOR_GFLOPS;
-console.log(`\nwasm simd at ${first.shape}: ${first.gflops.toFixed(1)} GFLOP/s (floor ${SIMD_FLOOR_GFLOPS}): ${pass ? 'pass' : 'SHORT'}`);
+ctx.targets.push(...evaluateTargets(ctx));
+const meta: RunMeta = {
+  date: started.toISOString().slice(0, 10),
+  started: started.toISOString(),
+  duration_s: (performance.now() - ctx.t0) / 1000,
+  command: [ctx.runtime, ...process.argv.slice(1)].join(' ').replace(process.cwd() + '/', ''),
+  machine: machineInfo(),
+  load: { busy_before: busyBefore, busy_after: await cpuBusy(), loadavg_before: loadBefore, loadavg_after: os.loadavg() },
+  peers: peerInfo,
+};
+printReport(ctx, meta);
+if (opts.write) {
+  for (const f of writeResults(ctx, meta)) ctx.log(`wrote ${f}`);
+}
+ctx.log(`done in ${meta.duration_s.toFixed(0)} s`);
+// Worker pools (ours, ort's) keep the event loop alive: leave explicitly.
+process.exit(0);

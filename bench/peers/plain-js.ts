@@ -42,3 +42,31 @@ export function relevancePlainJs(
     }
   }
 }
+
+/**
+ * Sparsemax of one row by sorting, as the official code and most ports compute it: sort z descending, find the
+ * largest k with 1 + k z_(k) > sum_{j<=k} z_(j), tau = (sum_{j<=k} z_(j) - 1) / k, p = max(0, z - tau). `sorted` is
+ * scratch of the row's length. Returns the support size k. O(C log C) per row whatever the support.
+ */
+export function sparsemaxSortJs(z: Float32Array, out: Float32Array, sorted: Float32Array): number {
+  const C = z.length;
+  sorted.set(z);
+  sorted.sort(); // ascending, numeric (typed arrays)
+  let cum = 0;
+  let k = 0;
+  let sumK = 0;
+  for (let i = 0; i < C; i++) {
+    const v = sorted[C - 1 - i]!; // the (i+1)-th largest
+    cum += v;
+    if (1 + (i + 1) * v > cum) {
+      k = i + 1;
+      sumK = cum;
+    }
+  }
+  const tau = (sumK - 1) / k;
+  for (let i = 0; i < C; i++) {
+    const p = z[i]! - tau;
+    out[i] = p > 0 ? p : 0;
+  }
+  return k;
+}

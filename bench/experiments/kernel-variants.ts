@@ -1,0 +1,204 @@
+// Kernel variants that were tried against the shipped relevance kernel, kept so the numbers in docs/PERFORMANCE.md
+// ("what was tried and did not pay") can be re-measured on any machine:
+//
+//   npx tsx bench/experiments/kernel-variants.ts          (re-runs itself under --experimental-wasm-relaxed-simd)
+//
+// The variants are AssemblyScript written here, compiled in memory with the installed compiler (the same options as
+// the shipped build: -O3, stub runtime, no asserts), and timed against each other in one process:
+//   base      the shipped scheme: per item, per 16-column panel, per pair of rows, a full-depth 2x16 tile (8 f32x4
+//             accumulators, mul + add), then the max into the panel's 16 running maxima;
+//   split     the panel depth cut into chunks of KC = 256 (a 16 KiB slice of the panel), every row pair's partial
+//             sums kept in scratch between chunks, so the slice in use stays in L1 while all rows of the item pass;
+//   madd      base with f32x4.relaxed_madd (FMA where the CPU has it) instead of mul + add; needs relaxed SIMD
+//             (behind --experimental-wasm-relaxed-simd in Node 20) and rounds once instead of twice.
+// Plus the 2x16 tile alone on a resident panel (the in-L1 ceiling) with mul + add and with relaxed_madd.
+import { spawnSync } from 'node:child_process';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
+import asc from 'assemblyscript/asc';
+import { measure } from '../harness.js';
+import { relevanceInputs } from '../relevance.js';
+
+const FLAG = '--experimental-wasm-relaxed-simd';
+
+const SOURCE = (madd: boolean): string => {
+  const MAC = (acc: string, x: string, b: string) => (madd ? `f32x4.relaxed_madd(${x}, ${b}, ${acc})` : `f32x4.add(${acc}, f32x4.mul(${x}, ${b}))`);
+  return `
+@inline function tileK(a0: usize, a1: usize, bp: usize, K: i32, out: usize, acc: bool): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
+  if (acc) {
+    c00 = v128.load(out); c01 = v128.load(out, 16); c02 = v128.load(out, 32); c03 = v128.load(out, 48);
+    c10 = v128.load(out, 64); c11 = v128.load(out, 80); c12 = v128.load(out, 96); c13 = v128.load(out, 112);
+  }
+  for (let k = 0; k < K; k++) {
+    const x0 = f32x4.splat(load<f32>(a0));
+    const x1 = f32x4.splat(load<f32>(a1));
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    const b2 = v128.load(bp, 32);
+    const b3 = v128.load(bp, 48);
+    c00 = ${MAC('c00', 'x0', 'b0')}; c01 = ${MAC('c01', 'x0', 'b1')}; c02 = ${MAC('c02', 'x0', 'b2')}; c03 = ${MAC('c03', 'x0', 'b3')};
+    c10 = ${MAC('c10', 'x1', 'b0')}; c11 = ${MAC('c11', 'x1', 'b1')}; c12 = ${MAC('c12', 'x1', 'b2')}; c13 = ${MAC('c13', 'x1', 'b3')};
+    a0 += 4; a1 += 4; bp += 64;
+  }
+  v128.store(out, c00); v128.store(out, c01, 16); v128.store(out, c02, 32); v128.store(out, c03, 48);
+  v128.store(out, c10, 64); v128.store(out, c11, 80); v128.store(out, c12, 96); v128.store(out, c13, 112);
+}
+
+export function tile(a0: usize, a1: usize, bp: usize, K: i32, out: usize): void {
+  tileK(a0, a1, bp, K, out, false);
+}
+
+@inline function maxInto(maxp: usize, t: usize): void {
+  for (let q: usize = 0; q < 64; q += 16) v128.store(maxp + q, f32x4.max(v128.load(maxp + q), v128.load(t + q)));
+}
+
+/** R[b, c] = max_l Q[b, l] . T[c]; Tp packed in 16-column panels of depth d; scratch >= 256 + L * 64 bytes. */
+export function rel_base(Q: usize, B: i32, L: i32, d: i32, Tp: usize, C: i32, R: usize, scratch: usize): void {
+  const maxp = scratch, t = scratch + 64;
+  const panels = (C + 15) / 16;
+  for (let b = 0; b < B; b++) {
+    const qb = Q + ((<usize>b * <usize>L * <usize>d) << 2);
+    for (let p = 0; p < panels; p++) {
+      const bp = Tp + ((<usize>p * <usize>d) << 6);
+      v128.store(maxp, f32x4.splat(-Infinity)); v128.store(maxp, f32x4.splat(-Infinity), 16);
+      v128.store(maxp, f32x4.splat(-Infinity), 32); v128.store(maxp, f32x4.splat(-Infinity), 48);
+      for (let l = 0; l < L; l += 2) {
+        const l1 = l + 1 < L ? l + 1 : l;
+        tileK(qb + ((<usize>l * <usize>d) << 2), qb + ((<usize>l1 * <usize>d) << 2), bp, d, t, false);
+        maxInto(maxp, t);
+        maxInto(maxp, t + 64);
+      }
+      memory.copy(R + ((<usize>b * <usize>C + <usize>p * 16) << 2), maxp, <usize>min(16, C - p * 16) << 2);
+    }
+  }
+}
+
+/** rel_base with the panel depth cut into chunks of KC (partial sums of every row pair kept in scratch). */
+export function rel_split(Q: usize, B: i32, L: i32, d: i32, Tp: usize, C: i32, R: usize, scratch: usize, KC: i32): void {
+  const maxp = scratch, part = scratch + 256;
+  const panels = (C + 15) / 16;
+  for (let b = 0; b < B; b++) {
+    const qb = Q + ((<usize>b * <usize>L * <usize>d) << 2);
+    for (let p = 0; p < panels; p++) {
+      const bp = Tp + ((<usize>p * <usize>d) << 6);
+      for (let k0 = 0; k0 < d; k0 += KC) {
+        const kc = min(KC, d - k0);
+        for (let l = 0; l < L; l += 2) {
+          const l1 = l + 1 < L ? l + 1 : l;
+          tileK(qb + ((<usize>l * <usize>d + <usize>k0) << 2), qb + ((<usize>l1 * <usize>d + <usize>k0) << 2),
+            bp + (<usize>k0 << 6), kc, part + (<usize>l << 6), k0 > 0);
+        }
+      }
+      v128.store(maxp, f32x4.splat(-Infinity)); v128.store(maxp, f32x4.splat(-Infinity), 16);
+      v128.store(maxp, f32x4.splat(-Infinity), 32); v128.store(maxp, f32x4.splat(-Infinity), 48);
+      for (let l = 0; l < L; l++) maxInto(maxp, part + (<usize>l << 6));
+      memory.copy(R + ((<usize>b * <usize>C + <usize>p * 16) << 2), maxp, <usize>min(16, C - p * 16) << 2);
+    }
+  }
+}
+
+export function pack(src: usize, N: i32, K: i32, dst: usize): void {
+  const panels = (N + 15) / 16;
+  for (let p = 0; p < panels; p++) {
+    for (let j = 0; j < 16; j++) {
+      const n = p * 16 + j;
+      for (let k = 0; k < K; k++) {
+        const v: f32 = n < N ? load<f32>(src + ((<usize>n * <usize>K + <usize>k) << 2)) : 0;
+        store<f32>(dst + ((<usize>p * <usize>K * 16 + <usize>k * 16 + <usize>j) << 2), v);
+      }
+    }
+  }
+}
+`;
+};
+
+interface Variant {
+  memory: WebAssembly.Memory;
+  tile: (a0: number, a1: number, bp: number, K: number, out: number) => void;
+  rel_base: (...a: number[]) => void;
+  rel_split: (...a: number[]) => void;
+  pack: (src: number, N: number, K: number, dst: number) => void;
+}
+
+async function build(madd: boolean): Promise<Variant> {
+  const res = await asc.compileString(SOURCE(madd), {
+    optimizeLevel: 3, shrinkLevel: 0, runtime: 'stub', noAssert: true, initialMemory: 1,
+    enable: madd ? ['simd', 'relaxed-simd'] : ['simd'], exportRuntime: false,
+  } as Parameters<typeof asc.compileString>[1]);
+  if (!res.binary) throw new Error(`asc failed: ${res.stderr.toString()}`);
+  const inst = await WebAssembly.instantiate(await WebAssembly.compile(res.binary as Uint8Array<ArrayBuffer>), {});
+  return inst.exports as unknown as Variant;
+}
+
+if (!process.execArgv.includes(FLAG) && !process.env['FDT_VARIANTS_CHILD']) {
+  const self = fileURLToPath(import.meta.url);
+  const r = spawnSync(process.execPath, [FLAG, ...process.execArgv, self, ...process.argv.slice(2)], {
+    stdio: 'inherit', env: { ...process.env, FDT_VARIANTS_CHILD: '1' },
+  });
+  process.exit(r.status ?? 1);
+}
+
+const variants: [string, Variant][] = [['mul+add', await build(false)]];
+try {
+  variants.push(['relaxed_madd', await build(true)]);
+} catch (e) {
+  console.log(`relaxed SIMD unavailable here: ${(e as Error).message.split('\n')[0]}`);
+}
+
+const rows: string[] = [];
+const row = (what: string, ms: number, flops: number) => {
+  const line = `${what.padEnd(58)} ${ms.toFixed(2).padStart(9)} ms ${(flops / (ms * 1e6)).toFixed(2).padStart(7)} GFLOP/s`;
+  rows.push(line);
+  console.log(line);
+};
+
+// The tile alone in L1 (K = 256: 16 KiB panel + 2 KiB of rows).
+for (const [name, v] of variants) {
+  const K = 256;
+  const a0 = 1024;
+  const a1 = a0 + K * 4;
+  const bp = 8192;
+  const out = bp + K * 64;
+  const need = out + 256;
+  if (v.memory.buffer.byteLength < need) v.memory.grow(Math.ceil((need - v.memory.buffer.byteLength) / 65536));
+  new Float32Array(v.memory.buffer, a0, 2 * K).fill(0.5);
+  new Float32Array(v.memory.buffer, bp, K * 16).fill(0.25);
+  const calls = 8000;
+  const t = await measure(() => {
+    for (let i = 0; i < calls; i++) v.tile(a0, a1, bp, K, out);
+  }, { budgetS: 2, min: 15, max: 200, warmup: 3 });
+  row(`tile 2x16, K=256 in L1, ${name}`, t.medianMs, 64 * K * calls);
+}
+
+// The full relevance kernel at the paper's B = 32 (and B = 1), base vs split vs madd.
+for (const s of [{ B: 32, P: 49, d: 512, C: 16384 }, { B: 1, P: 49, d: 512, C: 16384 }]) {
+  const { q, T } = relevanceInputs(s);
+  const flops = 2 * s.B * s.P * s.d * s.C;
+  const ref: Float32Array[] = [];
+  for (const [name, v] of variants) {
+    const Q = 65536;
+    const Tsrc = Q + q.byteLength;
+    const Tp = Tsrc + T.byteLength;
+    const R = Tp + Math.ceil(s.C / 16) * 16 * s.d * 4;
+    const scratch = R + s.B * s.C * 4;
+    const end = scratch + 256 + 64 * (s.P + 1);
+    if (v.memory.buffer.byteLength < end) v.memory.grow(Math.ceil((end - v.memory.buffer.byteLength) / 65536));
+    new Float32Array(v.memory.buffer, Q, q.length).set(q);
+    new Float32Array(v.memory.buffer, Tsrc, T.length).set(T);
+    v.pack(Tsrc, s.C, s.d, Tp);
+    const budget = s.B > 1 ? { budgetS: 8, min: 3, max: 9 } : { budgetS: 2, min: 9, max: 40 };
+    const fns: [string, () => void][] = [['base', () => v.rel_base(Q, s.B, s.P, s.d, Tp, s.C, R, scratch)]];
+    if (name === 'mul+add') fns.push(['split KC=256', () => v.rel_split(Q, s.B, s.P, s.d, Tp, s.C, R, scratch, 256)]);
+    for (const [variant, fn] of fns) {
+      fn();
+      const out = new Float32Array(v.memory.buffer, R, s.B * s.C).slice();
+      if (!ref.length) ref.push(out);
+      let e = 0;
+      for (let i = 0; i < out.length; i++) e = Math.max(e, Math.abs(out[i]! - ref[0]![i]!));
+      const t = await measure(fn, budget);
+      row(`relevance B=${s.B} P=${s.P} d=${s.d} C=${s.C}, ${variant}, ${name} (max |diff| ${e.toExponential(1)})`, t.medianMs, flops);
+    }
+  }
+}

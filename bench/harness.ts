@@ -1,0 +1,112 @@
+/**
+ * Timing through tinybench: medians of a fixed number of calls after warm-up, with the number of calls chosen from
+ * a time budget (slow implementations get fewer samples, never fewer than `min`). Every suite measures through
+ * `measure` so that the statistics are the same everywhere.
+ */
+import { readFileSync } from 'node:fs';
+import process from 'node:process';
+import { Bench } from 'tinybench';
+
+/** One measurement: the median and spread of `samples` calls. */
+export interface Timing {
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  samples: number;
+  /**
+   * Share of the machine's CPU capacity (all cores) that other processes used while the timed calls ran, from
+   * /proc/stat minus this process's own CPU time; null where that cannot be read. 0.5 on 2 cores = one core busy
+   * with someone else's work: the row was measured under contention.
+   */
+  othersLoad: number | null;
+}
+
+/** A snapshot of machine and own CPU time, for othersLoad. */
+export interface CpuSnapshot {
+  total: number;
+  busy: number;
+  own: number;
+}
+
+const TICKS_PER_S = 100; // USER_HZ on Linux
+
+/** Jiffies of all CPUs (total and busy) and this process's CPU time in jiffies, or null off Linux. */
+export function cpuSnapshot(): CpuSnapshot | null {
+  try {
+    const v = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = v.reduce((a, b) => a + b, 0);
+    const idle = v[3]! + v[4]!;
+    const u = process.cpuUsage();
+    if (!(u.user > 0)) return null; // a runtime that does not report its own CPU time
+    return { total, busy: total - idle, own: ((u.user + u.system) / 1e6) * TICKS_PER_S };
+  } catch {
+    return null;
+  }
+}
+
+/** Others' share of the CPU capacity between two snapshots (clamped to [0, 1]), or null. */
+export function othersLoad(a: CpuSnapshot | null, b: CpuSnapshot | null): number | null {
+  if (!a || !b || b.total - a.total < 10) return null;
+  const x = (b.busy - a.busy - (b.own - a.own)) / (b.total - a.total);
+  return Math.min(1, Math.max(0, x));
+}
+
+/** How many calls to time. */
+export interface MeasureOptions {
+  /** Seconds to spend on the timed calls (the first, untimed call's duration sets the count). */
+  budgetS: number;
+  /** Fewest timed calls (default 3). */
+  min?: number;
+  /** Most timed calls (default 50). */
+  max?: number;
+  /** Untimed warm-up calls (default 1; at least one runs so that the count can be chosen). */
+  warmup?: number;
+}
+
+/**
+ * Times `fn` (sync or async): `warmup` untimed calls, then n timed calls with n = budget / (duration of the last
+ * warm-up call), clamped to [min, max]. Errors propagate.
+ */
+export async function measure(fn: () => unknown, o: MeasureOptions): Promise<Timing> {
+  const warmup = Math.max(1, o.warmup ?? 1);
+  let last = 0;
+  for (let i = 0; i < warmup; i++) {
+    const t0 = performance.now();
+    await fn();
+    last = performance.now() - t0;
+  }
+  const min = o.min ?? 3;
+  const max = o.max ?? 50;
+  const n = Math.max(min, Math.min(max, Math.floor((o.budgetS * 1000) / Math.max(last, 1e-3))));
+  const bench = new Bench({ iterations: n, time: 0, warmupIterations: 0, warmupTime: 0, throws: true });
+  bench.add('task', fn);
+  const c0 = cpuSnapshot();
+  await bench.run();
+  const c1 = cpuSnapshot();
+  const result = bench.tasks[0]!.result as unknown as {
+    state: string;
+    error?: Error;
+    latency?: { p50: number; min: number; max: number; samplesCount: number };
+  };
+  if (result.state === 'errored') throw result.error ?? new Error('tinybench: the task failed');
+  if (!result.latency) throw new Error(`tinybench: no statistics (task state ${result.state})`);
+  return {
+    medianMs: result.latency.p50,
+    minMs: result.latency.min,
+    maxMs: result.latency.max,
+    samples: result.latency.samplesCount,
+    othersLoad: othersLoad(c0, c1),
+  };
+}
+
+/** Median of numbers (mean of the middle two for an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Seconds since `t0` (performance.now() milliseconds). */
+export function since(t0: number): number {
+  return (performance.now() - t0) / 1000;
+}

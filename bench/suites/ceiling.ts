@@ -1,0 +1,65 @@
+/**
+ * The micro-kernel ceiling: tile_2x16 (2 rows x 16 columns, 8 f32x4 accumulators) on one resident panel, called
+ * back to back so that the panel and both rows stay in L1. Depth K = 256: panel 16 KiB + rows 2 KiB, inside a
+ * 32 KiB L1d. This is the most our SIMD128 code does per core on this machine; the full kernel's GFLOP/s is
+ * reported as a share of it. K = 512 (a 32 KiB panel: the depth the paper's d = 512 gives, which no longer fits L1
+ * with the rows) is reported beside it, and the scalar build's tile for reference.
+ *
+ * The ceiling is a capability, and on a shared host noise only ever lowers it (a co-tenant on the SMT sibling of
+ * this vCPU halves the FP ports without showing in this VM's /proc/stat: samples at ~50% of the usual rate were
+ * seen with no other process running here). So the ceiling used for "% of ceiling" is the best sample
+ * (fastest call) of the K = 256 SIMD rows, measured at the start of the run and again at its end (`phase`); the
+ * medians are in the records too.
+ */
+import { instantiateKernels } from '../../bindings/kernels.js';
+import { measure } from '../harness.js';
+import type { Ctx } from '../context.js';
+
+export const CEILING_K = 256;
+
+export async function ceilingSuite(ctx: Ctx, phase: 'start' | 'end' = 'start'): Promise<void> {
+  ctx.log(`micro-kernel ceiling (tile_2x16 on a resident panel), ${phase} of the run`);
+  for (const build of phase === 'start' ? (['simd', 'scalar'] as const) : (['simd'] as const)) {
+    const mod = await instantiateKernels(build);
+    for (const K of build === 'simd' && phase === 'start' ? [CEILING_K, 512] : [CEILING_K]) {
+      // tile_2x16 is exported by the module (assembly/index.ts) but not typed in KernelExports.
+      const tile = (mod.k as unknown as { tile_2x16?: (a0: number, a1: number, bp: number, K: number, out: number) => void }).tile_2x16;
+      if (typeof tile !== 'function') {
+        ctx.skip('tile_2x16', `K=${K}`, `fdtkit-${build}`, 1, 'this build does not export tile_2x16');
+        continue;
+      }
+      const a = mod.arena;
+      const rows = a.alloc(2 * K * 4);
+      const panel = a.alloc(K * 64);
+      const out = a.alloc(128);
+      const f = mod.f32(rows, 2 * K);
+      for (let i = 0; i < f.length; i++) f[i] = ((i * 7919) % 1000) / 1000 - 0.5;
+      const p = mod.f32(panel, K * 16);
+      for (let i = 0; i < p.length; i++) p[i] = ((i * 104729) % 1000) / 1000 - 0.5;
+      const a0 = rows;
+      const a1 = rows + K * 4;
+      const calls = build === 'simd' ? Math.round(2_000_000 / K) : Math.round(200_000 / K);
+      const fn = () => {
+        for (let i = 0; i < calls; i++) tile(a0, a1, panel, K, out);
+      };
+      const t = await measure(fn, { budgetS: ctx.full ? 3 : 1.5, min: 9, max: 200, warmup: 3 });
+      const flops = 2 * 2 * 16 * K * calls;
+      ctx.add({
+        kernel: 'tile_2x16', shape: `K=${K} (panel ${(K * 64) / 1024} KiB + rows ${(K * 8) / 1024} KiB)${phase === 'end' ? ', end of run' : ''}`, impl: `fdtkit-${build}`,
+        threads: 1, median_ms: t.medianMs, gflops: flops / (t.medianMs * 1e6), samples: t.samples, min_ms: t.minMs, max_ms: t.maxMs, others_load: t.othersLoad,
+        extra: { K, calls_per_sample: calls, in_l1: K * 64 + K * 8 <= 32 * 1024, best_gflops: flops / (t.minMs * 1e6), phase },
+      });
+      for (const b of [out, panel, rows]) a.free(b);
+    }
+  }
+}
+
+/**
+ * The measured in-L1 ceiling: the best sample of the SIMD tile at K = 256 over the start and end measurements
+ * (GFLOP/s), or null when the suite did not run.
+ */
+export function measuredCeiling(ctx: Ctx): number | null {
+  const rs = ctx.records.filter((x) => x.kernel === 'tile_2x16' && x.impl === 'fdtkit-simd' && x.extra?.['K'] === CEILING_K && !x.skipped);
+  if (!rs.length) return null;
+  return Math.max(...rs.map((r) => Number(r.extra?.['best_gflops'] ?? r.gflops)));
+}
