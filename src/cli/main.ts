@@ -15,6 +15,14 @@ commands:
                          capabilities, engines and the dispatcher's decision for a few sizes, with reasons
   calibrate [--quick] [--backends a,b]
                          measure the wasm/tfjs crossover on this machine and store it for the dispatcher
+  demo [--quick] [--out DIR] [--seed S]
+                         train and evaluate FDT vs the CLIP baseline on emoji pairs, write a report (fdt-out/)
+  train [--tokens C] [--dim d] [--temperature T] [--epochs E] [--out MODEL.safetensors]
+                         train one FDT head on the emoji data
+  eval --model MODEL.safetensors [--style S]
+                         retrieval and zero-shot figures on the test concepts of any installed emoji set
+  embed --model M (--images a.png,b.svg | --emoji NAME,... | --captions "a","b") [--format json|safetensors] [--out F]
+                         embeddings and sparse token weights
   help                   this text
 `;
 
