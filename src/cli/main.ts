@@ -5,7 +5,7 @@ import { FdtError } from '../errors.js';
 const USAGE = `fdt <command> [options]
 
 commands:
-  verify FILE.json [--engine wasm] [--build simd|scalar|auto] [--checkpoint CKPT]
+  verify FILE.json [--engine wasm|tfjs] [--build simd|scalar|auto] [--checkpoint CKPT]
                          run a golden file (official format) through the FDT head and compare every field
   import CKPT --out MODEL.safetensors [--temperature T] [--normalizer N] [--mask-mode M]
                          convert an official .pth.tar checkpoint into an fdtkit model file
