@@ -53,7 +53,8 @@ describe.skipIf(SKIP !== '')(`in Chromium (headless) ${SKIP}`, () => {
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      // --enable-unsafe-webgpu lets the WebGPU path run where Chromium finds an adapter (software or hardware).
+      args: ['--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'],
     });
     try {
       const page = await browser.newPage();
@@ -74,6 +75,14 @@ describe.skipIf(SKIP !== '')(`in Chromium (headless) ${SKIP}`, () => {
       await page.screenshot({ path: path.join(dir, 'browser.png') });
       const got = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as Record<string, Record<string, unknown>>;
       const node = await runCase(JSON.parse(readFileSync(GOLDEN, 'utf8')));
+      // WebGPU in Chromium: run on the tfjs engine when an adapter exists, else report why it was skipped.
+      const webgpu = got['webgpu'] as { skipped?: string; adapter?: string; loss?: number; engine?: string };
+      if (webgpu.skipped) console.log(`Chromium WebGPU skipped: ${webgpu.skipped}`);
+      else {
+        console.log(`Chromium WebGPU: adapter ${webgpu.adapter}, ${webgpu.engine}, loss ${webgpu.loss}`);
+        expect(webgpu.engine).toBe('tfjs webgpu');
+        expect(Math.abs(webgpu.loss! - (node['loss'] as number))).toBeLessThan(1e-4 * Math.max(1, node['loss'] as number));
+      }
       for (const where of ['page', 'worker']) {
         const r = got[where]!;
         expect(r['build'], where).toBe('simd');

@@ -32,3 +32,24 @@ export async function runCase(g: Golden): Promise<Record<string, number[] | numb
     dictionaryAfterStep: Array.from(model.getParam('space_dict')),
   };
 }
+
+/**
+ * The tfjs engine on WebGPU in this browser, when it offers an adapter: a golden case through the tfjs engine on the
+ * user's own tf namespace with the webgpu backend. Returns the reason when WebGPU is unavailable.
+ */
+export async function runWebGpu(g: Golden): Promise<{ skipped: string } | { adapter: string; loss: number; engine: string }> {
+  const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<{ info?: { description?: string; vendor?: string } } | null> } }).gpu;
+  if (!gpu) return { skipped: 'navigator.gpu is undefined in this browser (WebGPU not exposed)' };
+  const adapter = await gpu.requestAdapter();
+  if (!adapter) return { skipped: 'navigator.gpu.requestAdapter() returned null (no WebGPU adapter, hardware or software)' };
+  const tf = await import('@tensorflow/tfjs-core');
+  await import('@tensorflow/tfjs-backend-webgpu');
+  const c = g.config;
+  const params = Object.fromEntries(Object.entries(g.params).map(([k, v]) => [k, flat(v)]));
+  const model = await FDT.fromParams(
+    { numTokens: c.fdt_num, dim: c.fdt_dim, imageDim: c.img_token_dim, textDim: c.txt_token_dim, temperature: c.temperature, normalizer: c.att_func },
+    params, { engine: 'tfjs', tf: tf as never, backends: ['webgpu'] },
+  );
+  const r = await model.loss({ patches: g.inputs.patch_features, tokens: g.inputs.word_features, valid: g.inputs.text_valid });
+  return { adapter: adapter.info?.description || adapter.info?.vendor || 'unknown', loss: r.loss, engine: model.lastEngine };
+}

@@ -1,4 +1,4 @@
-import { runCase } from './app.js';
+import { runCase, runWebGpu } from './app.js';
 
 const out = document.getElementById('out')!;
 (async () => {
@@ -10,7 +10,8 @@ const out = document.getElementById('out')!;
     worker.onerror = (e) => reject(new Error(e.message));
     worker.postMessage(golden);
   });
-  (window as unknown as { __result: unknown }).__result = { page, worker: inWorker };
+  const webgpu = await runWebGpu(golden).catch((e: Error) => ({ skipped: `WebGPU run failed: ${e.message}` }));
+  (window as unknown as { __result: unknown }).__result = { page, worker: inWorker, webgpu };
   out.textContent = `FDT in the browser: wasm ${page['build']}, loss ${(page['loss'] as number).toFixed(6)} (page), ` +
     `${(inWorker['loss'] as number).toFixed(6)} (worker); step loss ${(page['stepLoss'] as number).toFixed(6)}`;
   document.title = 'done';
