@@ -23,3 +23,21 @@ describe.skipIf(!HAS_GOLDEN)('tfjs engine on WebGPU under Deno', () => {
     expect(r.ok).toBe(true);
   }, 300_000);
 });
+
+describe.skipIf(!HAS_GOLDEN)('tfjs engine on WebGPU under Node (the webgpu package, Dawn)', () => {
+  it.each(goldenHeadFiles())('%s: every field within tolerance (or skipped with the reason)', (file) => {
+    const out = execFileSync(process.execPath, ['--import', 'tsx', 'test/webgpu-node.ts', path.join(GOLDEN_DIR, file)], {
+      cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000,
+      env: { ...process.env, EGL_PLATFORM: 'surfaceless' },
+    });
+    const r = JSON.parse(out.trim().split('\n').filter((l) => l.startsWith('{')).pop()!);
+    if (r.skipped) {
+      console.log(`Node WebGPU skipped: ${r.skipped}`);
+      return;
+    }
+    console.log(`Node WebGPU adapter: ${r.adapter}; ran on ${r.engine}`);
+    expect(r.engine).toBe('tfjs webgpu');
+    expect(r.failed).toEqual([]);
+    expect(r.ok).toBe(true);
+  }, 300_000);
+});
