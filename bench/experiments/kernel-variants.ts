@@ -11,12 +11,14 @@
 //             sums kept in scratch between chunks, so the slice in use stays in L1 while all rows of the item pass;
 //   madd      base with f32x4.relaxed_madd (FMA where the CPU has it) instead of mul + add; needs relaxed SIMD
 //             (behind --experimental-wasm-relaxed-simd in Node 20) and rounds once instead of twice.
-// Plus the 2x16 tile alone on a resident panel (the in-L1 ceiling) with mul + add and with relaxed_madd.
+// Plus the 2x16 tile alone on a resident panel (the in-L1 ceiling) with mul + add and with relaxed_madd, and the
+// shipped module's tile_2x16 beside them.
 import { spawnSync } from 'node:child_process';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import asc from 'assemblyscript/asc';
-import { measure } from '../harness.js';
+import { instantiateKernels } from '../../bindings/kernels.js';
+import { measure, median } from '../harness.js';
 import { relevanceInputs } from '../relevance.js';
 
 const FLAG = '--experimental-wasm-relaxed-simd';
@@ -154,22 +156,39 @@ const row = (what: string, ms: number, flops: number) => {
   console.log(line);
 };
 
-// The tile alone in L1 (K = 256: 16 KiB panel + 2 KiB of rows).
-for (const [name, v] of variants) {
+// The tile alone in L1 (K = 256: 16 KiB panel + 2 KiB of rows), and the shipped module's tile_2x16 on the same data
+// and the same addresses, in alternating rounds (turbo frequency and the host's other tenants vary over seconds).
+{
   const K = 256;
   const a0 = 1024;
   const a1 = a0 + K * 4;
   const bp = 8192;
   const out = bp + K * 64;
   const need = out + 256;
-  if (v.memory.buffer.byteLength < need) v.memory.grow(Math.ceil((need - v.memory.buffer.byteLength) / 65536));
-  new Float32Array(v.memory.buffer, a0, 2 * K).fill(0.5);
-  new Float32Array(v.memory.buffer, bp, K * 16).fill(0.25);
   const calls = 8000;
-  const t = await measure(() => {
-    for (let i = 0; i < calls; i++) v.tile(a0, a1, bp, K, out);
-  }, { budgetS: 2, min: 15, max: 200, warmup: 3 });
-  row(`tile 2x16, K=256 in L1, ${name}`, t.medianMs, 64 * K * calls);
+  const shipped = await instantiateKernels('simd');
+  const shippedTile = (shipped.k as unknown as { tile_2x16: Variant['tile'] }).tile_2x16;
+  const tiles: [string, WebAssembly.Memory, Variant['tile']][] = [
+    ...variants.map(([name, v]): [string, WebAssembly.Memory, Variant['tile']] => [`experiment, ${name}`, v.memory, v.tile]),
+    ['shipped tile_2x16 (bindings), mul+add', shipped.k.memory, shippedTile],
+  ];
+  const times = new Map<string, number[]>();
+  for (const [, mem] of tiles) {
+    if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / 65536));
+    const f = new Float32Array(mem.buffer, a0, 2 * K);
+    for (let i = 0; i < f.length; i++) f[i] = ((i * 7919) % 1000) / 1000 - 0.5;
+    const p = new Float32Array(mem.buffer, bp, K * 16);
+    for (let i = 0; i < p.length; i++) p[i] = ((i * 104729) % 1000) / 1000 - 0.5;
+  }
+  for (let round = 0; round < 3; round++) {
+    for (const [name, , tile] of tiles) {
+      const t = await measure(() => {
+        for (let i = 0; i < calls; i++) tile(a0, a1, bp, K, out);
+      }, { budgetS: 1, min: 15, max: 200, warmup: 3 });
+      times.set(name, [...(times.get(name) ?? []), t.medianMs]);
+    }
+  }
+  for (const [name, ms] of times) row(`tile 2x16, K=256 in L1, ${name} (median of 3 rounds)`, median(ms), 64 * K * calls);
 }
 
 // The full relevance kernel at the paper's B = 32 (and B = 1), base vs split vs madd.
