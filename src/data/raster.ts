@@ -3,7 +3,7 @@
  * directory in chunks (see chunkedCache) keyed by the set and sharp versions, the size and the concept ids.
  */
 import { join } from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { FdtFormatError, FdtValueError } from '../errors.js';
 import { chunkedCache, packageVersion, resolveCacheDir } from './cache.js';
 import { loadEmojiSet, pairSvg, type EmojiPair } from './emoji.js';
@@ -33,9 +33,12 @@ export interface RasterBatch {
   cachedImages: number;
 }
 
-/** Renders one SVG document to S x S RGB bytes on white (length S*S*3). */
-export async function rasterizeSvg(svg: string, size: number): Promise<Uint8Array> {
-  const { data, info } = await sharp(Buffer.from(svg))
+/**
+ * Letterboxes whatever a sharp pipeline decodes into S x S RGB bytes on white (length S*S*3): the one rasterisation
+ * the dataset and `fdt explain` share, so an explained image is seen exactly as training images were.
+ */
+export async function squareRgb(pipeline: Sharp, size: number, what: string): Promise<Uint8Array> {
+  const { data, info } = await pipeline
     .resize(size, size, { fit: 'contain', background: '#fff' })
     .flatten({ background: '#fff' })
     .removeAlpha()
@@ -43,9 +46,14 @@ export async function rasterizeSvg(svg: string, size: number): Promise<Uint8Arra
     .raw()
     .toBuffer({ resolveWithObject: true });
   if (info.width !== size || info.height !== size || info.channels !== 3) {
-    throw new FdtFormatError(`rasterised SVG: expected ${size}x${size}x3 pixels, found ${info.width}x${info.height}x${info.channels}`);
+    throw new FdtFormatError(`${what}: expected ${size}x${size}x3 pixels, found ${info.width}x${info.height}x${info.channels}`);
   }
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** Renders one SVG document to S x S RGB bytes on white (length S*S*3). */
+export function rasterizeSvg(svg: string, size: number): Promise<Uint8Array> {
+  return squareRgb(sharp(Buffer.from(svg)), size, 'rasterised SVG');
 }
 
 function checkSize(size: number): void {

@@ -8,9 +8,9 @@
 import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import sharp, { type Metadata, type OutputInfo, type OverlayOptions, type Sharp } from 'sharp';
+import sharp, { type Metadata, type OverlayOptions, type Sharp } from 'sharp';
 import { conceptCaption, listInstalledEmojiSets, loadEmojiSet, pairSvg, tokenize, type EmojiPair } from '../data/emoji.js';
-import { rasterizeSvg } from '../data/raster.js';
+import { rasterizeSvg, squareRgb } from '../data/raster.js';
 import { DEFAULT_IMAGE_LAYER, loadImageEncoder } from '../encoders/image.js';
 import { DEFAULT_MAX_TOKENS, WORD_DIM, encodeCaptions, loadWordVectors } from '../encoders/text.js';
 import { FdtFormatError, FdtShapeError, FdtValueError } from '../errors.js';
@@ -161,22 +161,11 @@ function decodeError(what: string, e: unknown): FdtFormatError {
 }
 
 async function rawOf(pipeline: Sharp, size: number, what: string): Promise<Uint8Array> {
-  let out: { data: Buffer; info: OutputInfo };
   try {
-    out = await pipeline
-      .resize(size, size, { fit: 'contain', background: '#fff' })
-      .flatten({ background: '#fff' })
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw()
-      .toBuffer({ resolveWithObject: true });
+    return await squareRgb(pipeline, size, what);
   } catch (e) {
-    throw decodeError(what, e);
+    throw e instanceof FdtFormatError ? e : decodeError(what, e);
   }
-  if (out.info.width !== size || out.info.height !== size || out.info.channels !== 3) {
-    throw new FdtFormatError(`${what}: expected ${size}x${size}x3 pixels after decoding, found ${out.info.width}x${out.info.height}x${out.info.channels}`);
-  }
-  return new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength);
 }
 
 /**
