@@ -33,6 +33,8 @@ export interface KernelExports {
   f32_sparsemax_fwd(Z: number, R: number, C: number, P: number, SUPPORT: number, scratch: number): void;
   f32_sparsemax_bwd(P: number, G: number, R: number, C: number, GZ: number): void;
   sparsemax_scratch_bytes(C: number): number;
+  /** Sets the Michelot pass limit before Condat's pass takes over (default 32); returns the previous limit. */
+  sparsemax_set_michelot_passes(n: number): number;
   f32_softmax_fwd(Z: number, R: number, C: number, P: number): void;
   f32_softmax_bwd(P: number, G: number, R: number, C: number, GZ: number): void;
   f32_wsum_fwd(W: number, T: number, B: number, C: number, d: number, E: number): void;

@@ -1,5 +1,5 @@
 /**
- * Sparsemax at C = 16,384: our kernel (Condat pass + Michelot refinement, no sort) vs the sort-based algorithm of
+ * Sparsemax at C = 16,384: our kernel (Michelot passes over the candidates y > max - 1, Condat as the fallback; no sort) vs the sort-based algorithm of
  * the official code, written in plain JS. Two regimes of rows:
  *   - trained-like: 2-20 active tokens (Gaussian rows, sigma log-uniform in [0.3, 1.5]; rows outside 2..20 are
  *     redrawn, using our kernel's support count, and the sort-based result is checked to have the same support);

@@ -82,6 +82,29 @@ describe('sparsemax', () => {
     }, 3000);
   });
 
+  it('forward with the Condat fallback forced after 1, 2 or 3 Michelot passes: same simplex, same supports', () => {
+    check('sparsemax Condat fallback', fc.record({ sparse: sparsemaxCase, passes: fc.constantFrom(1, 2, 3) }), ({ sparse, passes }) => {
+      const { R, C, dist, spread, offset, seed } = sparse;
+      const z = draw(new Rng(seed), R * C, dist, spread).map((v) => Math.fround(v + offset));
+      for (const m of Object.values(mods)) m.k.sparsemax_set_michelot_passes(passes);
+      try {
+        const out = runSparsemax(z, R, C);
+        checkSparsemax(z, R, C, out.p, out.support);
+      } finally {
+        for (const m of Object.values(mods)) m.k.sparsemax_set_michelot_passes(32);
+      }
+    }, 1000);
+  });
+
+  it('forward at C = 16384 on temperature-like rows (spread 3.7e-4: thousands active) and trained-like rows (few active)', () => {
+    check('sparsemax C=16384', fc.record({ spread: fc.constantFrom(3.7e-4, 1e-2, 1), seed: seedArb }), ({ spread, seed }) => {
+      const C = 16384;
+      const z = draw(new Rng(seed), C, 'normal', spread).map((v) => Math.fround(v + 0.01));
+      const out = runSparsemax(z, 1, C);
+      checkSparsemax(z, 1, C, out.p, out.support);
+    }, 30);
+  });
+
   it('forward on tiny scales (values ~ 2^-100, i.e. ~1e-30): uniform over the row, as the maths says', () => {
     check('sparsemax tiny scale', fc.record({ R: fc.integer({ min: 1, max: 3 }), C: dimArb(40), seed: seedArb }), ({ R, C, seed }) => {
       const z = draw(new Rng(seed), R * C, 'normal', pow2(-100));
