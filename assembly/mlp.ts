@@ -68,25 +68,133 @@ export function f32_layernorm_bwd(
   }
 }
 
-// erfc(x) to a relative error below 1.2e-7 everywhere (a Chebyshev fit of erfc(z) = t exp(-z^2 + P(t)),
-// t = 1 / (1 + z / 2)), evaluated in float64: float32 accuracy for GELU.
+// GELU in float64, two lanes at a time in the SIMD build (f64x2) and one in the scalar build, with the same IEEE
+// operations in the same order, so both builds round identically (wasm never fuses a multiply and an add).
+//
+// erfc(x) to a relative error below 1.2e-7 everywhere (Numerical Recipes' Chebyshev fit erfc(z) = t exp(-z^2 + P(t)),
+// t = 1 / (1 + z / 2)): float32 accuracy for GELU. exp is ours, not libm's: Cody-Waite reduction x = n ln2 + r,
+// |r| <= ln2 / 2, the degree-7 Taylor polynomial of e^r (truncation < 6e-9 relative, far below the fit's error) and
+// 2^n from the exponent bits. Arguments are clamped to >= -700 (e^-700 ~ 1e-304: every product it enters rounds to
+// 0 in float32), which keeps 2^n a normal number. Both polynomials use Estrin's scheme: they are shorter chains than
+// Horner's (14.6 -> 13.7 ns per value). Per value, forward / backward: libm's exp on one lane (the first version, timed in a training step)
+// 21 / 31 ns, this SIMD build 12 / 16 ns, this scalar build 27 / 36 ns (1.26 M values in [-4, 4], best of 5).
+
+const LOG2E: f64 = 1.4426950408889634;
+const LN2_HI: f64 = 0.6931471803691238; // ln 2 rounded to 32 significant bits: n * LN2_HI is exact for |n| < 2^21
+const LN2_LO: f64 = 1.9082149292705877e-10; // ln 2 - LN2_HI
+const EXP_MIN: f64 = -700.0;
+const SQRT1_2: f64 = 0.7071067811865476;
+const INV_SQRT_2PI: f64 = 0.3989422804014327;
+
+// Taylor coefficients 1/k!, k = 2..7.
+const E2: f64 = 0.5;
+const E3: f64 = 0.16666666666666666;
+const E4: f64 = 0.041666666666666664;
+const E5: f64 = 0.008333333333333333;
+const E6: f64 = 0.001388888888888889;
+const E7: f64 = 0.0001984126984126984;
+
+// erfc fit coefficients (Numerical Recipes' erfcc): -z^2 + C0 + t (C1 + C2 t + ... + C9 t^8).
+const C0: f64 = -1.26551223;
+const C1: f64 = 1.00002368;
+const C2: f64 = 0.37409196;
+const C3: f64 = 0.09678418;
+const C4: f64 = -0.18628806;
+const C5: f64 = 0.27886807;
+const C6: f64 = -1.13520398;
+const C7: f64 = 1.48851587;
+const C8: f64 = -0.82215223;
+const C9: f64 = 0.17087277;
+
+@inline
+function exp64(x0: f64): f64 {
+  const x = select<f64>(EXP_MIN, x0, x0 < EXP_MIN); // as f64x2.pmax: NaN stays NaN
+  const n = nearest<f64>(x * LOG2E);
+  const r = (x - n * LN2_HI) - n * LN2_LO;
+  const r2 = r * r;
+  const r4 = r2 * r2;
+  const p = ((1.0 + r) + r2 * (E2 + r * E3)) + r4 * ((E4 + r * E5) + r2 * (E6 + r * E7));
+  return p * reinterpret<f64>((<i64>(<i32>n + 1023)) << 52);
+}
+
+// The SIMD paths read their constants as [v, v] pairs from this table: V8 folds a load into the arithmetic, while
+// each f64x2.splat of a constant cost three instructions (measured: forward 13.7 -> 12.0 ns per value).
+const K64 = memory.data<f64>([EXP_MIN, EXP_MIN, LOG2E, LOG2E, LN2_HI, LN2_HI, LN2_LO, LN2_LO, 1.0, 1.0, E2, E2, E3, E3, E4, E4, E5, E5, E6, E6, E7, E7, 0.5, 0.5, C1, C1, C2, C2, C3, C3, C4, C4, C5, C5, C6, C6, C7, C7, C8, C8, C9, C9, C0, C0, 2.0, 2.0, 0, 0, SQRT1_2, SQRT1_2, INV_SQRT_2PI, INV_SQRT_2PI, -0.5, -0.5]);
+
+@inline
+function exp64x2(x0: v128): v128 {
+  const x = f64x2.pmax(x0, v128.load(K64, 0)); // x0 < EXP_MIN ? EXP_MIN : x0 (NaN stays NaN)
+  const n = f64x2.nearest(f64x2.mul(x, v128.load(K64, 16)));
+  const r = f64x2.sub(f64x2.sub(x, f64x2.mul(n, v128.load(K64, 32))), f64x2.mul(n, v128.load(K64, 48)));
+  const r2 = f64x2.mul(r, r);
+  const r4 = f64x2.mul(r2, r2);
+  const lo = f64x2.add(f64x2.add(v128.load(K64, 64), r), f64x2.mul(r2, f64x2.add(v128.load(K64, 80), f64x2.mul(r, v128.load(K64, 96)))));
+  const hi = f64x2.add(
+    f64x2.add(v128.load(K64, 112), f64x2.mul(r, v128.load(K64, 128))),
+    f64x2.mul(r2, f64x2.add(v128.load(K64, 144), f64x2.mul(r, v128.load(K64, 160)))),
+  );
+  const p = f64x2.add(lo, f64x2.mul(r4, hi));
+  const e = i64x2.shl(i64x2.add(i64x2.extend_low_i32x4_s(i32x4.trunc_sat_f64x2_s_zero(n)), i64x2.splat(1023)), 52);
+  return f64x2.mul(p, e);
+}
+
 @inline
 function erfc64(x: f64): f64 {
   const z = Math.abs(x);
   const t = 1.0 / (1.0 + 0.5 * z);
-  const r = t * Math.exp(
-    -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
-    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
-  );
+  const t2 = t * t;
+  const t4 = t2 * t2;
+  const q = (((C1 + C2 * t) + t2 * (C3 + C4 * t)) + t4 * ((C5 + C6 * t) + t2 * (C7 + C8 * t))) + (t4 * t4) * C9;
+  const r = t * exp64((-z * z + C0) + t * q);
   return x >= 0 ? r : 2.0 - r;
 }
 
-const SQRT1_2: f64 = 0.7071067811865476;
-const INV_SQRT_2PI: f64 = 0.3989422804014327;
+@inline
+function erfc64x2(x: v128): v128 {
+  const z = f64x2.abs(x);
+  const t = f64x2.div(v128.load(K64, 64), f64x2.add(v128.load(K64, 64), f64x2.mul(v128.load(K64, 176), z)));
+  const t2 = f64x2.mul(t, t);
+  const t4 = f64x2.mul(t2, t2);
+  const a = f64x2.add(
+    f64x2.add(v128.load(K64, 192), f64x2.mul(v128.load(K64, 208), t)),
+    f64x2.mul(t2, f64x2.add(v128.load(K64, 224), f64x2.mul(v128.load(K64, 240), t))),
+  );
+  const b = f64x2.add(
+    f64x2.add(v128.load(K64, 256), f64x2.mul(v128.load(K64, 272), t)),
+    f64x2.mul(t2, f64x2.add(v128.load(K64, 288), f64x2.mul(v128.load(K64, 304), t))),
+  );
+  const q = f64x2.add(f64x2.add(a, f64x2.mul(t4, b)), f64x2.mul(f64x2.mul(t4, t4), v128.load(K64, 320)));
+  const arg = f64x2.add(f64x2.add(f64x2.mul(f64x2.neg(z), z), v128.load(K64, 336)), f64x2.mul(t, q));
+  const r = f64x2.mul(t, exp64x2(arg));
+  return v128.bitselect(r, f64x2.sub(v128.load(K64, 352), r), f64x2.ge(x, v128.load(K64, 368)));
+}
+
+/** gelu(x) = 0.5 x erfc(-x / sqrt 2), in float64. */
+@inline
+function gelu64x2(x: v128): v128 {
+  return f64x2.mul(f64x2.mul(v128.load(K64, 176), x), erfc64x2(f64x2.mul(f64x2.neg(x), v128.load(K64, 384))));
+}
+
+/** gelu'(x) = 0.5 erfc(-x / sqrt 2) + x exp(-x^2 / 2) / sqrt(2 pi), in float64. */
+@inline
+function geluDerivative64x2(x: v128): v128 {
+  const phi = f64x2.mul(f64x2.mul(x, v128.load(K64, 400)), exp64x2(f64x2.mul(f64x2.mul(v128.load(K64, 416), x), x)));
+  return f64x2.add(f64x2.mul(v128.load(K64, 176), erfc64x2(f64x2.mul(f64x2.neg(x), v128.load(K64, 384)))), phi);
+}
 
 /** Y[n] = gelu(X[n]) = x * Phi(x) = 0.5 x erfc(-x / sqrt 2). Y may alias X. */
 export function f32_gelu_fwd(X: usize, n: i32, Y: usize): void {
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; i + 4 <= n; i += 4) {
+      const e = <usize>i << 2;
+      const x = v128.load(X + e);
+      const lo = gelu64x2(f64x2.promote_low_f32x4(x));
+      const hi = gelu64x2(f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 2, 3)));
+      v128.store(Y + e, i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
+    }
+  }
+  for (; i < n; i++) {
     const e = <usize>i << 2;
     const x = <f64>load<f32>(X + e);
     store<f32>(Y + e, <f32>(0.5 * x * erfc64(-x * SQRT1_2)));
@@ -95,10 +203,24 @@ export function f32_gelu_fwd(X: usize, n: i32, Y: usize): void {
 
 /** GX[n] = GY * gelu'(X), gelu'(x) = Phi(x) + x phi(x). GX may alias GY. */
 export function f32_gelu_bwd(X: usize, GY: usize, n: i32, GX: usize): void {
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; i + 4 <= n; i += 4) {
+      const e = <usize>i << 2;
+      const x = v128.load(X + e);
+      const g = v128.load(GY + e);
+      const lo = f64x2.mul(f64x2.promote_low_f32x4(g), geluDerivative64x2(f64x2.promote_low_f32x4(x)));
+      const hi = f64x2.mul(
+        f64x2.promote_low_f32x4(i32x4.shuffle(g, g, 2, 3, 2, 3)),
+        geluDerivative64x2(f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 2, 3))),
+      );
+      v128.store(GX + e, i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
+    }
+  }
+  for (; i < n; i++) {
     const e = <usize>i << 2;
     const x = <f64>load<f32>(X + e);
-    const d = 0.5 * erfc64(-x * SQRT1_2) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
+    const d = 0.5 * erfc64(-x * SQRT1_2) + x * INV_SQRT_2PI * exp64(-0.5 * x * x);
     store<f32>(GX + e, <f32>(<f64>load<f32>(GY + e) * d));
   }
 }
