@@ -90,6 +90,20 @@ export interface GradientResult extends LossResult {
   grads: HeadGrads;
 }
 
+/** LossResult plus the gradients of the loss w.r.t. every parameter only (`gradients(batch, { inputs: false })`). */
+export interface ParamGradientResult extends LossResult {
+  grads: { params: Record<string, Float32Array> };
+}
+
+/** Options of gradients(): CallOptions, and whether to compute the input gradients too (default true). */
+export interface GradientOptions extends CallOptions {
+  /**
+   * false: only the parameter gradients. Saves the input-gradient pass of the first LayerNorm and the copies of
+   * [B, N, imageDim] + [B, L, textDim] floats; the Trainer uses it, since it trains the head alone.
+   */
+  inputs?: boolean;
+}
+
 /**
  * An FDT head (Chen et al., CVPR 2023): image patches and caption tokens grounded on one learnable dictionary T of
  * C tokens.
@@ -321,9 +335,15 @@ export class FDT implements ModelState {
     return this.run(batch, false, options.trace ?? false, options.engine) as Promise<LossResult>;
   }
 
-  /** loss() plus the gradients w.r.t. every parameter and both inputs (to train upstream encoders). */
-  async gradients(batch: Batch, options: CallOptions = {}): Promise<GradientResult> {
-    return this.run(batch, true, options.trace ?? false, options.engine) as Promise<GradientResult>;
+  /**
+   * loss() plus the gradients w.r.t. every parameter and both inputs (to train upstream encoders), or the
+   * parameters' alone with `{ inputs: false }`.
+   */
+  async gradients(batch: Batch, options?: GradientOptions & { inputs?: true }): Promise<GradientResult>;
+  async gradients(batch: Batch, options: GradientOptions & { inputs: false }): Promise<ParamGradientResult>;
+  async gradients(batch: Batch, options?: GradientOptions): Promise<GradientResult | ParamGradientResult>;
+  async gradients(batch: Batch, options: GradientOptions = {}): Promise<GradientResult | ParamGradientResult> {
+    return this.run(batch, true, options.trace ?? false, options.engine, options.inputs ?? true) as Promise<GradientResult>;
   }
 
   /** @internal Forward and backward with the query outputs and arg-max indices kept (for verification). */
@@ -358,12 +378,12 @@ export class FDT implements ModelState {
     this.used.clear();
   }
 
-  private async run(batch: Batch, grads: boolean, trace: boolean, override?: EngineChoice): Promise<LossResult | GradientResult> {
+  private async run(batch: Batch, grads: boolean, trace: boolean, override?: EngineChoice, inputGrads = true): Promise<LossResult | GradientResult> {
     const b = batchInput(this.config, batch);
     const c = this.config;
     const flops = relevanceFlops(b.B, b.N + b.L, c.dim, c.numTokens);
     const engine = await this.pick(grads ? 'train' : 'loss', flops, override);
-    const out = await engine.forwardBackward(this, b, { grads, trace });
+    const out = await engine.forwardBackward(this, b, { grads, inputGrads, trace });
     const logitsPerText = new Float32Array(b.B * b.B);
     for (let i = 0; i < b.B; i++) for (let j = 0; j < b.B; j++) logitsPerText[j * b.B + i] = out.logitsPerImage[i * b.B + j]!;
     const result: LossResult = {
@@ -374,7 +394,7 @@ export class FDT implements ModelState {
       image: this.encoding(out.image, b.B),
       text: this.encoding(out.text, b.B),
     };
-    return grads ? { ...result, grads: out.grads! } : result;
+    return grads ? { ...result, grads: out.grads as HeadGrads } : result;
   }
 
   private encoding(e: EncodeOutput, B: number): Encoding {

@@ -1,6 +1,6 @@
 // The public surface of fdtkit (re-exports only; importing this module changes no global state).
 export { FDT } from './fdt.js';
-export type { Batch, CreateOptions, Encoding, GradientResult, LossResult, SparseRow } from './fdt.js';
+export type { Batch, CreateOptions, Encoding, GradientOptions, GradientResult, LossResult, ParamGradientResult, SparseRow } from './fdt.js';
 export { DEFAULT_CONFIG, resolveConfig } from './config.js';
 export type { FdtConfig, MaskMode, Normalizer } from './config.js';
 export { FdtEngineError, FdtError, FdtFormatError, FdtShapeError, FdtValueError } from './errors.js';

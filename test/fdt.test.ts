@@ -80,6 +80,19 @@ describe.each(BUILDS)('FDT API on the %s build', (build) => {
     expect(Object.keys(r.grads.params).length).toBe(Object.keys(refG).length - 2);
   });
 
+  it('gradients(batch, { inputs: false }): the same parameter gradients, bit for bit, and no input gradients', async () => {
+    const c = CASES[1]!;
+    const model = await FDT.create({ numTokens: c.C, dim: c.d, imageDim: c.Di, textDim: c.Dt, temperature: 0.5, seed: 8, build });
+    const x = caseInputs(c, 10);
+    const batch = { patches: { data: x.patches, shape: [c.B, c.N, c.Di] }, tokens: { data: x.tokens, shape: [c.B, c.L, c.Dt] }, valid: { data: x.valid, shape: [c.B, c.L] } };
+    const full = await model.gradients(batch);
+    const params = await model.gradients(batch, { inputs: false });
+    expect(params.loss).toBe(full.loss);
+    expect('patches' in params.grads || 'tokens' in params.grads).toBe(false);
+    expect(Object.keys(params.grads.params).sort()).toEqual(Object.keys(full.grads.params).sort());
+    for (const [k, g] of Object.entries(full.grads.params)) expect(Array.from(params.grads.params[k]!), k).toEqual(Array.from(g));
+  });
+
   it('encodeImage / encodeText give the same embeddings and sparse tokens as the batch forward', async () => {
     const c = CASES[1]!;
     const model = await FDT.create({ numTokens: c.C, dim: c.d, imageDim: c.Di, textDim: c.Dt, temperature: 0.5, seed: 7, build });

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { WasmEngine } from '../src/engines/wasm/engine.js';
 import { FDT, FdtEngineError } from '../src/index.js';
+import type { GradientResult } from '../src/index.js';
 import { Rng } from './reference/rng.js';
 
 function batch(seed: number) {
@@ -18,7 +19,7 @@ const config = { numTokens: 2000, dim: 48, imageDim: 32, textDim: 16, temperatur
 describe('worker pool', () => {
   it('gives bit-identical results, forward and backward, on 1, 2 and 3 threads', async () => {
     const b = batch(1);
-    const out: Record<number, Awaited<ReturnType<FDT['gradients']>>> = {};
+    const out: Record<number, GradientResult> = {};
     for (const threads of [1, 2, 3]) {
       const m = await FDT.create({ ...config, threads });
       expect(m.threads).toBe(threads);

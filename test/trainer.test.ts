@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FDT, FdtValueError, learningRate, Trainer } from '../src/index.js';
+import { firstNonFinite } from '../src/train/trainer.js';
 import { Rng } from './reference/rng.js';
 
 /** A toy retrieval problem: 8 concepts; images and captions are noisy views of each concept's two prototypes. */
@@ -66,6 +67,20 @@ describe('Trainer', () => {
     expect(trainer.step).toBe(0);
     const after = model.stateDict();
     for (const name of Object.keys(before)) expect(Array.from(after[name]!), name).toEqual(Array.from(before[name]!));
+  });
+
+  it('firstNonFinite finds the first NaN or infinity (or -1), whatever the values around it', () => {
+    const g = new Float32Array(1000).map((_, i) => (i % 7) - 3 + i * 1e30);
+    expect(firstNonFinite(g)).toBe(-1);
+    expect(firstNonFinite(new Float32Array(0))).toBe(-1);
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      for (const at of [0, 499, 999]) {
+        const h = g.slice();
+        h[at] = bad;
+        if (at < 999) h[999] = NaN;
+        expect(firstNonFinite(h), `${bad} at ${at}`).toBe(at);
+      }
+    }
   });
 
   it('the schedule: linear warm-up then cosine to 0', () => {

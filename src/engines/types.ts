@@ -49,6 +49,17 @@ export interface HeadGrads {
   tokens: Float32Array;
 }
 
+/** What an engine returns: the input gradients only when they were asked for. */
+export type EngineGrads = Omit<HeadGrads, 'patches' | 'tokens'> & Partial<Pick<HeadGrads, 'patches' | 'tokens'>>;
+
+/** What forwardBackward computes: the loss alone, or (grads) the gradients too, of the inputs unless inputGrads is false. */
+export interface ForwardBackwardOptions {
+  grads: boolean;
+  /** With grads: also the gradients of both inputs (default true). */
+  inputGrads?: boolean;
+  trace?: boolean;
+}
+
 /** The result of a head forward (and backward): logits_per_image [B, B], the loss, the scale used. */
 export interface HeadOutput {
   image: EncodeOutput;
@@ -56,7 +67,7 @@ export interface HeadOutput {
   logitsPerImage: Float32Array;
   loss: number;
   logitScaleUsed: number;
-  grads?: HeadGrads;
+  grads?: EngineGrads;
 }
 
 /** AdamW hyper-parameters. */
@@ -82,7 +93,7 @@ export interface Engine {
   /** One modality's encoding: x [B, L, D] (L = patches or token slots), valid [B, L] or null (images). */
   encode(model: ModelState, modality: 'image' | 'text', x: Float32Array, B: number, L: number, valid: Int32Array | null, trace?: boolean): MaybePromise<EncodeOutput>;
   /** Both modalities, InfoNCE and (opts.grads) the gradients of every parameter and both inputs. */
-  forwardBackward(model: ModelState, batch: HeadBatch, opts: { grads: boolean; trace?: boolean }): MaybePromise<HeadOutput>;
+  forwardBackward(model: ModelState, batch: HeadBatch, opts: ForwardBackwardOptions): MaybePromise<HeadOutput>;
   /** One AdamW step (step counts from 1) over the named gradients, updating model.params in place and bumping versions. */
   adamwStep(model: ParamState, grads: Record<string, Float32Array>, step: number, h: AdamWHyper, decayed: (name: string) => boolean): MaybePromise<void>;
   /** Frees whatever the engine holds for a model. */

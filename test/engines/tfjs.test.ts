@@ -75,8 +75,8 @@ function expectSameOutput(label: string, a: HeadOutput, e: HeadOutput, trace = t
   if (e.grads) {
     expect(Object.keys(a.grads!.params).sort(), `${label} gradient names`).toEqual(Object.keys(e.grads.params).sort());
     for (const [k, g] of Object.entries(e.grads.params)) expectClose(`${label} grads.${k}`, a.grads!.params[k]!, g, rtol);
-    expectClose(`${label} grads.patches`, a.grads!.patches, e.grads.patches, rtol);
-    expectClose(`${label} grads.tokens`, a.grads!.tokens, e.grads.tokens, rtol);
+    expectClose(`${label} grads.patches`, a.grads!.patches!, e.grads.patches!, rtol);
+    expectClose(`${label} grads.tokens`, a.grads!.tokens!, e.grads.tokens!, rtol);
   }
 }
 
@@ -131,7 +131,7 @@ for (const [backend, { engine, reason }] of Object.entries(BACKENDS)) {
             fdt_embed_img: out.image.embeddingsRaw, fdt_embed_txt: out.text.embeddingsRaw,
             logits_per_image: out.logitsPerImage, logits_per_text: logitsPerText,
             loss: [out.loss], logit_scale_used: [out.logitScaleUsed],
-            patch_features: out.grads!.patches, word_features: out.grads!.tokens,
+            patch_features: out.grads!.patches!, word_features: out.grads!.tokens!,
           };
           for (const [k, g] of Object.entries(out.grads!.params)) actual[`param.${k}`] = g;
           // The [B, L, C] token scores are internal here too (only their max leaves the engine); labels are arange.
@@ -172,6 +172,9 @@ for (const [backend, { engine, reason }] of Object.entries(BACKENDS)) {
           expectSameOutput(rc.name, first, expected);
           const again = await sameTensorCount(tf, 'forwardBackward(grads)', () => eng.forwardBackward(model, batch, { grads: true, trace: true }));
           expectSameOutput(`${rc.name} (again)`, again, expected);
+          const paramsOnly = await sameTensorCount(tf, 'forwardBackward(no input grads)', () => eng.forwardBackward(model, batch, { grads: true, inputGrads: false, trace: true }));
+          expect(paramsOnly.grads!.patches === undefined && paramsOnly.grads!.tokens === undefined, 'input gradients absent').toBe(true);
+          for (const [k, g] of Object.entries(first.grads!.params)) expectClose(`${rc.name} params-only grads.${k}`, paramsOnly.grads!.params[k]!, g);
           const fwd = await sameTensorCount(tf, 'forwardBackward(no grads)', () => eng.forwardBackward(model, batch, { grads: false }));
           expectSameOutput(`${rc.name} (forward only)`, fwd, await wasm.forwardBackward(model, batch, { grads: false }), false);
           // encode: each modality alone, equal to the wasm engine's.

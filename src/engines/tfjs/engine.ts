@@ -1,7 +1,7 @@
 import type { Tensor, Tensor2D, Tensor3D, TensorContainer } from '@tensorflow/tfjs-core';
 import { FdtEngineError, FdtShapeError, FdtValueError } from '../../errors.js';
 import { MODALITIES, type Modality } from '../../params.js';
-import type { AdamWHyper, EncodeOutput, Engine, HeadBatch, HeadOutput, ModelState } from '../types.js';
+import type { AdamWHyper, EncodeOutput, Engine, ForwardBackwardOptions, HeadBatch, HeadOutput, ModelState } from '../types.js';
 import { forwardModality, headForward, type HeadTensors, type ModalityTensors, type ParamTensors } from './head.js';
 import { loadTf, type LoadedTf, type LoadTfOptions, type TfLoader, type TfNamespace } from './load.js';
 import { MAX_LOGIT_SCALE } from './infonce.js';
@@ -140,8 +140,8 @@ export class TfjsEngine implements Engine {
     return headForward(this.tf, P, c, patches, tokens, valid, false).loss;
   }
 
-  /** Forward of both modalities, InfoNCE, and (opts.grads) the gradients of every parameter and both inputs. */
-  async forwardBackward(model: ModelState, batch: HeadBatch, opts: { grads: boolean; trace?: boolean }): Promise<HeadOutput> {
+  /** Forward of both modalities, InfoNCE, and (opts.grads) the gradients of every parameter and (unless opts.inputGrads is false) both inputs. */
+  async forwardBackward(model: ModelState, batch: HeadBatch, opts: ForwardBackwardOptions): Promise<HeadOutput> {
     await this.ensureBackend();
     const tf = this.tf;
     const c = model.config;
@@ -171,13 +171,17 @@ export class TfjsEngine implements Engine {
           keepHead(headForward(tf, P(paramTensors), c, X, W, V, trace));
           return;
         }
+        // Without input gradients the features are constants of f, and autograd stops at the parameters.
+        const inputs = opts.inputGrads ?? true;
         const f = (...args: Tensor[]): Tensor => {
-          const h = headForward(tf, P(args), c, args[names.length] as Tensor3D, args[names.length + 1] as Tensor3D, V as Tensor2D, trace);
+          const x = inputs ? (args[names.length] as Tensor3D) : X;
+          const w = inputs ? (args[names.length + 1] as Tensor3D) : W;
+          const h = headForward(tf, P(args), c, x, w, V as Tensor2D, trace);
           keepHead(h);
           return h.loss;
         };
         const vg = tf.valueAndGrads(f as Parameters<TfNamespace['valueAndGrads']>[0]);
-        const r = vg([...paramTensors, X, W]);
+        const r = vg(inputs ? [...paramTensors, X, W] : paramTensors);
         for (const g of r.grads) kept.push(tf.keep(g));
         grads = r.grads;
       });
@@ -201,11 +205,11 @@ export class TfjsEngine implements Engine {
         names.forEach((n, i) => {
           params[n] = gradData[i] as Float32Array;
         });
-        result.grads = {
-          params,
-          patches: gradData[names.length] as Float32Array,
-          tokens: gradData[names.length + 1] as Float32Array,
-        };
+        result.grads = { params };
+        if (gradData.length > names.length) {
+          result.grads.patches = gradData[names.length] as Float32Array;
+          result.grads.tokens = gradData[names.length + 1] as Float32Array;
+        }
       }
       return result;
     } finally {

@@ -4,7 +4,7 @@ import { Parallel } from './parallel.js';
 import type { FdtConfig } from '../../config.js';
 import { FdtEngineError } from '../../errors.js';
 import { MODALITIES, type Modality } from '../../params.js';
-import type { AdamWHyper, EncodeOutput, Engine, HeadBatch, HeadOutput, ModelState, ParamState } from '../types.js';
+import type { AdamWHyper, EncodeOutput, Engine, ForwardBackwardOptions, HeadBatch, HeadOutput, ModelState, ParamState } from '../types.js';
 import { backwardModality, forwardModality, type ModalityForward } from './head.js';
 import { ResidentParams } from './resident.js';
 import { Scope } from './scope.js';
@@ -95,7 +95,7 @@ export class WasmEngine implements Engine {
   }
 
   /** Forward of both modalities, InfoNCE, and (when asked) the backward to every parameter and input. */
-  async forwardBackward(model: ModelState, batch: HeadBatch, opts: { grads: boolean; trace?: boolean }): Promise<HeadOutput> {
+  async forwardBackward(model: ModelState, batch: HeadBatch, opts: ForwardBackwardOptions): Promise<HeadOutput> {
     const c = model.config;
     const mod = this.mod;
     const s = new Scope(mod);
@@ -124,16 +124,17 @@ export class WasmEngine implements Engine {
         for (const [name, p] of Object.entries(model.params)) {
           if (name !== 'logit_scale' && name !== 'logit_scale_sd') g[name] = s.zeros(p.length);
         }
-        const gX = await backwardModality(mod, this.parallel, s, rp, c, fi, gEi, g);
-        const gW = await backwardModality(mod, this.parallel, s, rp, c, ft, gEt, g);
+        const inputs = opts.inputGrads ?? true;
+        const gX = await backwardModality(mod, this.parallel, s, rp, c, fi, gEi, g, inputs);
+        const gW = await backwardModality(mod, this.parallel, s, rp, c, ft, gEt, g, inputs);
         const params: Record<string, Float32Array> = {};
         for (const [name, ptr] of Object.entries(g)) params[name] = s.readF32(ptr, model.params[name]!.length);
         params['logit_scale'] = Float32Array.of(gScale!);
-        result.grads = {
-          params,
-          patches: s.readF32(gX, B * batch.N * c.imageDim),
-          tokens: s.readF32(gW, B * batch.L * c.textDim),
-        };
+        result.grads = { params };
+        if (inputs) {
+          result.grads.patches = s.readF32(gX, B * batch.N * c.imageDim);
+          result.grads.tokens = s.readF32(gW, B * batch.L * c.textDim);
+        }
       }
       return result;
     } finally {

@@ -80,11 +80,12 @@ export function relevanceScale(c: FdtConfig): number {
 
 /**
  * Backward of forwardModality from gEhat [B, d]. Accumulates into the parameter gradients (gT is shared by both
- * modalities) and returns the pointer of the input-feature gradient [B*L, Din].
+ * modalities) and returns the pointer of the input-feature gradient [B*L, Din], or 0 when `inputs` is false (the
+ * GEMM before LN1 still runs: LN1's own parameters need its output gradient).
  */
 export async function backwardModality(
   mod: KernelModule, par: Parallel, s: Scope, rp: ResidentParams, c: FdtConfig, f: ModalityForward, gEhat: number,
-  grads: Record<string, number>,
+  grads: Record<string, number>, inputs = true,
 ): Promise<number> {
   const k = mod.k;
   const p = MODALITIES[f.modality];
@@ -111,7 +112,7 @@ export async function backwardModality(
   const gH1 = s.f32(M * d);
   k.f32_gelu_bwd(f.h1, gG1, M * d, gH1);
   const gA1 = await linearBackward(mod, par, s, rp, `${p}.1`, gH1, f.a1, M, Din, d, grads);
-  const gX = s.f32(M * Din);
+  const gX = inputs ? s.f32(M * Din) : 0;
   k.f32_layernorm_bwd(f.x, gA1, M, Din, rp.raw(`${p}.0.weight`), f.mean1, f.rstd1, gX,
     grads[`${p}.0.weight`]!, grads[`${p}.0.bias`]!);
   return gX;
