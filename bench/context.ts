@@ -66,7 +66,7 @@ export interface RunOptions {
   shapes: Set<string> | null;
 }
 
-export const ALL_SUITES = ['ceiling', 'relevance', 'threads', 'sparsemax', 'training', 'memory'] as const;
+export const ALL_SUITES = ['ceiling', 'relevance', 'threads', 'sparsemax', 'training', 'memory', 'dispatch'] as const;
 
 /** The runtime's name and version: 'node 20.20.2', 'deno 2.9.6', 'bun 1.4.5'. */
 export function runtimeInfo(): { name: string; version: string; v8?: string } {

@@ -7,7 +7,7 @@
 // Options:
 //   --full              the full grid (adds B = 256, every peer at every paper shape, more samples)
 //   --quick             the quick grid (default)
-//   --suites a,b        only these suites: ceiling, relevance, threads, sparsemax, training, memory
+//   --suites a,b        only these suites: ceiling, relevance, threads, sparsemax, training, memory, dispatch
 //   --threads 2[,4]     thread counts of the thread rows (default 2); --threads 0 skips them
 //   --tag NAME          appended to the result file names (e.g. run1, run2)
 //   --no-write          print only
@@ -23,6 +23,7 @@ import process from 'node:process';
 import { ALL_SUITES, Ctx, type RunOptions } from './context.js';
 import { cpuBusy, machineInfo, printReport, writeResults, type RunMeta } from './report.js';
 import { ceilingSuite } from './suites/ceiling.js';
+import { dispatchSuite } from './suites/dispatch.js';
 import { memorySuite } from './suites/memory.js';
 import { peerInfo, relevanceSuite } from './suites/relevance.js';
 import { sparsemaxSuite } from './suites/sparsemax.js';
@@ -91,6 +92,7 @@ const suites: [string, () => Promise<void>][] = [
   ['sparsemax', () => sparsemaxSuite(ctx)],
   ['memory', () => memorySuite(ctx)],
   ['training', () => trainingSuite(ctx, threadCounts)],
+  ['dispatch', () => dispatchSuite(ctx)],
 ];
 for (const [name, run] of suites) {
   if (!opts.suites.has(name)) continue;
