@@ -19,32 +19,72 @@ export function axpy(y: usize, x: usize, a: f32, n: i32): void {
   }
 }
 
-/** Dot product of x[0..n) and y[0..n), accumulated in float32 lanes of four then summed (same order in both builds). */
+/**
+ * y[0..n) = (((y + a0 x0) + a1 x1) + a2 x2) + a3 x3: four axpys in one pass over y, rounding exactly as the four in
+ * sequence (each sum is rounded before the next term is added), with y loaded and stored once instead of four times.
+ */
 @inline
-export function dot4(x: usize, y: usize, n: i32): f32 {
-  // Four partial sums s0..s3 over lanes i mod 4, then ((s0 + s1) + (s2 + s3)) + tail: identical in both builds.
-  let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
+export function axpy4(y: usize, x0: usize, a0: f32, x1: usize, a1: f32, x2: usize, a2: f32, x3: usize, a3: f32, n: i32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
-    let acc = f32x4.splat(0);
+    const v0 = f32x4.splat(a0), v1 = f32x4.splat(a1), v2 = f32x4.splat(a2), v3 = f32x4.splat(a3);
     for (; i + 4 <= n; i += 4) {
       const o = <usize>i << 2;
-      acc = f32x4.add(acc, f32x4.mul(v128.load(x + o), v128.load(y + o)));
-    }
-    s0 = f32x4.extract_lane(acc, 0);
-    s1 = f32x4.extract_lane(acc, 1);
-    s2 = f32x4.extract_lane(acc, 2);
-    s3 = f32x4.extract_lane(acc, 3);
-  } else {
-    for (; i + 4 <= n; i += 4) {
-      const o = <usize>i << 2;
-      s0 += load<f32>(x + o) * load<f32>(y + o);
-      s1 += load<f32>(x + o + 4) * load<f32>(y + o + 4);
-      s2 += load<f32>(x + o + 8) * load<f32>(y + o + 8);
-      s3 += load<f32>(x + o + 12) * load<f32>(y + o + 12);
+      let acc = f32x4.add(v128.load(y + o), f32x4.mul(v0, v128.load(x0 + o)));
+      acc = f32x4.add(acc, f32x4.mul(v1, v128.load(x1 + o)));
+      acc = f32x4.add(acc, f32x4.mul(v2, v128.load(x2 + o)));
+      v128.store(y + o, f32x4.add(acc, f32x4.mul(v3, v128.load(x3 + o))));
     }
   }
-  let s: f32 = (s0 + s1) + (s2 + s3);
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    let acc = load<f32>(y + o) + a0 * load<f32>(x0 + o);
+    acc = acc + a1 * load<f32>(x1 + o);
+    acc = acc + a2 * load<f32>(x2 + o);
+    store<f32>(y + o, acc + a3 * load<f32>(x3 + o));
+  }
+}
+
+/**
+ * Dot product of x[0..n) and y[0..n) in sixteen float32 partial sums s_j over i mod 16 (four independent f32x4
+ * accumulators: one accumulator waited on its own add latency, 4 cycles per 4 products), reduced as
+ * t_l = (s_l + s_{l+4}) + (s_{l+8} + s_{l+12}), then (t_0 + t_1) + (t_2 + t_3), then the n mod 16 tail in order.
+ * The same order in both builds.
+ */
+@inline
+export function dot16(x: usize, y: usize, n: i32): f32 {
+  let i = 0;
+  let s: f32 = 0;
+  if (ASC_FEATURE_SIMD) {
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    for (; i + 16 <= n; i += 16) {
+      const o = <usize>i << 2;
+      a0 = f32x4.add(a0, f32x4.mul(v128.load(x + o), v128.load(y + o)));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load(x + o, 16), v128.load(y + o, 16)));
+      a2 = f32x4.add(a2, f32x4.mul(v128.load(x + o, 32), v128.load(y + o, 32)));
+      a3 = f32x4.add(a3, f32x4.mul(v128.load(x + o, 48), v128.load(y + o, 48)));
+    }
+    const t = f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
+    s = (f32x4.extract_lane(t, 0) + f32x4.extract_lane(t, 1)) + (f32x4.extract_lane(t, 2) + f32x4.extract_lane(t, 3));
+  } else if (n >= 16) {
+    let t0: f32 = 0, t1: f32 = 0, t2: f32 = 0, t3: f32 = 0;
+    for (let l = 0; l < 4; l++) {
+      let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
+      for (i = 0; i + 16 <= n; i += 16) {
+        const o = <usize>(i + l) << 2;
+        s0 += load<f32>(x + o) * load<f32>(y + o);
+        s1 += load<f32>(x + o + 16) * load<f32>(y + o + 16);
+        s2 += load<f32>(x + o + 32) * load<f32>(y + o + 32);
+        s3 += load<f32>(x + o + 48) * load<f32>(y + o + 48);
+      }
+      const tl = (s0 + s1) + (s2 + s3);
+      if (l == 0) t0 = tl;
+      else if (l == 1) t1 = tl;
+      else if (l == 2) t2 = tl;
+      else t3 = tl;
+    }
+    s = (t0 + t1) + (t2 + t3);
+  }
   for (; i < n; i++) {
     const o = <usize>i << 2;
     s += load<f32>(x + o) * load<f32>(y + o);
