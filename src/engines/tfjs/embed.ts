@@ -6,14 +6,14 @@ import type { TfNamespace } from './load.js';
 /** The epsilon of the L2 normalisation. */
 export const L2_EPS = 1e-10;
 
-/** e = w T: w [B, C], T [C, d] -> [B, d]. VJP: gw = ge T^T; gT = w^T ge. */
-export function weightedSum(tf: TfNamespace, w: Tensor2D, T: Tensor2D): Tensor2D {
+/** e = w T: w [B, C], T [C, d] -> [B, d]. VJP: gw = ge T^T; gT = w^T ge. Tt: T as [d, C] (a constant), if kept. */
+export function weightedSum(tf: TfNamespace, w: Tensor2D, T: Tensor2D, Tt?: Tensor2D): Tensor2D {
   const op = customOp(tf, ([wi, Ti], save) => {
     save([wi!, Ti!]);
     return {
       value: tf.matMul(wi as Tensor2D, Ti as Tensor2D),
       vjp: (ge, [ws, Ts]) => [
-        tf.matMul(ge as Tensor2D, Ts as Tensor2D, false, true),
+        Tt ? tf.matMul(ge as Tensor2D, Tt) : tf.matMul(ge as Tensor2D, Ts as Tensor2D, false, true),
         tf.matMul(ws as Tensor2D, ge as Tensor2D, true, false),
       ],
     };

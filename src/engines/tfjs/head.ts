@@ -19,8 +19,12 @@ import type { TfNamespace } from './load.js';
 import { queryMlp, type QueryMlpTensors } from './mlp.js';
 import { activeCounts, softmax, sparsemax } from './normalizers.js';
 import { relevance as relevanceOp } from './relevance.js';
+import { TRANSPOSED } from './resident.js';
 
-/** Parameter tensors by official name. */
+/**
+ * Parameter tensors by official name, plus optionally transposed copies under the name + '^T' (constants of the
+ * current values: 'space_dict^T' [d, C], computed here when absent; the Linear weights as [in, out]).
+ */
 export type ParamTensors = Record<string, Tensor>;
 
 /** One modality's forward tensors (shapes as in EncodeOutput). */
@@ -55,6 +59,8 @@ export function mlpTensors(P: ParamTensors, modality: Modality): QueryMlpTensors
     w1: get('1.weight') as Tensor2D, b1: get('1.bias'),
     ln2w: get('3.weight'), ln2b: get('3.bias'),
     w2: get('4.weight') as Tensor2D, b2: get('4.bias'),
+    w1t: P[`${p}.1.weight${TRANSPOSED}`] as Tensor2D | undefined,
+    w2t: P[`${p}.4.weight${TRANSPOSED}`] as Tensor2D | undefined,
   };
 }
 
@@ -69,8 +75,9 @@ export function forwardModality(
   const d = c.dim;
   const C = c.numTokens;
   const T = P['space_dict'] as Tensor2D;
+  const Tt = (P[`space_dict${TRANSPOSED}`] as Tensor2D | undefined) ?? (tf.transpose(T) as Tensor2D);
   const q = queryMlp(tf, mlpTensors(P, modality), x);
-  const { relevance, argmax } = relevanceOp(tf, q, T, valid, B, L, c.maskMode, relevanceScale(c), trace);
+  const { relevance, argmax } = relevanceOp(tf, q, T, Tt, valid, B, L, c.maskMode, relevanceScale(c), trace);
   let weights: Tensor2D;
   let counts: Tensor;
   if (c.normalizer === 'sparsemax') {
@@ -80,7 +87,7 @@ export function forwardModality(
     weights = softmax(tf, relevance);
     counts = tf.fill([B], C, 'int32');
   }
-  const embeddingsRaw = weightedSum(tf, weights, T);
+  const embeddingsRaw = weightedSum(tf, weights, T, Tt);
   const out: ModalityTensors = {
     queries: tf.reshape(q, [B, L, d]),
     relevance,

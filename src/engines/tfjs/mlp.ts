@@ -39,11 +39,12 @@ export function layerNorm(tf: TfNamespace, x: Tensor, weight: Tensor, bias: Tens
  * y = x W^T + b: x [M, K], W [N, K] (PyTorch's [out, in]), b [N] -> y [M, N].
  * VJP: gx = gy W; gW = gy^T x; gb = sum_rows(gy).
  */
-export function linear(tf: TfNamespace, x: Tensor2D, weight: Tensor2D, bias: Tensor): Tensor2D {
+export function linear(tf: TfNamespace, x: Tensor2D, weight: Tensor2D, bias: Tensor, weightT?: Tensor2D): Tensor2D {
   const op = customOp(tf, ([xi, w, b], save) => {
     save([xi!, w!]);
     return {
-      value: tf.add(tf.matMul(xi as Tensor2D, w as Tensor2D, false, true), b!),
+      // weightT: the same values as [in, out], a constant; matMul with transposeB is slow on tfjs-backend-wasm.
+      value: tf.add(weightT ? tf.matMul(xi as Tensor2D, weightT) : tf.matMul(xi as Tensor2D, w as Tensor2D, false, true), b!),
       vjp: (gy, [xs, ws]) => [
         tf.matMul(gy as Tensor2D, ws as Tensor2D),
         tf.matMul(gy as Tensor2D, xs as Tensor2D, true, false),
@@ -79,11 +80,13 @@ export interface QueryMlpTensors {
   w1: Tensor2D; b1: Tensor;
   ln2w: Tensor; ln2b: Tensor;
   w2: Tensor2D; b2: Tensor;
+  /** The weights transposed to [in, out] (constants of the current values), when the engine keeps them. */
+  w1t?: Tensor2D; w2t?: Tensor2D;
 }
 
 /** q = Lin2(LN2(GELU(Lin1(LN1(x))))), x [..., Din] (M rows) -> q [M, d]. */
 export function queryMlp(tf: TfNamespace, p: QueryMlpTensors, x: Tensor): Tensor2D {
-  const h1 = linear(tf, layerNorm(tf, x, p.ln1w, p.ln1b), p.w1, p.b1);
+  const h1 = linear(tf, layerNorm(tf, x, p.ln1w, p.ln1b), p.w1, p.b1, p.w1t);
   const a2 = layerNorm(tf, gelu(tf, h1), p.ln2w, p.ln2b);
-  return linear(tf, a2, p.w2, p.b2);
+  return linear(tf, a2, p.w2, p.b2, p.w2t);
 }

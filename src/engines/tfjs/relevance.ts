@@ -24,16 +24,18 @@ export interface RelevanceTensors {
 }
 
 /**
- * q [B*L, d] queries, T [C, d] the dictionary, valid [B, L] float32 0/1 or null (images). Differentiable w.r.t.
- * q and T. `valid` must outlive the gradient computation (it is read by the VJP). `trace` adds the arg-max.
+ * q [B*L, d] queries, T [C, d] the dictionary and Tt its transpose [d, C] (the same values, a constant), valid
+ * [B, L] float32 0/1 or null (images). Differentiable w.r.t. q and T. `valid` must outlive the gradient computation
+ * (it is read by the VJP). `trace` adds the arg-max.
  */
 export function relevance(
-  tf: TfNamespace, q: Tensor2D, T: Tensor2D, valid: Tensor2D | null, B: number, L: number, mode: MaskMode, scale: number,
-  trace = false,
+  tf: TfNamespace, q: Tensor2D, T: Tensor2D, Tt: Tensor2D, valid: Tensor2D | null, B: number, L: number, mode: MaskMode,
+  scale: number, trace = false,
 ): RelevanceTensors {
   const C = T.shape[0];
-  // Beside the gradient path: the scores and their arg-max are read by the custom op through its closure.
-  const scores = tf.reshape(tf.matMul(q, T, false, true), [B, L, C]) as Tensor3D;
+  // Beside the gradient path: the scores and their arg-max are read by the custom op through its closure. Tt is T
+  // transposed ([d, C]): matMul with transposeB took ~10x longer on tfjs-backend-wasm (see resident.ts).
+  const scores = tf.reshape(tf.matMul(q, Tt), [B, L, C]) as Tensor3D;
   let masked: Tensor3D = scores;
   if (valid) {
     const valid3 = tf.expandDims(valid, 2); // [B, L, 1]
