@@ -8,10 +8,13 @@
 // The same sources build with SIMD128 (simd target) and without (scalar target); both give identical bits. The
 // *-shared targets import one shared memory so that worker threads run kernels on the same data.
 export { f32_pack_nt, f32_pack_nn, f32_gemm, f32_transpose, f32_colsum_acc, tile_2x16 } from './gemm';
-export { f32_relevance_fwd, f32_relevance_fwd_part, f32_relevance_bwd, relevance_scratch_bytes } from './relevance';
+export {
+  f32_relevance_fwd, f32_relevance_fwd_part, f32_relevance_bwd, f32_relevance_bwd_gq_part, f32_relevance_bwd_gt_part,
+  relevance_scratch_bytes,
+} from './relevance';
 export { f32_sparsemax_fwd, f32_sparsemax_bwd, sparsemax_scratch_bytes, sparsemax_set_michelot_passes } from './sparsemax';
 export { f32_softmax_fwd, f32_softmax_bwd } from './softmax';
-export { f32_wsum_fwd, f32_wsum_bwd, f32_l2norm_fwd, f32_l2norm_bwd } from './wsum';
+export { f32_wsum_fwd, f32_wsum_bwd, f32_wsum_bwd_part, f32_l2norm_fwd, f32_l2norm_bwd } from './wsum';
 export { f32_infonce, infonce_scratch_bytes } from './infonce';
 export { f32_layernorm_fwd, f32_layernorm_bwd, f32_gelu_fwd, f32_gelu_bwd } from './mlp';
 export { f32_adamw_step } from './optim';

@@ -113,19 +113,44 @@ export function f32_relevance_fwd_part(
  * Backward of f32_relevance_fwd through the recorded arg-max, touching only entries with GR != 0 (the sparsemax
  * support), so it costs O(B k d):
  *   GQ[b, arg[b,c]] += GR[b,c] * scale * T[c]      GT[c] += GR[b,c] * scale * Q[b, arg[b,c]]
- * T [C, d] is the unpacked dictionary; GQ [B, L, d] and GT [C, d] accumulate.
+ * T [C, d] is the unpacked dictionary; GQ [B, L, d] and GT [C, d] accumulate (either may be 0: not wanted).
  * Dictionary rows outside, batch rows inside: each T[c] and GT[c] is read once per call, not once per batch row (T is
  * 32 MiB at paper scale, beyond the caches), and GT[c] takes its terms four per pass (axpy4). Every GQ row still
  * receives its terms in increasing c and every GT row in increasing b, rounded one by one, so the bits are those of
- * one axpy per term. Per call at paper scale (B = 32, L = 77, ~4,700 active): ~200 ms with batch rows outside, 115
- * with dictionary rows outside, <TBD> with axpy4.
+ * one axpy per term. Per call at paper scale (B = 32, L = 77, ~4,700 active): ~200 ms with batch rows outside,
+ * 100-150 (noisy) with dictionary rows outside and axpy4.
  */
 export function f32_relevance_bwd(
   GR: usize, ARG: usize, Q: usize, T: usize, B: i32, L: i32, C: i32, d: i32, scale: f32, GQ: usize, GT: usize,
 ): void {
+  if (GQ) f32_relevance_bwd_gq_part(GR, ARG, T, B, L, C, d, scale, GQ, 0, B);
+  if (GT) f32_relevance_bwd_gt_part(GR, ARG, Q, B, L, C, d, scale, GT, 0, C);
+}
+
+/** The GQ half of f32_relevance_bwd for batch rows [b0, b1): threads split the batch (disjoint GQ rows). */
+export function f32_relevance_bwd_gq_part(
+  GR: usize, ARG: usize, T: usize, B: i32, L: i32, C: i32, d: i32, scale: f32, GQ: usize, b0: i32, b1: i32,
+): void {
   const rowBytes = <usize>d << 2;
   for (let c = 0; c < C; c++) {
     const t = T + <usize>c * rowBytes;
+    for (let b = b0; b < b1; b++) {
+      const o = (<usize>b * <usize>C + <usize>c) << 2;
+      const g = load<f32>(GR + o);
+      if (g == 0) continue;
+      const a = load<i32>(ARG + o);
+      if (a < 0) continue;
+      axpy(GQ + (<usize>b * <usize>L + <usize>a) * rowBytes, t, g * scale, d);
+    }
+  }
+}
+
+/** The GT half of f32_relevance_bwd for dictionary rows [c0, c1): threads split the dictionary (disjoint GT rows). */
+export function f32_relevance_bwd_gt_part(
+  GR: usize, ARG: usize, Q: usize, B: i32, L: i32, C: i32, d: i32, scale: f32, GT: usize, c0: i32, c1: i32,
+): void {
+  const rowBytes = <usize>d << 2;
+  for (let c = c0; c < c1; c++) {
     const gt = GT + <usize>c * rowBytes;
     let k = 0;
     let x0: usize = 0, x1: usize = 0, x2: usize = 0;
@@ -137,10 +162,7 @@ export function f32_relevance_bwd(
       const a = load<i32>(ARG + o);
       if (a < 0) continue;
       const s = g * scale;
-      const qo = (<usize>b * <usize>L + <usize>a) * rowBytes;
-      if (GQ) axpy(GQ + qo, t, s, d);
-      if (!GT) continue;
-      const q = Q + qo;
+      const q = Q + (<usize>b * <usize>L + <usize>a) * rowBytes;
       if (k == 0) {
         x0 = q;
         a0 = s;

@@ -61,8 +61,15 @@ export function f32_wsum_fwd(W: usize, T: usize, B: i32, C: i32, d: i32, E: usiz
 export function f32_wsum_bwd(
   W: usize, T: usize, GE: usize, B: i32, C: i32, d: i32, GW: usize, GT: usize, supportOnly: i32,
 ): void {
+  f32_wsum_bwd_part(W, T, GE, B, C, d, GW, GT, supportOnly, 0, C);
+}
+
+/** f32_wsum_bwd for dictionary rows [c0, c1): threads split the dictionary (disjoint GW columns and GT rows). */
+export function f32_wsum_bwd_part(
+  W: usize, T: usize, GE: usize, B: i32, C: i32, d: i32, GW: usize, GT: usize, supportOnly: i32, c0: i32, c1: i32,
+): void {
   const rowBytes = <usize>d << 2;
-  for (let c = 0; c < C; c++) {
+  for (let c = c0; c < c1; c++) {
     const t = T + <usize>c * rowBytes;
     const gt = GT + <usize>c * rowBytes;
     let k = 0;

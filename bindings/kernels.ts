@@ -25,6 +25,16 @@ export interface KernelExports {
     GR: number, ARG: number, Q: number, T: number, B: number, L: number, C: number, d: number, scale: number,
     GQ: number, GT: number,
   ): void;
+  /** The GQ half of f32_relevance_bwd for batch rows [b0, b1). */
+  f32_relevance_bwd_gq_part(
+    GR: number, ARG: number, T: number, B: number, L: number, C: number, d: number, scale: number, GQ: number,
+    b0: number, b1: number,
+  ): void;
+  /** The GT half of f32_relevance_bwd for dictionary rows [c0, c1). */
+  f32_relevance_bwd_gt_part(
+    GR: number, ARG: number, Q: number, B: number, L: number, C: number, d: number, scale: number, GT: number,
+    c0: number, c1: number,
+  ): void;
   f32_relevance_fwd_part(
     Q: number, B: number, L: number, d: number, Tp: number, C: number, scale: number, valid: number, mode: number,
     R: number, ARG: number, scratch: number, p0: number, p1: number,
@@ -40,6 +50,11 @@ export interface KernelExports {
   f32_wsum_fwd(W: number, T: number, B: number, C: number, d: number, E: number): void;
   f32_wsum_bwd(
     W: number, T: number, GE: number, B: number, C: number, d: number, GW: number, GT: number, supportOnly: number,
+  ): void;
+  /** f32_wsum_bwd for dictionary rows [c0, c1). */
+  f32_wsum_bwd_part(
+    W: number, T: number, GE: number, B: number, C: number, d: number, GW: number, GT: number, supportOnly: number,
+    c0: number, c1: number,
   ): void;
   f32_l2norm_fwd(E: number, B: number, d: number, EHAT: number, NORMS: number): void;
   f32_l2norm_bwd(EHAT: number, NORMS: number, G: number, B: number, d: number, GE: number): void;

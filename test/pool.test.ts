@@ -35,6 +35,27 @@ describe('worker pool', () => {
     }
   });
 
+  it('with every kernel split (no work threshold), results are still bit-identical on 1, 2 and 3 threads', async () => {
+    const b = batch(3);
+    const out: Record<number, GradientResult> = {};
+    for (const threads of [1, 2, 3]) {
+      const m = await FDT.create({ ...config, threads });
+      (m.wasm as unknown as { parallel: { minParallelFlops: number } }).parallel.minParallelFlops = 0;
+      out[threads] = await m.gradients(b);
+      m.dispose();
+    }
+    for (const t of [2, 3]) {
+      expect(out[t]!.loss).toBe(out[1]!.loss);
+      for (const k of ['relevance', 'weights', 'embeddingsRaw'] as const) {
+        expect(Array.from(out[t]!.image[k]), `image ${k} on ${t} threads`).toEqual(Array.from(out[1]!.image[k]));
+        expect(Array.from(out[t]!.text[k]), `text ${k} on ${t} threads`).toEqual(Array.from(out[1]!.text[k]));
+      }
+      for (const [k, g] of Object.entries(out[1]!.grads.params)) expect(Array.from(out[t]!.grads.params[k]!), `${k} on ${t} threads`).toEqual(Array.from(g));
+      expect(Array.from(out[t]!.grads.patches)).toEqual(Array.from(out[1]!.grads.patches));
+      expect(Array.from(out[t]!.grads.tokens)).toEqual(Array.from(out[1]!.grads.tokens));
+    }
+  });
+
   it('a worker that throws fails that call with its error; a worker that dies is replaced; results stay right', async () => {
     const m = await FDT.create({ ...config, threads: 2 });
     const b = batch(2);

@@ -58,17 +58,17 @@ export async function forwardModality(
   };
   k.f32_layernorm_fwd(f.x, M, Din, rp.raw(`${p}.0.weight`), rp.raw(`${p}.0.bias`), LN_EPS, f.a1, f.mean1, f.rstd1);
   await par.gemm(s, f.a1, M, Din, Din, rp.packedNT(`${p}.1.weight`, d, Din), d, rp.raw(`${p}.1.bias`), f.h1, d, 0);
-  k.f32_gelu_fwd(f.h1, M * d, f.g1);
+  await par.gelu(f.h1, M * d, f.g1);
   k.f32_layernorm_fwd(f.g1, M, d, rp.raw(`${p}.3.weight`), rp.raw(`${p}.3.bias`), LN_EPS, f.a2, f.mean2, f.rstd2);
   await par.gemm(s, f.a2, M, d, d, rp.packedNT(`${p}.4.weight`, d, d), d, rp.raw(`${p}.4.bias`), f.q, d, 0);
   await par.relevance(s, f.q, B, L, d, rp.packedNT('space_dict', C, d), C, relevanceScale(c), f.valid, MASK_MODE[c.maskMode], f.r, f.arg);
   if (c.normalizer === 'sparsemax') {
-    k.f32_sparsemax_fwd(f.r, B, C, f.w, f.support, s.bytes(k.sparsemax_scratch_bytes(C)));
+    await par.sparsemax(s, f.r, B, C, f.w, f.support);
   } else {
     k.f32_softmax_fwd(f.r, B, C, f.w);
     mod.i32(f.support, B).fill(C);
   }
-  k.f32_wsum_fwd(f.w, rp.raw('space_dict'), B, C, d, f.e);
+  await par.wsum(f.w, rp.raw('space_dict'), B, C, d, f.e);
   k.f32_l2norm_fwd(f.e, B, d, f.ehat, f.norms);
   return f;
 }
@@ -98,19 +98,19 @@ export async function backwardModality(
   k.f32_l2norm_bwd(f.ehat, f.norms, gEhat, B, d, gE);
   const gW = s.f32(B * C);
   const sparse = c.normalizer === 'sparsemax';
-  k.f32_wsum_bwd(f.w, T, gE, B, C, d, gW, grads['space_dict']!, sparse ? 1 : 0);
+  await par.wsumBwd(f.w, T, gE, B, C, d, gW, grads['space_dict']!, sparse ? 1 : 0);
   const gR = s.f32(B * C);
-  if (sparse) k.f32_sparsemax_bwd(f.w, gW, B, C, gR);
+  if (sparse) await par.sparsemaxBwd(f.w, gW, B, C, gR);
   else k.f32_softmax_bwd(f.w, gW, B, C, gR);
   const gQ = s.zeros(M * d);
-  k.f32_relevance_bwd(gR, f.arg, f.q, T, B, L, C, d, relevanceScale(c), gQ, grads['space_dict']!);
+  await par.relevanceBwd(gR, f.arg, f.q, T, B, L, C, d, relevanceScale(c), gQ, grads['space_dict']!);
   // Lin2: gA2 = gQ W2, gW2 += gQ^T a2, gb2 += colsum gQ
   const gA2 = await linearBackward(mod, par, s, rp, `${p}.4`, gQ, f.a2, M, d, d, grads);
   const gG1 = s.f32(M * d);
   k.f32_layernorm_bwd(f.g1, gA2, M, d, rp.raw(`${p}.3.weight`), f.mean2, f.rstd2, gG1,
     grads[`${p}.3.weight`]!, grads[`${p}.3.bias`]!);
   const gH1 = s.f32(M * d);
-  k.f32_gelu_bwd(f.h1, gG1, M * d, gH1);
+  await par.geluBwd(f.h1, gG1, M * d, gH1);
   const gA1 = await linearBackward(mod, par, s, rp, `${p}.1`, gH1, f.a1, M, Din, d, grads);
   const gX = inputs ? s.f32(M * Din) : 0;
   k.f32_layernorm_bwd(f.x, gA1, M, Din, rp.raw(`${p}.0.weight`), f.mean1, f.rstd1, gX,

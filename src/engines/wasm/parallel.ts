@@ -7,11 +7,17 @@ import type { Scope } from './scope.js';
 const MIN_PARALLEL_FLOPS = 4e6;
 
 /**
- * Splits the two heavy kernels over the worker pool: GEMM by output rows, relevance by dictionary panels. Each
- * thread writes disjoint outputs with its own scratch, in the same order as one thread would, so results do not
- * depend on the thread count. Without a pool every call runs here, synchronously.
+ * Splits kernels over the worker pool: GEMM by output rows, the relevance forward by dictionary panels, its
+ * backward by batch rows (GQ) and dictionary rows (GT), the weighted sum by batch rows and its backward by
+ * dictionary rows, sparsemax by rows, GELU by values. Each thread writes disjoint outputs with its own scratch, and
+ * every output element is computed in the same order as on one thread, so results do not depend on the thread
+ * count. LayerNorm's backward (its parameter gradients sum over rows) and AdamW stay on the calling thread. Without
+ * a pool every call runs here, synchronously.
  */
 export class Parallel {
+  /** Work (FLOPs, or a like estimate) below which a kernel runs on the calling thread; tests set 0 to split all. */
+  minParallelFlops = MIN_PARALLEL_FLOPS;
+
   constructor(
     private readonly mod: KernelModule,
     private readonly pool: WorkerPool | null,
@@ -52,8 +58,74 @@ export class Parallel {
     await this.run(parts);
   }
 
+  /** f32_gelu_fwd over n values, split into value ranges. */
+  async gelu(X: number, n: number, Y: number): Promise<void> {
+    await this.ranges(40 * n, n, (a, b) => [['f32_gelu_fwd', [X + 4 * a, b - a, Y + 4 * a]]]);
+  }
+
+  /** f32_gelu_bwd over n values, split into value ranges. */
+  async geluBwd(X: number, GY: number, n: number, GX: number): Promise<void> {
+    await this.ranges(60 * n, n, (a, b) => [['f32_gelu_bwd', [X + 4 * a, GY + 4 * a, b - a, GX + 4 * a]]]);
+  }
+
+  /** f32_sparsemax_fwd, rows split across threads (each with its own scratch). */
+  async sparsemax(s: Scope, Z: number, R: number, C: number, P: number, SUPPORT: number): Promise<void> {
+    const bytes = this.mod.k.sparsemax_scratch_bytes(C);
+    await this.ranges(30 * R * C, R, (a, b) => [
+      ['f32_sparsemax_fwd', [Z + 4 * a * C, b - a, C, P + 4 * a * C, SUPPORT ? SUPPORT + 4 * a : 0, s.bytes(bytes)]],
+    ]);
+  }
+
+  /** f32_sparsemax_bwd, rows split across threads. */
+  async sparsemaxBwd(P: number, G: number, R: number, C: number, GZ: number): Promise<void> {
+    await this.ranges(10 * R * C, R, (a, b) => [['f32_sparsemax_bwd', [P + 4 * a * C, G + 4 * a * C, b - a, C, GZ + 4 * a * C]]]);
+  }
+
+  /** f32_wsum_fwd, batch rows split across threads (work counted as if dense: an upper bound). */
+  async wsum(W: number, T: number, B: number, C: number, d: number, E: number): Promise<void> {
+    await this.ranges(2 * B * C * d, B, (a, b) => [['f32_wsum_fwd', [W + 4 * a * C, T, b - a, C, d, E + 4 * a * d]]]);
+  }
+
+  /** f32_wsum_bwd, dictionary rows split across threads. */
+  async wsumBwd(W: number, T: number, GE: number, B: number, C: number, d: number, GW: number, GT: number, supportOnly: number): Promise<void> {
+    await this.ranges(4 * B * C * d, C, (a, b) => [['f32_wsum_bwd_part', [W, T, GE, B, C, d, GW, GT, supportOnly, a, b]]]);
+  }
+
+  /**
+   * f32_relevance_bwd: its GQ half split by batch rows and its GT half by dictionary rows, both halves in one
+   * round (their outputs are disjoint).
+   */
+  async relevanceBwd(GR: number, ARG: number, Q: number, T: number, B: number, L: number, C: number, d: number, scale: number, GQ: number, GT: number): Promise<void> {
+    const threads = this.split(4 * B * C * d, Math.min(B, C));
+    await this.ranges(4 * B * C * d, threads, (t0, t1) => {
+      const calls: KernelCall[] = [];
+      for (let t = t0; t < t1; t++) {
+        const [b0, b1] = share(B, threads, t);
+        const [c0, c1] = share(C, threads, t);
+        if (GQ && b1 > b0) calls.push(['f32_relevance_bwd_gq_part', [GR, ARG, T, B, L, C, d, scale, GQ, b0, b1]]);
+        if (GT && c1 > c0) calls.push(['f32_relevance_bwd_gt_part', [GR, ARG, Q, B, L, C, d, scale, GT, c0, c1]]);
+      }
+      return calls;
+    });
+  }
+
+  /**
+   * Splits [0, units) into one contiguous range per thread (a single range below MIN_PARALLEL_FLOPS or without a
+   * pool) and runs each range's calls on its thread.
+   */
+  private async ranges(flops: number, units: number, calls: (u0: number, u1: number) => KernelCall[]): Promise<void> {
+    if (units <= 0) return;
+    const T = this.split(flops, units);
+    const parts: KernelCall[][] = [];
+    for (let t = 0; t < T; t++) {
+      const [u0, u1] = share(units, T, t);
+      if (u1 > u0) parts.push(calls(u0, u1));
+    }
+    await this.run(parts);
+  }
+
   private split(flops: number, units: number): number {
-    if (!this.pool || flops < MIN_PARALLEL_FLOPS) return 1;
+    if (!this.pool || flops < this.minParallelFlops) return 1;
     return Math.max(1, Math.min(this.pool.size, units));
   }
 
@@ -65,4 +137,10 @@ export class Parallel {
     }
     await this.pool.run(parts, local);
   }
+}
+
+/** The t-th of T near-equal contiguous shares of [0, n). */
+function share(n: number, T: number, t: number): [number, number] {
+  const per = Math.ceil(n / T);
+  return [Math.min(n, t * per), Math.min(n, (t + 1) * per)];
 }
