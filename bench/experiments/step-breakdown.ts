@@ -1,0 +1,91 @@
+// Where the time of a paper-scale training step goes, kernel by kernel, so the "training step" figures of
+// docs/PERFORMANCE.md can be re-measured on any machine:
+//
+//   npx tsx bench/experiments/step-breakdown.ts [--threads N] [--steps N]
+//
+// One Trainer.stepOn at the paper's shapes (bench/suites/training.ts: 32 images x 49 x 768, 32 captions x 77 x 512,
+// d = 512, C = 16,384, sparsemax at temperature 1000) warms up; then every kernel call made on this thread is
+// timed through a wrapper around the module's exports, and the engine's parallel entry points (whose calls run on
+// the workers when N > 1) are timed around their awaits. Rows are per step; shares are of the step's wall time.
+// Also prints the FLOPs of the relevance forward and of the query MLPs' GEMMs, and the share the GEMMs alone take
+// of the step when they run at the relevance kernel's speed.
+import process from 'node:process';
+import { FDT } from '../../src/fdt.js';
+import { Trainer } from '../../src/train/trainer.js';
+import { PAPER, flopsOf } from '../shapes.js';
+import { PAPER_CONFIG, paperBatch } from '../suites/training.js';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+const threads = arg('--threads', 1);
+const steps = arg('--steps', 2);
+const fdt = await FDT.create({ ...PAPER_CONFIG, engine: 'wasm', threads });
+type Exports = Record<string, unknown>;
+const engine = fdt.wasm as unknown as {
+  mod: { k: Exports };
+  parallel: Record<string, (...a: unknown[]) => Promise<void>>;
+  adamwStep: (...a: unknown[]) => void;
+};
+const times = new Map<string, number>();
+const add = (name: string, ms: number) => times.set(name, (times.get(name) ?? 0) + ms);
+
+// Kernel exports called on this thread.
+const raw = engine.mod.k;
+const timed: Exports = {};
+for (const [name, v] of Object.entries(raw)) {
+  timed[name] = typeof v !== 'function' ? v : (...a: unknown[]) => {
+    const t = performance.now();
+    const r = (v as (...x: unknown[]) => unknown)(...a);
+    add(name, performance.now() - t);
+    return r;
+  };
+}
+Object.defineProperty(timed, 'memory', { get: () => raw['memory'] });
+engine.mod.k = timed;
+// The engine's parallel entry points (the kernels they run on workers are not seen by the wrapper above).
+const par = engine.parallel;
+for (const name of ['gemm', 'relevance', 'relevanceBwd', 'wsum', 'wsumBwd', 'sparsemax', 'sparsemaxBwd', 'gelu', 'geluBwd']) {
+  const f = par[name]!.bind(par);
+  par[name] = async (...a: unknown[]) => {
+    const t = performance.now();
+    await f(...a);
+    add(`parallel.${name}`, performance.now() - t);
+  };
+}
+const adamw = engine.adamwStep.bind(engine);
+engine.adamwStep = (...a: unknown[]) => {
+  const t = performance.now();
+  adamw(...a);
+  add('engine.adamwStep (all parameters)', performance.now() - t);
+};
+
+const batch = paperBatch();
+const trainer = new Trainer(fdt, { schedule: { warmupSteps: 10, totalSteps: 1000 } });
+await trainer.stepOn(batch);
+times.clear();
+let total = 0;
+for (let i = 0; i < steps; i++) {
+  const t = performance.now();
+  await trainer.stepOn(batch);
+  total += performance.now() - t;
+}
+const perStep = total / steps;
+console.log(`training step at paper scale on ${fdt.threads} thread(s): ${perStep.toFixed(0)} ms per step (mean of ${steps})`);
+console.log('what                                      ms/step   share');
+for (const [name, ms] of [...times.entries()].sort((a, b) => b[1] - a[1])) {
+  if (ms / steps < 0.05) continue;
+  console.log(`${name.padEnd(40)} ${(ms / steps).toFixed(1).padStart(8)} ${((100 * ms) / total).toFixed(1).padStart(6)}%`);
+}
+const relFlops = flopsOf({ B: PAPER.batch, P: PAPER.patches, d: PAPER.d, C: PAPER.C }) + flopsOf({ B: PAPER.batch, P: PAPER.captionSlots, d: PAPER.d, C: PAPER.C });
+// Each Linear: forward M x K x N, backward input gradient and weight gradient the same again each.
+const linear = (M: number, K: number, N: number) => 3 * 2 * M * K * N;
+const mi = PAPER.batch * PAPER.patches;
+const mt = PAPER.batch * PAPER.captionSlots;
+const mlpFlops = linear(mi, PAPER.imageDim, PAPER.d) + linear(mi, PAPER.d, PAPER.d) + linear(mt, PAPER.textDim, PAPER.d) + linear(mt, PAPER.d, PAPER.d);
+console.log(`relevance forward: ${(relFlops / 1e9).toFixed(1)} GFLOP; query MLP GEMMs (forward + both backward GEMMs): ${(mlpFlops / 1e9).toFixed(1)} GFLOP`);
+console.log(`the MLP GEMMs alone at the relevance kernel's speed: ${((100 * mlpFlops) / (relFlops + mlpFlops)).toFixed(1)}% of a step that did nothing else`);
+fdt.dispose();
+process.exit(0);
