@@ -99,6 +99,36 @@ export async function measure(fn: () => unknown, o: MeasureOptions): Promise<Tim
   };
 }
 
+/**
+ * Times several functions call by call in rounds (A, B, A, B, ... with the order reversed every other round), for
+ * ratios between them: this host has slow periods of seconds that /proc/stat does not show, and rows timed one after
+ * the other can land in different periods (a 2x difference was seen). `warmup` untimed rounds, then n rounds with
+ * n = budget / (duration of the last warm-up round), clamped to [min, max]. Returns one Timing per function.
+ */
+export async function measureInterleaved(fns: (() => unknown)[], o: MeasureOptions): Promise<Timing[]> {
+  const warmup = Math.max(1, o.warmup ?? 1);
+  let last = 0;
+  for (let i = 0; i < warmup; i++) {
+    const t0 = performance.now();
+    for (const f of fns) await f();
+    last = performance.now() - t0;
+  }
+  const n = Math.max(o.min ?? 3, Math.min(o.max ?? 50, Math.floor((o.budgetS * 1000) / Math.max(last, 1e-3))));
+  const samples: number[][] = fns.map(() => []);
+  const c0 = cpuSnapshot();
+  for (let r = 0; r < n; r++) {
+    const order = fns.map((_, i) => i);
+    if (r % 2) order.reverse();
+    for (const i of order) {
+      const t0 = performance.now();
+      await fns[i]!();
+      samples[i]!.push(performance.now() - t0);
+    }
+  }
+  const load = othersLoad(c0, cpuSnapshot());
+  return samples.map((xs) => ({ medianMs: median(xs), minMs: Math.min(...xs), maxMs: Math.max(...xs), samples: xs.length, othersLoad: load }));
+}
+
 /** Median of numbers (mean of the middle two for an even count). */
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -1,12 +1,13 @@
 /**
  * Thread rows: our relevance kernel on N threads (default N = 2: this machine's cores) against the same engine path
- * on one thread, and onnxruntime-web on N threads (a child process: ort fixes its thread count once per process).
+ * on one thread, timed call by call (measureInterleaved), and onnxruntime-web on N threads (a child process: ort
+ * fixes its thread count once per process).
  * Skipped, with the reason printed, while the engine has no `threads` option (see bench/threads.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import process from 'node:process';
-import { measure } from '../harness.js';
+import { measureInterleaved, type Timing } from '../harness.js';
 import { relevanceInputs } from '../relevance.js';
 import { flopsOf, gridFor, shapeLabel } from '../shapes.js';
 import { createModel, threadedModel, threadedRelevanceRunner } from '../threads.js';
@@ -72,12 +73,12 @@ export async function threadsSuite(ctx: Ctx): Promise<void> {
       for (const s of shapes) {
         const { q, T } = relevanceInputs(s);
         const budget = s.B * s.P > 256 ? (ctx.full ? { budgetS: 12, min: 5 } : { budgetS: 3, min: 3 }) : ctx.full ? { budgetS: 4, min: 7 } : { budgetS: 1.5, min: 5, max: 20 };
+        // Call by call, so both rows share the host's slow periods (see measureInterleaved).
         const r1 = threadedRelevanceRunner(one, s, q, T);
-        const t1 = await measure(r1.run, budget);
-        r1.release();
         const rN = threadedRelevanceRunner(m.fdt, s, q, T);
-        const tN = await measure(rN.run, budget);
+        const [t1, tN] = (await measureInterleaved([r1.run, rN.run], { ...budget, budgetS: 2 * budget.budgetS })) as [Timing, Timing];
         rN.release();
+        r1.release();
         const flops = flopsOf(s) + rN.extraFlops;
         const via = rN.via === 'kernel' ? 'kernel (engine.parallel.relevance)' : 'encodeImage with imageDim 16 (relevance-dominated)';
         ctx.add({
