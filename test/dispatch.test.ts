@@ -5,6 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { chooseEngine, defaultThresholds, relevanceFlops, type Capabilities, type Thresholds } from '../src/dispatch/policy.js';
 import { Dispatcher } from '../src/dispatch/dispatcher.js';
 import { readCalibration, writeCalibration } from '../src/dispatch/thresholds.js';
+import { describeCapabilities } from '../src/dispatch/capabilities.js';
+import { classifyDevice } from '../src/engines/tfjs/device.js';
+import type { TfjsEngine } from '../src/engines/tfjs/engine.js';
 import { FDT, FdtEngineError } from '../src/index.js';
 import { SHARED_DIR } from './golden-io.js';
 import { expectClose } from './helpers/close.js';
@@ -24,11 +27,34 @@ describe('the policy (a pure function)', () => {
     ['calibration of another backend is ignored', caps({ backend: 'webgpu', gpu: true }), { backend: 'wasm', crossoverFlops: Infinity, source: 'calibrated' }, PAPER_B32, 'auto', 'tfjs', /\(default\)/],
     ['forced wasm on a GPU', caps({ backend: 'webgpu', gpu: true }), null, PAPER_B32, 'wasm', 'wasm', /forced/],
     ['forced tfjs without GPU', caps({ backend: 'cpu' }), null, 10, 'tfjs', 'tfjs', /forced/],
+    ['WebGPU on a software adapter, large batch', caps({ backend: 'webgpu', gpu: false, softwareDevice: true, device: 'llvmpipe (LLVM 15.0.6, 256 bits)' }), null, PAPER_B32, 'auto', 'wasm', /software device \(llvmpipe/],
   ];
   it.each(cases)('%s', (_name, c, t, flops, override, want, reason) => {
     const d = chooseEngine({ op: 'encode', flops }, c, t ?? defaultThresholds(c), override);
     expect(d.engine).toBe(want);
     expect(d.reason).toMatch(reason);
+  });
+});
+
+describe('the device behind a GPU backend', () => {
+  it.each([
+    [['65541', '', '0', 'llvmpipe (LLVM 15.0.6, 256 bits)'], false, true], // Deno's wgpu on Mesa, no GPU
+    [['google', 'swiftshader'], false, true], // Chromium / Dawn without a GPU
+    [['Google Inc. (Google)', 'ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero)), SwiftShader driver)'], false, true],
+    [['Microsoft Basic Render Driver'], false, true], // WARP
+    [['nvidia', 'ampere', '', 'NVIDIA H100'], false, false],
+    [['apple', 'metal-3'], false, false],
+    [['', '', '', ''], true, true], // isFallbackAdapter
+    [['', '', '', ''], false, false],
+  ] as [string[], boolean, boolean][])('%j (fallback %s) -> software %s', (parts, fallback, software) => {
+    expect(classifyDevice(parts, fallback).software).toBe(software);
+  });
+
+  it('a software adapter is not a GPU for the dispatcher', () => {
+    const engine = { backend: 'webgpu', loaded: { candidate: 'webgpu' }, device: { description: 'llvmpipe', software: true } } as unknown as TfjsEngine;
+    expect(describeCapabilities({ engine }).tfjs).toMatchObject({ gpu: false, softwareDevice: true, device: 'llvmpipe' });
+    const real = { backend: 'webgpu', loaded: { candidate: 'webgpu' }, device: { description: 'nvidia ampere', software: false } } as unknown as TfjsEngine;
+    expect(describeCapabilities({ engine: real }).tfjs.gpu).toBe(true);
   });
 });
 

@@ -35,13 +35,16 @@ export async function dispatchSuite(ctx: Ctx): Promise<void> {
       await image.to('tfjs');
       await image.encodeImage({ data: new Float32Array(PAPER.patches * PAPER.imageDim), shape: [1, PAPER.patches, PAPER.imageDim] });
       tfjsLabel = image.lastEngine;
+      // A GPU API on a software device (llvmpipe, SwiftShader) is a CPU backend for the skip rule below.
+      const engine = await (image as unknown as { dispatcher: { tfjs(): Promise<{ device: { software: boolean; description: string } | null }> } }).dispatcher.tfjs();
+      if (engine.device?.software) tfjsLabel += ` on ${engine.device.description} (software)`;
     } catch (e) {
       ctx.notes.push(`dispatcher suite: the tfjs engine is unavailable here (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); auto is compared with wasm alone`);
     }
     await image.to('auto');
     const slowCpu = { ratio: 0, at: '' };
     for (const s of [...shapes].sort((a, b) => flopsOf(a) - flopsOf(b))) {
-      const skipTfjs = tfjsLabel !== null && !GPU_BACKEND.test(tfjsLabel) && slowCpu.ratio > 4
+      const skipTfjs = tfjsLabel !== null && (!GPU_BACKEND.test(tfjsLabel) || /\(software\)/.test(tfjsLabel)) && slowCpu.ratio > 4
         ? `${tfjsLabel} was ${slowCpu.ratio.toFixed(0)}x slower than the best engine at ${slowCpu.at} (CPU backend: the ratio holds as the work grows)`
         : null;
       const r = await shapeRow(ctx, image, s, tfjsLabel, skipTfjs);

@@ -15,7 +15,8 @@ export async function runDoctor(args: string[]): Promise<number> {
   out.push(`wasm engine    ready, ${wasm.build} build (WebAssembly SIMD ${caps.wasmSimd ? 'supported' : 'not supported: scalar build'})`);
   out.push(`threads        ${caps.threads ? 'workers + SharedArrayBuffer available' : 'unavailable'}; the wasm engine runs on one thread`);
   if (caps.tfjs.available) {
-    out.push(`tfjs engine    ready on backend '${caps.tfjs.backend}' (${caps.tfjs.gpu ? 'GPU' : 'CPU, no GPU'})`);
+    const kind = caps.tfjs.gpu ? 'GPU' : caps.tfjs.softwareDevice ? 'a software device: CPU, no GPU' : 'CPU, no GPU';
+    out.push(`tfjs engine    ready on backend '${caps.tfjs.backend}' (${kind})${caps.tfjs.device ? `, device: ${caps.tfjs.device}` : ''}`);
   } else {
     out.push(`tfjs engine    unavailable:`);
     for (const line of (caps.tfjs.error ?? '').split(/\n|; (?=\S+:)/)) if (line.trim()) out.push(`                 ${line.trim()}`);

@@ -17,7 +17,14 @@ export function describeCapabilities(tfjs: { engine?: TfjsEngine; error?: string
     wasmSimd: simdSupported(),
     threads,
     tfjs: e
-      ? { available: true, backend: e.backend, gpu: GPU_BACKENDS.has(e.backend) || e.loaded.candidate === 'tfjs-node-gpu' }
+      ? {
+        available: true,
+        backend: e.backend,
+        // A GPU API served by a CPU implementation (llvmpipe, SwiftShader, WARP) is not a GPU.
+        gpu: (GPU_BACKENDS.has(e.backend) && !e.device?.software) || e.loaded.candidate === 'tfjs-node-gpu',
+        ...(e.device?.description ? { device: e.device.description } : {}),
+        ...(e.device?.software ? { softwareDevice: true } : {}),
+      }
       : { available: false, gpu: false, error: tfjs.error },
   };
 }

@@ -16,8 +16,12 @@ export interface Capabilities {
     available: boolean;
     /** The tfjs backend that initialised ('webgpu', 'webgl', 'tensorflow', 'wasm', 'cpu', ...). */
     backend?: string;
-    /** The backend runs on a GPU (WebGPU, WebGL, tfjs-node-gpu). */
+    /** The backend runs on a GPU (WebGPU, WebGL, tfjs-node-gpu), not on a CPU implementation of a GPU API. */
     gpu: boolean;
+    /** What a WebGPU / WebGL backend runs on ('llvmpipe (LLVM 15.0.6, 256 bits)', 'google swiftshader', ...). */
+    device?: string;
+    /** The WebGPU adapter or WebGL renderer is a CPU implementation. */
+    softwareDevice?: boolean;
     /** Why tfjs is not available (every failed attempt). */
     error?: string;
   };
@@ -62,7 +66,9 @@ export function chooseEngine(work: Work, caps: Capabilities, thresholds: Thresho
       engine: 'wasm',
       reason: caps.tfjs.gpu
         ? `tfjs backend '${caps.tfjs.backend}' never beat the wasm engine when calibrated (${t.source})`
-        : `no GPU: tfjs runs on backend '${caps.tfjs.backend}' (CPU), slower than the wasm engine (${t.source})`,
+        : caps.tfjs.softwareDevice
+          ? `no GPU: tfjs backend '${caps.tfjs.backend}' runs on a software device (${caps.tfjs.device ?? 'unknown'}), slower than the wasm engine (${t.source})`
+          : `no GPU: tfjs runs on backend '${caps.tfjs.backend}' (CPU), slower than the wasm engine (${t.source})`,
     };
   }
   const gf = (x: number) => `${(x / 1e9).toFixed(2)} GFLOP`;

@@ -7,6 +7,7 @@ import { loadTf, type LoadedTf, type LoadTfOptions, type TfLoader, type TfNamesp
 import { MAX_LOGIT_SCALE } from './infonce.js';
 import { adamw } from './optim.js';
 import { TfResidentParams, TRANSPOSED } from './resident.js';
+import { probeDevice, type TfDevice } from './device.js';
 
 /** Options of TfjsEngine.create: loadTf's options, and (for tests) the loader to use. */
 export interface TfjsEngineOptions extends LoadTfOptions {
@@ -75,12 +76,17 @@ export class TfjsEngine implements Engine {
   private readonly residents = new WeakMap<ModelState, TfResidentParams>();
   private readonly moments = new WeakMap<ModelState, Map<string, { m: Tensor; v: Tensor }>>();
 
-  private constructor(readonly loaded: LoadedTf) {}
+  private constructor(
+    readonly loaded: LoadedTf,
+    /** The device behind a WebGPU / WebGL backend (null: another backend, or unknown); see device.ts. */
+    readonly device: TfDevice | null,
+  ) {}
 
   /** Loads tfjs (see loadTf) and returns an engine on it. @throws FdtEngineError when no backend works. */
   static async create(options: TfjsEngineOptions = {}): Promise<TfjsEngine> {
     const { loader, ...rest } = options;
-    return new TfjsEngine(await (loader ? loader.load(rest) : loadTf(rest)));
+    const loaded = await (loader ? loader.load(rest) : loadTf(rest));
+    return new TfjsEngine(loaded, await probeDevice(loaded.tf, loaded.backend));
   }
 
   /** The tfjs namespace this engine runs on. */
