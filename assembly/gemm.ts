@@ -71,14 +71,26 @@ export function tile_2x16(a0: usize, a1: usize, bp: usize, K: i32, out: usize): 
       const b1 = v128.load(bp, 16);
       const b2 = v128.load(bp, 32);
       const b3 = v128.load(bp, 48);
-      c00 = f32x4.add(c00, f32x4.mul(x0, b0));
-      c01 = f32x4.add(c01, f32x4.mul(x0, b1));
-      c02 = f32x4.add(c02, f32x4.mul(x0, b2));
-      c03 = f32x4.add(c03, f32x4.mul(x0, b3));
-      c10 = f32x4.add(c10, f32x4.mul(x1, b0));
-      c11 = f32x4.add(c11, f32x4.mul(x1, b1));
-      c12 = f32x4.add(c12, f32x4.mul(x1, b2));
-      c13 = f32x4.add(c13, f32x4.mul(x1, b3));
+      if (ASC_FEATURE_RELAXED_SIMD) {
+        // The relaxed build: one fused multiply-add per lane where the CPU has FMA (one rounding instead of two).
+        c00 = f32x4.relaxed_madd(x0, b0, c00);
+        c01 = f32x4.relaxed_madd(x0, b1, c01);
+        c02 = f32x4.relaxed_madd(x0, b2, c02);
+        c03 = f32x4.relaxed_madd(x0, b3, c03);
+        c10 = f32x4.relaxed_madd(x1, b0, c10);
+        c11 = f32x4.relaxed_madd(x1, b1, c11);
+        c12 = f32x4.relaxed_madd(x1, b2, c12);
+        c13 = f32x4.relaxed_madd(x1, b3, c13);
+      } else {
+        c00 = f32x4.add(c00, f32x4.mul(x0, b0));
+        c01 = f32x4.add(c01, f32x4.mul(x0, b1));
+        c02 = f32x4.add(c02, f32x4.mul(x0, b2));
+        c03 = f32x4.add(c03, f32x4.mul(x0, b3));
+        c10 = f32x4.add(c10, f32x4.mul(x1, b0));
+        c11 = f32x4.add(c11, f32x4.mul(x1, b1));
+        c12 = f32x4.add(c12, f32x4.mul(x1, b2));
+        c13 = f32x4.add(c13, f32x4.mul(x1, b3));
+      }
       a0 += 4;
       a1 += 4;
       bp += 64;

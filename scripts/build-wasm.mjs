@@ -28,7 +28,7 @@ if (process.argv.includes('--check')) {
 
 mkdirSync(join(root, 'build'), { recursive: true });
 const bytes = {};
-for (const target of ['simd', 'scalar', 'simd-shared', 'scalar-shared']) {
+for (const target of ['simd', 'scalar', 'simd-shared', 'scalar-shared', 'relaxed', 'relaxed-shared']) {
   const { error, stderr } = await asc.main(['assembly/index.ts', '--config', 'asconfig.json', '--target', target], {
     stdout: process.stdout,
     stderr: process.stderr,
@@ -52,7 +52,12 @@ export const SIMD_SHARED_WASM_BASE64 =
   '${bytes['simd-shared'].toString('base64')}';
 export const SCALAR_SHARED_WASM_BASE64 =
   '${bytes['scalar-shared'].toString('base64')}';
+/** The SIMD build with relaxed SIMD's fused multiply-add in the GEMM micro-kernel (opt-in: build 'relaxed'). */
+export const RELAXED_WASM_BASE64 =
+  '${bytes.relaxed.toString('base64')}';
+export const RELAXED_SHARED_WASM_BASE64 =
+  '${bytes['relaxed-shared'].toString('base64')}';
 `;
 writeFileSync(outFile + '.tmp', text);
 renameSync(outFile + '.tmp', outFile);
-console.log(`wrote ${outFile} (simd ${bytes.simd.length} B, scalar ${bytes.scalar.length} B, shared ${bytes['simd-shared'].length} + ${bytes['scalar-shared'].length} B, sources ${hash})`);
+console.log(`wrote ${outFile} (simd ${bytes.simd.length} B, scalar ${bytes.scalar.length} B, relaxed ${bytes.relaxed.length} B, shared ${bytes['simd-shared'].length} + ${bytes['scalar-shared'].length} + ${bytes['relaxed-shared'].length} B, sources ${hash})`);

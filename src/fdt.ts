@@ -1,4 +1,4 @@
-import type { WasmBuild } from '../bindings/kernels.js';
+import type { ResolvedBuild, WasmBuild } from '../bindings/kernels.js';
 import { resolveConfig, type FdtConfig } from './config.js';
 import { FdtShapeError, FdtValueError } from './errors.js';
 import { getDispatcher, type Dispatcher } from './dispatch/dispatcher.js';
@@ -247,7 +247,7 @@ export class FDT implements ModelState {
   }
 
   /** The build of the wasm engine running this model. */
-  get build(): 'simd' | 'scalar' {
+  get build(): ResolvedBuild {
     return this.engine.build;
   }
 

@@ -11,6 +11,7 @@ import {
   relevance, relevanceVjp, softmax, softmaxVjp, sparsemaxSort, sparsemaxVjp, weightedSum, weightedSumVjp,
 } from './reference/ops.js';
 import { Rng } from './reference/rng.js';
+import { relaxedSimdSupported } from '../bindings/kernels.js';
 
 const EDGE = [1, 2, 3, 4, 5, 15, 16, 17, 33];
 
@@ -356,5 +357,45 @@ describe('SIMD and scalar builds give identical bits', () => {
     }
     const names = ['relevance', 'gemm', 'wsum', 'wsum bwd (dot)', 'layernorm', 'adamw'];
     names.forEach((n, i) => expectIdentical(n, outs['simd']![i]!, outs['scalar']![i]!));
+  });
+});
+
+// The opt-in relaxed build: fused multiply-add in the GEMM micro-kernel only. Its GEMM and relevance results round
+// once per multiply-add, so they are compared with the float64 reference (as the other builds are); every kernel
+// without a GEMM must give the SIMD build's bits exactly.
+const RELAXED = relaxedSimdSupported();
+describe.skipIf(!RELAXED)(`relaxed build (fused multiply-add)${RELAXED ? '' : ': skipped, this runtime has no relaxed SIMD (Node 20 without --experimental-wasm-relaxed-simd)'}`, () => {
+  it('GEMM and relevance match the float64 reference; weighted sum, LayerNorm, sparsemax, AdamW equal the SIMD build bit for bit', async () => {
+    const R = await Harness.create('relaxed');
+    const S = harness['simd']!;
+    expect(R.k.has_simd()).toBe(1);
+    const rng = new Rng(93);
+    const [B, L, d, C] = [3, 7, 37, 45];
+    const q = randn(rng, B * L * d);
+    const T = randn(rng, C * d);
+    const w = f32round(sparsemaxSort(randn(rng, B * C), B, C));
+    const run = (H: Harness) => {
+      const Tp = H.zeros(Math.ceil(C / 16) * 16 * d);
+      H.k.f32_pack_nt(H.f32(T), C, d, Tp);
+      const r = H.zeros(B * C);
+      H.k.f32_relevance_fwd(H.f32(q), B, L, d, Tp, C, 0.3, 0, 0, r, H.zeros(B * C), H.zeros(200));
+      const y = H.zeros(B * L * C);
+      H.k.f32_gemm(H.f32(q), B * L, d, d, Tp, C, 0, y, C, 0, H.zeros(32));
+      const e = H.zeros(B * d);
+      H.k.f32_wsum_fwd(H.f32(w), H.f32(T), B, C, d, e);
+      const ln = H.zeros(B * L * d);
+      H.k.f32_layernorm_fwd(H.f32(q), B * L, d, H.f32(T.subarray(0, d)), H.f32(T.subarray(d, 2 * d)), 1e-5, ln, H.zeros(B * L), H.zeros(B * L));
+      const p = H.zeros(B * C);
+      H.k.f32_sparsemax_fwd(H.f32(q.subarray(0, B * C)), B, C, p, 0, H.zeros(H.k.sparsemax_scratch_bytes(C) / 4));
+      const pp = H.f32(T);
+      H.k.f32_adamw_step(pp, H.f32(q.subarray(0, C * d)), H.zeros(C * d), H.zeros(C * d), C * d, 1e-3, 0.9, 0.98, 1e-8, 0.1, 1);
+      return { r: H.readF32(r, B * C), y: H.readF32(y, B * L * C), e: H.readF32(e, B * d), ln: H.readF32(ln, B * L * d), p: H.readF32(p, B * C), pp: H.readF32(pp, C * d) };
+    };
+    const a = run(R);
+    const b = run(S);
+    // Kernel scale 0.3 = 1 / (sqrt(d) tau).
+    expectClose('relaxed relevance vs reference', a.r, relevance(q, T, null, B, L, C, d, 1 / (0.3 * Math.sqrt(d))).r);
+    expectClose('relaxed gemm vs reference', a.y, linear(q, T, null, B * L, d, C));
+    for (const k of ['e', 'ln', 'p', 'pp'] as const) expectIdentical(`relaxed ${k} vs simd`, a[k], b[k]);
   });
 });

@@ -5,13 +5,14 @@
  *
  *   fdtkit-simd     our kernel, SIMD128 build, dictionary packed once (every shape)
  *   fdtkit-scalar   the same sources without SIMD (small, edge, and B = 1 at paper scale)
+ *   fdtkit-relaxed  the opt-in relaxed build (FMA in the micro-kernel), where the runtime has relaxed SIMD
  *   plain-js        a blocked JS loop (small, edge; B = 1 at paper scale with one timed call)
  *   tfjs-wasm       @tensorflow/tfjs-backend-wasm (XNNPACK): matMul + max in tf.tidy, await data()
  *   tfjs-cpu        @tensorflow/tfjs-backend-cpu (small and edge shapes only)
  *   ort-web         onnxruntime-web, wasm EP, numThreads 1: MatMul + ReduceMax graph built in code
  *   numpy           python3 child, float32 matmul + max, OpenBLAS on 1 and on 2 threads
  */
-import { instantiateKernels, type KernelModule } from '../../bindings/kernels.js';
+import { instantiateKernels, relaxedSimdSupported, type KernelModule } from '../../bindings/kernels.js';
 import { measure, type MeasureOptions, type Timing } from '../harness.js';
 import { ortRelevanceRunner } from '../peers/onnx.js';
 import { numpyUnavailable, runNumpy, type NumpyReport } from '../peers/numpy.js';
@@ -58,6 +59,9 @@ export async function relevanceSuite(ctx: Ctx): Promise<void> {
   } catch (e) {
     ctx.notes.push(`scalar build unavailable: ${errorText(e)}`);
   }
+  // The opt-in relaxed build (fused multiply-add in the micro-kernel) where the runtime has relaxed SIMD.
+  const relaxed = relaxedSimdSupported() ? await instantiateKernels('relaxed') : null;
+  const relaxedReason = 'no relaxed SIMD in this runtime (Node 20: run with --experimental-wasm-relaxed-simd)';
   const tfWasm = await useTfBackend('wasm');
   if (tfWasm.tf) peerInfo['tfjs-wasm'] = tfjsFlags(tfWasm.tf);
   let ortInfoSet = false;
@@ -88,6 +92,16 @@ export async function relevanceSuite(ctx: Ctx): Promise<void> {
       sc.release();
     } else if (scalar) {
       ctx.skip(KERNEL, label, 'fdtkit-scalar', 1, 'scalar build runs on small shapes and B = 1 only (seconds per call at B = 32)', s.id);
+    }
+
+    if (relaxed) {
+      const rx = wasmRelevanceSetup(relaxed, s, q, T);
+      rx.run();
+      const diff = relDiff(rx.read(), 1, ref);
+      rec('fdtkit-relaxed', await measure(rx.run, budget(ctx, s)), { max_rel_diff: diff });
+      rx.release();
+    } else {
+      ctx.skip(KERNEL, label, 'fdtkit-relaxed', 1, relaxedReason, s.id);
     }
 
     if (!paper || s.B === 1) {

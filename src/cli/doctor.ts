@@ -1,3 +1,4 @@
+import { relaxedSimdSupported } from '../../bindings/kernels.js';
 import { parseArgs } from 'node:util';
 import { getDispatcher } from '../dispatch/dispatcher.js';
 import { relevanceFlops } from '../dispatch/policy.js';
@@ -13,6 +14,9 @@ export async function runDoctor(args: string[]): Promise<number> {
   const out: string[] = [];
   out.push(`runtime        ${caps.runtime}`);
   out.push(`wasm engine    ready, ${wasm.build} build (WebAssembly SIMD ${caps.wasmSimd ? 'supported' : 'not supported: scalar build'})`);
+  out.push(relaxedSimdSupported()
+    ? `relaxed SIMD   supported: build 'relaxed' (fused multiply-add, 1.3-1.5x on the GEMMs; last bits differ) is available`
+    : `relaxed SIMD   not supported here (Node 20: --experimental-wasm-relaxed-simd); the 'relaxed' build cannot run`);
   out.push(`threads        ${caps.threads ? 'workers + SharedArrayBuffer available' : 'unavailable'}; the wasm engine runs on one thread`);
   if (caps.tfjs.available) {
     const kind = caps.tfjs.gpu ? 'GPU' : caps.tfjs.softwareDevice ? 'a software device: CPU, no GPU' : 'CPU, no GPU';

@@ -5,7 +5,7 @@ import { readModelBytes } from '../io/model-file.js';
 import { formatReport, verifyGolden } from '../verify/golden.js';
 
 /**
- * `fdt verify FILE.json [--engine wasm|tfjs] [--build simd|scalar|auto] [--checkpoint CKPT]`: exit 0 only if every field
+ * `fdt verify FILE.json [--engine wasm|tfjs] [--build simd|scalar|relaxed|auto] [--checkpoint CKPT]`: exit 0 only if every field
  * is within tolerance. With --checkpoint the parameters come from an official .pth.tar or an fdtkit model file
  * (for files that hold inputs and expected outputs but no params).
  */
@@ -23,8 +23,8 @@ export async function runVerify(args: string[]): Promise<number> {
   const engine = values.engine;
   if (engine !== 'wasm' && engine !== 'tfjs') throw new FdtValueError(`--engine: expected 'wasm' or 'tfjs', found ${JSON.stringify(engine)}`);
   const build = values.build;
-  if (build !== 'auto' && build !== 'simd' && build !== 'scalar') {
-    throw new FdtValueError(`--build: expected simd, scalar or auto, found ${JSON.stringify(build)}`);
+  if (build !== 'auto' && build !== 'simd' && build !== 'scalar' && build !== 'relaxed') {
+    throw new FdtValueError(`--build: expected simd, scalar, relaxed or auto, found ${JSON.stringify(build)}`);
   }
   const file = positionals[0]!;
   let doc: unknown;

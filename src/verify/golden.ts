@@ -1,4 +1,4 @@
-import type { WasmBuild } from '../../bindings/kernels.js';
+import type { ResolvedBuild, WasmBuild } from '../../bindings/kernels.js';
 import type { FdtConfig } from '../config.js';
 import { FdtFormatError } from '../errors.js';
 import { FDT, type GradientResult } from '../fdt.js';
@@ -20,7 +20,7 @@ export interface VerifyReport {
   name: string;
   /** The engine that ran: 'wasm simd', 'wasm scalar' or 'tfjs <backend>'. */
   engine: string;
-  build: 'simd' | 'scalar';
+  build: ResolvedBuild;
   fields: FieldReport[];
   ok: boolean;
 }

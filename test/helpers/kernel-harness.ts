@@ -4,7 +4,7 @@ import { instantiateKernels, type KernelModule } from '../../bindings/kernels.js
 export class Harness {
   private constructor(readonly mod: KernelModule) {}
 
-  static async create(build: 'simd' | 'scalar'): Promise<Harness> {
+  static async create(build: 'simd' | 'scalar' | 'relaxed'): Promise<Harness> {
     return new Harness(await instantiateKernels(build));
   }
 

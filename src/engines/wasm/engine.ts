@@ -1,4 +1,7 @@
-import { instantiateKernels, instantiateThreaded, simdSupported, threadsSupported, type KernelModule, type WasmBuild } from '../../../bindings/kernels.js';
+import {
+  instantiateKernels, instantiateThreaded, relaxedSimdSupported, simdSupported, threadsSupported, type KernelModule, type ResolvedBuild,
+  type WasmBuild,
+} from '../../../bindings/kernels.js';
 import type { WorkerPool } from '../../../bindings/pool.js';
 import { Parallel } from './parallel.js';
 import type { FdtConfig } from '../../config.js';
@@ -37,6 +40,9 @@ export class WasmEngine implements Engine {
     if (build === 'simd' && !simdSupported()) {
       throw new FdtEngineError('wasm engine: the SIMD build was forced but this runtime does not support WebAssembly SIMD; use build "scalar" or "auto"');
     }
+    if (build === 'relaxed' && !relaxedSimdSupported()) {
+      throw new FdtEngineError('wasm engine: the relaxed build was asked for but this runtime does not support WebAssembly relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd; Deno, Bun and Chromium have it); use build "simd" or "auto"');
+    }
     const want = threads ?? (await defaultThreads());
     if (!Number.isSafeInteger(want) || want < 1) throw new FdtEngineError(`wasm engine: threads: expected an integer >= 1, found ${threads}`);
     if (want > 1) {
@@ -73,8 +79,8 @@ export class WasmEngine implements Engine {
     return `wasm ${this.mod.build}${this.threads > 1 ? ` x${this.threads} threads` : ''}`;
   }
 
-  /** 'simd' or 'scalar': the build this engine runs. */
-  get build(): 'simd' | 'scalar' {
+  /** 'simd', 'scalar' or 'relaxed': the build this engine runs. */
+  get build(): ResolvedBuild {
     return this.mod.build;
   }
 
