@@ -53,6 +53,8 @@ export type Mode = 'quick' | 'full';
 /** Options parsed from the command line. */
 export interface RunOptions {
   mode: Mode;
+  /** Also write the result JSON here (`--json FILE`), beside bench/results/. */
+  json?: string;
   /** Suites to run (default all). */
   suites: Set<string>;
   /** Thread counts for the threaded rows (default [2] where the engine has a pool). */

@@ -21,7 +21,7 @@
 import os from 'node:os';
 import process from 'node:process';
 import { ALL_SUITES, Ctx, type RunOptions } from './context.js';
-import { cpuBusy, machineInfo, printReport, writeResults, type RunMeta } from './report.js';
+import { cpuBusy, machineInfo, printReport, writeJson, writeResults, type RunMeta } from './report.js';
 import { ceilingSuite } from './suites/ceiling.js';
 import { dispatchSuite } from './suites/dispatch.js';
 import { memorySuite } from './suites/memory.js';
@@ -52,13 +52,14 @@ function parseArgs(argv: string[]): RunOptions {
       o.threads = value().split(',').map(Number).filter((n) => Number.isSafeInteger(n) && n > 1);
     } else if (a === '--tag') o.tag = value().replace(/[^\w.-]/g, '_');
     else if (a === '--no-write') o.write = false;
+    else if (a === '--json') o.json = value();
     else if (a === '--python') o.python = value();
     else if (a === '--shapes') {
       o.shapes = new Set(value().split(',').map((x) => x.trim()));
       for (const id of o.shapes) shapeById(id);
     }
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: tsx bench/main.ts [--full] [--suites a,b] [--shapes a,b] [--threads 2] [--tag NAME] [--no-write] [--python PATH]\n');
+      process.stdout.write('usage: tsx bench/main.ts [--full] [--suites a,b] [--shapes a,b] [--threads 2] [--tag NAME] [--no-write] [--json FILE] [--python PATH]\n');
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -126,6 +127,7 @@ printReport(ctx, meta);
 if (opts.write) {
   for (const f of writeResults(ctx, meta)) ctx.log(`wrote ${f}`);
 }
+if (opts.json) ctx.log(`wrote ${writeJson(ctx, meta, opts.json)}`);
 ctx.log(`done in ${meta.duration_s.toFixed(0)} s`);
 // Worker pools (ours, ort's) keep the event loop alive: leave explicitly.
 process.exit(0);

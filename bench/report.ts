@@ -2,7 +2,8 @@
  * Output of a run: the console tables, bench/results/<date>-<runtime>[-quick][-tag].{json,md,svg}. The SVG is a
  * grouped bar chart of the relevance kernel's GFLOP/s by shape and implementation (log scale), drawn here.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import os from 'node:os';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
@@ -316,19 +317,26 @@ export function svgChart(ctx: Ctx, title: string): string {
   return `${out.join('\n')}\n`;
 }
 
+/** The result document: the run's facts, its records, the targets and the notes. */
+function resultJson(ctx: Ctx, meta: RunMeta): Record<string, unknown> {
+  return { ...meta, mode: ctx.opts.mode, ceiling_gflops: measuredCeiling(ctx), records: ctx.records, targets: ctx.targets, notes: ctx.notes };
+}
+
+/** Writes the result JSON to `file` (through a temporary file and a rename); returns the path. */
+export function writeJson(ctx: Ctx, meta: RunMeta, file: string): string {
+  const path = resolve(file);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(resultJson(ctx, meta), null, 2)}\n`);
+  renameSync(`${path}.tmp`, path);
+  return path;
+}
+
 /** Writes the JSON, markdown and SVG files; returns their paths. */
 export function writeResults(ctx: Ctx, meta: RunMeta, name?: string): string[] {
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
   const base = name ?? `${meta.date}-${meta.machine.runtime.name}${ctx.opts.mode === 'quick' ? '-quick' : ''}${ctx.opts.tag ? `-${ctx.opts.tag}` : ''}`;
-  const json = {
-    ...meta,
-    mode: ctx.opts.mode,
-    ceiling_gflops: measuredCeiling(ctx),
-    records: ctx.records,
-    targets: ctx.targets,
-    notes: ctx.notes,
-  };
+  const json = resultJson(ctx, meta);
   const svgName = `${base}.svg`;
   const files = [`${dir}${base}.json`, `${dir}${base}.md`, `${dir}${svgName}`];
   writeFileSync(files[0]!, `${JSON.stringify(json, null, 2)}\n`);

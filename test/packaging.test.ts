@@ -1,7 +1,7 @@
 // The published form: `npm pack`, install the tarball into a fresh project, and run the README's quickstart from
 // Node, Deno and Bun. The tarball must hold only what users need, within a size budget.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -40,5 +40,14 @@ describe('packaging', () => {
     // The same wasm in three runtimes: identical results.
     expect(parsed['deno']).toEqual(parsed['node']);
     expect(parsed['bun']).toEqual(parsed['node']);
-  });
+    // The installed `fdt bench` runs the built-in suite (no bench/ in the package) and writes its records.
+    execFileSync(path.join(app, 'node_modules', '.bin', 'fdt'), ['bench', '--quick', '--json', 'bench.json'], { cwd: app, stdio: 'pipe' });
+    const bench = JSON.parse(readFileSync(path.join(app, 'bench.json'), 'utf8')) as { records: { kernel: string; impl: string; gflops: number | null; median_ms: number }[] };
+    expect(bench.records.map((r) => r.kernel)).toEqual(['relevance', 'relevance', 'sparsemax', 'sparsemax']);
+    for (const r of bench.records) {
+      expect(r.impl).toBe('fdtkit-simd');
+      expect(r.median_ms).toBeGreaterThan(0);
+    }
+    expect(bench.records[0]!.gflops).toBeGreaterThan(0);
+  }, 180_000);
 });

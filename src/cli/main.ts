@@ -5,7 +5,7 @@ import { FdtError } from '../errors.js';
 const USAGE = `fdt <command> [options]
 
 commands:
-  verify FILE.json [--engine wasm|tfjs] [--build simd|scalar|auto] [--checkpoint CKPT]
+  verify FILE.json [--engine wasm|tfjs] [--build simd|scalar|relaxed|auto] [--checkpoint CKPT]
                          run a golden file (official format) through the FDT head and compare every field
   import CKPT --out MODEL.safetensors [--temperature T] [--normalizer N] [--mask-mode M]
                          convert an official .pth.tar checkpoint into an fdtkit model file
@@ -23,6 +23,8 @@ commands:
                          retrieval and zero-shot figures on the test concepts of any installed emoji set
   embed --model M (--images a.png,b.svg | --emoji NAME,... | --captions "a","b") [--format json|safetensors] [--out F]
                          embeddings and sparse token weights
+  bench [--quick|--full] [--json FILE] [--suites a,b]
+                         the benchmark suite (the repository's, with the peers, in a checkout; our kernels otherwise)
   help                   this text
 `;
 
@@ -31,6 +33,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'verify':
       return (await import('./verify.js')).runVerify(rest);
+    case 'bench':
+      return (await import('./bench.js')).runBench(rest);
     case 'import':
       return (await import('./import.js')).runImport(rest);
     case 'demo':
