@@ -1,0 +1,99 @@
+// The GPU check: the tfjs engine on a GPU backend beside the wasm engine, at the paper's shapes, on any machine:
+//
+//   npx tsx bench/gpu-check.ts                         Node: tfjs-node-gpu if installed, else the `webgpu` package
+//   npx tsx bench/gpu-check.ts --backend webgpu        Node, WebGPU through the `webgpu` package (Dawn)
+//   deno run -A --sloppy-imports bench/gpu-check.ts    Deno's own WebGPU
+//   ... --quick                                        B = 1 and 8 only, no training step
+//   ... --calibrate                                    then store the crossover for the dispatcher (`fdt calibrate`)
+//
+// It prints which backend and device tfjs runs on (a software adapter such as llvmpipe or SwiftShader is named as
+// such: the dispatcher does not treat it as a GPU), then per batch size the relevance-dominated image encode
+// ([B, 49, 768] patches, d = 512, C = 16,384) on both engines with GFLOP/s of the relevance work, then one training
+// gradient at the paper's batch (32 images, 32 captions of 77 slots) on both engines. Results are read back to the
+// host on every call, so GPU time is included. Exit 1 when no tfjs GPU backend could be initialised.
+import process from 'node:process';
+import { FDT } from '../src/fdt.js';
+import { Rng } from '../src/rng.js';
+import { paperBatch } from './suites/training.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const calibrate = args.includes('--calibrate');
+const bi = args.indexOf('--backend');
+const wanted = bi >= 0 ? [args[bi + 1]!] : ['tfjs-node-gpu', 'webgpu', 'webgl'];
+
+const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
+if (!isDeno && wanted.includes('webgpu') && !(globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu) {
+  // Node: WebGPU through the `webgpu` package (Dawn), as test/webgpu-node.ts does; a missing package is not fatal.
+  try {
+    const { create, globals } = await import('webgpu');
+    Object.assign(globalThis, globals);
+    // Dawn's default backend (Vulkan, Metal, D3D12) first; without one, OpenGL ES at the 'compatibility' level.
+    let gpu = create([]);
+    if (!(await gpu.requestAdapter())) {
+      process.env['EGL_PLATFORM'] ??= 'surfaceless'; // headless Mesa
+      const gles = create(['backend=opengles']);
+      const request = gles.requestAdapter.bind(gles);
+      gles.requestAdapter = (o: object = {}) => request({ ...o, featureLevel: 'compatibility' } as never);
+      gpu = gles;
+    }
+    Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true });
+  } catch (e) {
+    console.log(`(the webgpu package is not usable here: ${(e as Error).message.split('\n')[0]})`);
+  }
+}
+
+const D = { numTokens: 16384, dim: 512, imageDim: 768, textDim: 512, temperature: 1000, seed: 1 };
+const fdt = await FDT.create({ ...D, backends: wanted });
+let tfjsLabel: string;
+try {
+  await fdt.to('tfjs');
+  await fdt.encodeImage({ data: new Float32Array(49 * 768), shape: [1, 49, 768] });
+  tfjsLabel = fdt.lastEngine;
+} catch (e) {
+  console.log(`no tfjs GPU backend (tried ${wanted.join(', ')}): ${(e as Error).message.split('\n').slice(0, 3).join(' ')}`);
+  process.exit(1);
+}
+await fdt.to('auto');
+const engine = await (fdt as unknown as { dispatcher: { tfjs(): Promise<{ device: { description: string; software: boolean } | null }> } }).dispatcher.tfjs();
+console.log(`tfjs engine: ${tfjsLabel}${engine.device ? `, device: ${engine.device.description}${engine.device.software ? ' (software: a CPU implementation, not a GPU)' : ''}` : ''}`);
+console.log(`wasm engine: ${fdt.build} build, ${fdt.threads} thread(s)`);
+
+async function median(f: () => Promise<unknown>, reps: number): Promise<number> {
+  await f();
+  const ts: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t = performance.now();
+    await f();
+    ts.push(performance.now() - t);
+  }
+  return ts.sort((a, b) => a - b)[reps >> 1]!;
+}
+
+console.log('\nimage encode [B, 49, 768] (relevance work 2 B 49 d C):');
+console.log('   B   relevance GFLOP   wasm ms  GFLOP/s    tfjs ms  GFLOP/s   tfjs / wasm time');
+const rng = new Rng(3);
+for (const B of quick ? [1, 8] : [1, 8, 32, 128]) {
+  const x = { data: Float32Array.from({ length: B * 49 * 768 }, () => rng.normal()), shape: [B, 49, 768] };
+  const flops = 2 * B * 49 * D.dim * D.numTokens;
+  const reps = B >= 32 ? 3 : 5;
+  const w = await median(() => fdt.encodeImage(x, { engine: 'wasm' }), reps);
+  const t = await median(() => fdt.encodeImage(x, { engine: 'tfjs' }), reps);
+  console.log(`${String(B).padStart(4)}   ${(flops / 1e9).toFixed(1).padStart(15)}  ${w.toFixed(1).padStart(8)}  ${(flops / w / 1e6).toFixed(1).padStart(7)}  ${t.toFixed(1).padStart(9)}  ${(flops / t / 1e6).toFixed(1).padStart(7)}   ${(t / w).toFixed(2).padStart(8)}x`);
+}
+
+if (!quick) {
+  console.log('\ntraining gradient at the paper batch (32 images x 49 x 768, 32 captions x 77 x 512), forward + backward:');
+  const batch = paperBatch();
+  for (const e of ['wasm', 'tfjs'] as const) {
+    const ms = await median(() => fdt.gradients(batch, { engine: e, inputs: false }), 2);
+    console.log(`  ${e.padEnd(5)} ${ms.toFixed(0).padStart(7)} ms`);
+  }
+}
+fdt.dispose();
+
+if (calibrate) {
+  const { runCalibrate } = await import('../src/cli/calibrate.js');
+  process.exit(await runCalibrate(['--backends', wanted.join(',')]));
+}
+process.exit(0);
