@@ -56,10 +56,10 @@ export async function forwardModality(
     w: s.f32(B * C), support: s.i32(B),
     e: s.f32(B * d), ehat: s.f32(B * d), norms: s.f32(B),
   };
-  k.f32_layernorm_fwd(f.x, M, Din, rp.raw(`${p}.0.weight`), rp.raw(`${p}.0.bias`), LN_EPS, f.a1, f.mean1, f.rstd1);
+  await par.layerNorm(f.x, M, Din, rp.raw(`${p}.0.weight`), rp.raw(`${p}.0.bias`), LN_EPS, f.a1, f.mean1, f.rstd1);
   await par.gemm(s, f.a1, M, Din, Din, rp.packedNT(`${p}.1.weight`, d, Din), d, rp.raw(`${p}.1.bias`), f.h1, d, 0);
   await par.gelu(f.h1, M * d, f.g1);
-  k.f32_layernorm_fwd(f.g1, M, d, rp.raw(`${p}.3.weight`), rp.raw(`${p}.3.bias`), LN_EPS, f.a2, f.mean2, f.rstd2);
+  await par.layerNorm(f.g1, M, d, rp.raw(`${p}.3.weight`), rp.raw(`${p}.3.bias`), LN_EPS, f.a2, f.mean2, f.rstd2);
   await par.gemm(s, f.a2, M, d, d, rp.packedNT(`${p}.4.weight`, d, d), d, rp.raw(`${p}.4.bias`), f.q, d, 0);
   await par.relevance(s, f.q, B, L, d, rp.packedNT('space_dict', C, d), C, relevanceScale(c), f.valid, MASK_MODE[c.maskMode], f.r, f.arg);
   if (c.normalizer === 'sparsemax') {

@@ -9,7 +9,7 @@ const MIN_PARALLEL_FLOPS = 4e6;
 /**
  * Splits kernels over the worker pool: GEMM by output rows, the relevance forward by dictionary panels, its
  * backward by batch rows (GQ) and dictionary rows (GT), the weighted sum by batch rows and its backward by
- * dictionary rows, sparsemax by rows, GELU by values. Each thread writes disjoint outputs with its own scratch, and
+ * dictionary rows, sparsemax and the LayerNorm forward by rows, GELU by values. Each thread writes disjoint outputs with its own scratch, and
  * every output element is computed in the same order as on one thread, so results do not depend on the thread
  * count. LayerNorm's backward (its parameter gradients sum over rows) and AdamW stay on the calling thread. Without
  * a pool every call runs here, synchronously.
@@ -66,6 +66,13 @@ export class Parallel {
   /** f32_gelu_bwd over n values, split into value ranges. */
   async geluBwd(X: number, GY: number, n: number, GX: number): Promise<void> {
     await this.ranges(60 * n, n, (a, b) => [['f32_gelu_bwd', [X + 4 * a, GY + 4 * a, b - a, GX + 4 * a]]]);
+  }
+
+  /** f32_layernorm_fwd over M rows of D, rows split across threads (each row is normalised on its own). */
+  async layerNorm(X: number, M: number, D: number, GAMMA: number, BETA: number, eps: number, Y: number, MEAN: number, RSTD: number): Promise<void> {
+    await this.ranges(8 * M * D, M, (a, b) => [
+      ['f32_layernorm_fwd', [X + 4 * a * D, b - a, D, GAMMA, BETA, eps, Y + 4 * a * D, MEAN + 4 * a, RSTD + 4 * a]],
+    ]);
   }
 
   /** f32_sparsemax_fwd, rows split across threads (each with its own scratch). */
