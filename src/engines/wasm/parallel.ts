@@ -42,20 +42,15 @@ export class Parallel {
     await this.run(parts);
   }
 
-  /** f32_relevance_fwd, dictionary panels split across threads. */
+  /** f32_relevance_fwd, dictionary panels split across threads (each with its own scratch). */
   async relevance(
     s: Scope, Q: number, B: number, L: number, d: number, Tp: number, C: number, scale: number, valid: number, mode: number,
     R: number, ARG: number,
   ): Promise<void> {
-    const panels = Math.ceil(C / 16);
-    const T = this.split(2 * B * L * d * C, panels);
-    const per = Math.ceil(panels / T);
-    const parts: KernelCall[][] = [];
-    for (let t = 0, p0 = 0; t < T && p0 < panels; t++, p0 += per) {
-      const scratch = s.bytes(this.mod.k.relevance_scratch_bytes(L));
-      parts.push([['f32_relevance_fwd_part', [Q, B, L, d, Tp, C, scale, valid, mode, R, ARG, scratch, p0, Math.min(panels, p0 + per)]]]);
-    }
-    await this.run(parts);
+    const bytes = this.mod.k.relevance_scratch_bytes(L);
+    await this.ranges(2 * B * L * d * C, Math.ceil(C / 16), (p0, p1) => [
+      ['f32_relevance_fwd_part', [Q, B, L, d, Tp, C, scale, valid, mode, R, ARG, s.bytes(bytes), p0, p1]],
+    ]);
   }
 
   /** f32_gelu_fwd over n values, split into value ranges. */
@@ -100,20 +95,20 @@ export class Parallel {
 
   /**
    * f32_relevance_bwd: its GQ half split by batch rows and its GT half by dictionary rows, both halves in one
-   * round (their outputs are disjoint).
+   * round (their outputs are disjoint); thread t takes the t-th share of each.
    */
   async relevanceBwd(GR: number, ARG: number, Q: number, T: number, B: number, L: number, C: number, d: number, scale: number, GQ: number, GT: number): Promise<void> {
-    const threads = this.split(4 * B * C * d, Math.min(B, C));
-    await this.ranges(4 * B * C * d, threads, (t0, t1) => {
+    const threads = this.split(4 * B * C * d, Math.max(B, C));
+    const parts: KernelCall[][] = [];
+    for (let t = 0; t < threads; t++) {
+      const [b0, b1] = share(B, threads, t);
+      const [c0, c1] = share(C, threads, t);
       const calls: KernelCall[] = [];
-      for (let t = t0; t < t1; t++) {
-        const [b0, b1] = share(B, threads, t);
-        const [c0, c1] = share(C, threads, t);
-        if (GQ && b1 > b0) calls.push(['f32_relevance_bwd_gq_part', [GR, ARG, T, B, L, C, d, scale, GQ, b0, b1]]);
-        if (GT && c1 > c0) calls.push(['f32_relevance_bwd_gt_part', [GR, ARG, Q, B, L, C, d, scale, GT, c0, c1]]);
-      }
-      return calls;
-    });
+      if (GQ && b1 > b0) calls.push(['f32_relevance_bwd_gq_part', [GR, ARG, T, B, L, C, d, scale, GQ, b0, b1]]);
+      if (GT && c1 > c0) calls.push(['f32_relevance_bwd_gt_part', [GR, ARG, Q, B, L, C, d, scale, GT, c0, c1]]);
+      if (calls.length) parts.push(calls);
+    }
+    await this.run(parts);
   }
 
   /**
@@ -138,7 +133,7 @@ export class Parallel {
 
   private async run(parts: KernelCall[][]): Promise<void> {
     const local = ([name, args]: KernelCall) => (this.mod.k[name] as (...a: number[]) => void)(...args);
-    if (parts.length === 1 || !this.pool) {
+    if (parts.length <= 1 || !this.pool) {
       for (const p of parts) for (const c of p) local(c);
       return;
     }
