@@ -329,34 +329,43 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
   });
 });
 
+/**
+ * One call of each of several kernels on the same inputs (q [B, L, d], dictionary T [C, d], weights w [B, C]), read
+ * back by name: what the build-equality tests compare.
+ */
+function mixedKernels(H: Harness, q: Float64Array, T: Float64Array, w: Float64Array, B: number, L: number, d: number, C: number): Record<string, Float32Array> {
+  const Tp = H.zeros(Math.ceil(C / 16) * 16 * d);
+  H.k.f32_pack_nt(H.f32(T), C, d, Tp);
+  const r = H.zeros(B * C);
+  H.k.f32_relevance_fwd(H.f32(q), B, L, d, Tp, C, 0.3, 0, 0, r, H.zeros(B * C), H.zeros(200));
+  const y = H.zeros(B * L * C);
+  H.k.f32_gemm(H.f32(q), B * L, d, d, Tp, C, 0, y, C, 0, H.zeros(32));
+  const e = H.zeros(B * d);
+  H.k.f32_wsum_fwd(H.f32(w), H.f32(T), B, C, d, e);
+  const gw = H.zeros(B * C);
+  H.k.f32_wsum_bwd(H.f32(w), H.f32(T), e, B, C, d, gw, 0, 0);
+  const ln = H.zeros(B * L * d);
+  H.k.f32_layernorm_fwd(H.f32(q), B * L, d, H.f32(T.subarray(0, d)), H.f32(T.subarray(d, 2 * d)), 1e-5, ln, H.zeros(B * L), H.zeros(B * L));
+  const p = H.zeros(B * C);
+  H.k.f32_sparsemax_fwd(H.f32(q.subarray(0, B * C)), B, C, p, 0, H.zeros(H.k.sparsemax_scratch_bytes(C) / 4));
+  const pp = H.f32(T);
+  H.k.f32_adamw_step(pp, H.f32(q.subarray(0, C * d)), H.zeros(C * d), H.zeros(C * d), C * d, 1e-3, 0.9, 0.98, 1e-8, 0.1, 1);
+  return {
+    relevance: H.readF32(r, B * C), gemm: H.readF32(y, B * L * C), wsum: H.readF32(e, B * d), 'wsum bwd (dot)': H.readF32(gw, B * C),
+    layernorm: H.readF32(ln, B * L * d), sparsemax: H.readF32(p, B * C), adamw: H.readF32(pp, C * d),
+  };
+}
+
 describe('SIMD and scalar builds give identical bits', () => {
-  it('relevance, GEMM, weighted sum, LayerNorm, AdamW', () => {
+  it('relevance, GEMM, weighted sum, LayerNorm, sparsemax, AdamW', () => {
     const rng = new Rng(91);
     const [B, L, d, C] = [3, 7, 37, 45];
     const q = randn(rng, B * L * d);
     const T = randn(rng, C * d);
     const w = f32round(sparsemaxSort(randn(rng, B * C), B, C));
-    const outs: Record<string, Float32Array[]> = {};
-    for (const build of BUILDS) {
-      const H = harness[build]!;
-      const Tp = H.zeros(Math.ceil(C / 16) * 16 * d);
-      H.k.f32_pack_nt(H.f32(T), C, d, Tp);
-      const r = H.zeros(B * C);
-      H.k.f32_relevance_fwd(H.f32(q), B, L, d, Tp, C, 0.3, 0, 0, r, H.zeros(B * C), H.zeros(200));
-      const y = H.zeros(B * L * C);
-      H.k.f32_gemm(H.f32(q), B * L, d, d, Tp, C, 0, y, C, 0, H.zeros(32));
-      const e = H.zeros(B * d);
-      H.k.f32_wsum_fwd(H.f32(w), H.f32(T), B, C, d, e);
-      const gw = H.zeros(B * C);
-      H.k.f32_wsum_bwd(H.f32(w), H.f32(T), e, B, C, d, gw, 0, 0);
-      const ln = H.zeros(B * L * d);
-      H.k.f32_layernorm_fwd(H.f32(q), B * L, d, H.f32(T.subarray(0, d)), H.f32(T.subarray(d, 2 * d)), 1e-5, ln, H.zeros(B * L), H.zeros(B * L));
-      const pp = H.f32(T);
-      H.k.f32_adamw_step(pp, H.f32(q.subarray(0, C * d)), H.zeros(C * d), H.zeros(C * d), C * d, 1e-3, 0.9, 0.98, 1e-8, 0.1, 1);
-      outs[build] = [H.readF32(r, B * C), H.readF32(y, B * L * C), H.readF32(e, B * d), H.readF32(gw, B * C), H.readF32(ln, B * L * d), H.readF32(pp, C * d)];
-    }
-    const names = ['relevance', 'gemm', 'wsum', 'wsum bwd (dot)', 'layernorm', 'adamw'];
-    names.forEach((n, i) => expectIdentical(n, outs['simd']![i]!, outs['scalar']![i]!));
+    const simd = mixedKernels(harness['simd']!, q, T, w, B, L, d, C);
+    const scalar = mixedKernels(harness['scalar']!, q, T, w, B, L, d, C);
+    for (const n of Object.keys(simd)) expectIdentical(n, simd[n]!, scalar[n]!);
   });
 });
 
@@ -367,35 +376,17 @@ const RELAXED = relaxedSimdSupported();
 describe.skipIf(!RELAXED)(`relaxed build (fused multiply-add)${RELAXED ? '' : ': skipped, this runtime has no relaxed SIMD (Node 20 without --experimental-wasm-relaxed-simd)'}`, () => {
   it('GEMM and relevance match the float64 reference; weighted sum, LayerNorm, sparsemax, AdamW equal the SIMD build bit for bit', async () => {
     const R = await Harness.create('relaxed');
-    const S = harness['simd']!;
     expect(R.k.has_simd()).toBe(1);
     const rng = new Rng(93);
     const [B, L, d, C] = [3, 7, 37, 45];
     const q = randn(rng, B * L * d);
     const T = randn(rng, C * d);
     const w = f32round(sparsemaxSort(randn(rng, B * C), B, C));
-    const run = (H: Harness) => {
-      const Tp = H.zeros(Math.ceil(C / 16) * 16 * d);
-      H.k.f32_pack_nt(H.f32(T), C, d, Tp);
-      const r = H.zeros(B * C);
-      H.k.f32_relevance_fwd(H.f32(q), B, L, d, Tp, C, 0.3, 0, 0, r, H.zeros(B * C), H.zeros(200));
-      const y = H.zeros(B * L * C);
-      H.k.f32_gemm(H.f32(q), B * L, d, d, Tp, C, 0, y, C, 0, H.zeros(32));
-      const e = H.zeros(B * d);
-      H.k.f32_wsum_fwd(H.f32(w), H.f32(T), B, C, d, e);
-      const ln = H.zeros(B * L * d);
-      H.k.f32_layernorm_fwd(H.f32(q), B * L, d, H.f32(T.subarray(0, d)), H.f32(T.subarray(d, 2 * d)), 1e-5, ln, H.zeros(B * L), H.zeros(B * L));
-      const p = H.zeros(B * C);
-      H.k.f32_sparsemax_fwd(H.f32(q.subarray(0, B * C)), B, C, p, 0, H.zeros(H.k.sparsemax_scratch_bytes(C) / 4));
-      const pp = H.f32(T);
-      H.k.f32_adamw_step(pp, H.f32(q.subarray(0, C * d)), H.zeros(C * d), H.zeros(C * d), C * d, 1e-3, 0.9, 0.98, 1e-8, 0.1, 1);
-      return { r: H.readF32(r, B * C), y: H.readF32(y, B * L * C), e: H.readF32(e, B * d), ln: H.readF32(ln, B * L * d), p: H.readF32(p, B * C), pp: H.readF32(pp, C * d) };
-    };
-    const a = run(R);
-    const b = run(S);
+    const a = mixedKernels(R, q, T, w, B, L, d, C);
+    const b = mixedKernels(harness['simd']!, q, T, w, B, L, d, C);
     // Kernel scale 0.3 = 1 / (sqrt(d) tau).
-    expectClose('relaxed relevance vs reference', a.r, relevance(q, T, null, B, L, C, d, 1 / (0.3 * Math.sqrt(d))).r);
-    expectClose('relaxed gemm vs reference', a.y, linear(q, T, null, B * L, d, C));
-    for (const k of ['e', 'ln', 'p', 'pp'] as const) expectIdentical(`relaxed ${k} vs simd`, a[k], b[k]);
+    expectClose('relaxed relevance vs reference', a['relevance']!, relevance(q, T, null, B, L, C, d, 1 / (0.3 * Math.sqrt(d))).r);
+    expectClose('relaxed gemm vs reference', a['gemm']!, linear(q, T, null, B * L, d, C));
+    for (const k of ['wsum', 'layernorm', 'sparsemax', 'adamw']) expectIdentical(`relaxed ${k} vs simd`, a[k]!, b[k]!);
   });
 });
