@@ -52,6 +52,12 @@ function caseInputs(c: Case, seed: number) {
   return { patches, tokens, valid };
 }
 
+/** caseInputs as an FDT batch. */
+function caseBatch(c: Case, seed: number) {
+  const x = caseInputs(c, seed);
+  return { patches: { data: x.patches, shape: [c.B, c.N, c.Di] }, tokens: { data: x.tokens, shape: [c.B, c.L, c.Dt] }, valid: { data: x.valid, shape: [c.B, c.L] } };
+}
+
 describe.each(BUILDS)('FDT API on the %s build', (build) => {
   it.each(CASES.map((c, i) => [i, c] as const))('case %i matches the float64 reference head, forward and backward', async (i, c) => {
     const model = await FDT.create({
@@ -87,8 +93,7 @@ describe.each(BUILDS)('FDT API on the %s build', (build) => {
   it('gradients(batch, { inputs: false }): the same parameter gradients, bit for bit, and no input gradients', async () => {
     const c = CASES[1]!;
     const model = await FDT.create({ numTokens: c.C, dim: c.d, imageDim: c.Di, textDim: c.Dt, temperature: 0.5, seed: 8, build });
-    const x = caseInputs(c, 10);
-    const batch = { patches: { data: x.patches, shape: [c.B, c.N, c.Di] }, tokens: { data: x.tokens, shape: [c.B, c.L, c.Dt] }, valid: { data: x.valid, shape: [c.B, c.L] } };
+    const batch = caseBatch(c, 10);
     const full = await model.gradients(batch);
     const params = await model.gradients(batch, { inputs: false });
     expect(params.loss).toBe(full.loss);
@@ -100,8 +105,7 @@ describe.each(BUILDS)('FDT API on the %s build', (build) => {
   it('encodeImage / encodeText give the same embeddings and sparse tokens as the batch forward', async () => {
     const c = CASES[1]!;
     const model = await FDT.create({ numTokens: c.C, dim: c.d, imageDim: c.Di, textDim: c.Dt, temperature: 0.5, seed: 7, build });
-    const x = caseInputs(c, 9);
-    const batch = { patches: { data: x.patches, shape: [c.B, c.N, c.Di] }, tokens: { data: x.tokens, shape: [c.B, c.L, c.Dt] }, valid: { data: x.valid, shape: [c.B, c.L] } };
+    const batch = caseBatch(c, 9);
     const all = await model.loss(batch);
     const img = await model.encodeImage(batch.patches);
     const txt = await model.encodeText(batch.tokens, batch.valid);
