@@ -28,6 +28,8 @@ export interface WasmRelevanceSetup {
   read: () => Float32Array;
   release: () => void;
   scale: number;
+  /** Where the inputs and outputs live in the module's memory: q [B, P, d], the packed dictionary, R and ARG [B, C]. */
+  buffers: { q: number; packed: number; R: number; ARG: number };
 }
 
 /**
@@ -52,6 +54,7 @@ export function wasmRelevanceSetup(mod: KernelModule, s: RelevanceShape, q: Floa
       for (const p of [scratch, arg, r, packed, tp, qp]) a.free(p);
     },
     scale,
+    buffers: { q: qp, packed, R: r, ARG: arg },
   };
 }
 

@@ -12,6 +12,7 @@
 import type { KernelModule } from '../bindings/kernels.js';
 import { FDT, type CreateOptions } from '../src/fdt.js';
 import type { Shape } from './shapes.js';
+import { wasmRelevanceSetup } from './relevance.js';
 
 /** A model whose engine runs `threads` threads, or why there is none. */
 export type ThreadedModel = { fdt: FDT; threads: number; reason?: undefined } | { fdt?: undefined; reason: string };
@@ -81,15 +82,8 @@ export function threadedRelevanceRunner(fdt: FDT, s: Shape, q: Float32Array, T: 
   const par = eng.parallel;
   if (mod && par && typeof par.relevance === 'function') {
     const a = mod.arena;
-    const qp = a.alloc(q.byteLength);
-    const tp = a.alloc(T.byteLength);
-    const packed = a.alloc(Math.ceil(s.C / 16) * 16 * s.d * 4);
-    const R = a.alloc(s.B * s.C * 4);
-    const ARG = a.alloc(s.B * s.C * 4);
-    mod.f32(qp, q.length).set(q);
-    mod.f32(tp, T.length).set(T);
-    mod.k.f32_pack_nt(tp, s.C, s.d, packed);
-    const scale = 1 / Math.sqrt(s.d);
+    const setup = wasmRelevanceSetup(mod, s, q, T);
+    const { q: qp, packed, R, ARG } = setup.buffers;
     const relevance = par.relevance.bind(par);
     return {
       via: 'kernel',
@@ -98,14 +92,12 @@ export function threadedRelevanceRunner(fdt: FDT, s: Shape, q: Float32Array, T: 
         const blocks: number[] = [];
         const scope = { bytes: (n: number) => { const p = a.alloc(n); blocks.push(p); return p; } };
         try {
-          await relevance(scope, qp, s.B, s.P, s.d, packed, s.C, scale, 0, 0, R, ARG);
+          await relevance(scope, qp, s.B, s.P, s.d, packed, s.C, setup.scale, 0, 0, R, ARG);
         } finally {
           for (const p of blocks) a.free(p);
         }
       },
-      release: () => {
-        for (const p of [ARG, R, packed, tp, qp]) a.free(p);
-      },
+      release: setup.release,
     };
   }
   const c = fdt.config;
