@@ -20,9 +20,9 @@ import { cpuSnapshot, median, othersLoad } from '../harness.js';
 import { flopsOf, PAPER, type GridShape } from '../shapes.js';
 import { modelThreads } from '../threads.js';
 import type { Ctx } from '../context.js';
+import type { Capabilities } from '../../src/dispatch/policy.js';
 
 type Choice = 'auto' | 'wasm' | 'tfjs';
-const GPU_BACKEND = /webgpu|webgl|tensorflow/;
 const CHOICES: Choice[] = ['auto', 'wasm', 'tfjs'];
 
 export async function dispatchSuite(ctx: Ctx): Promise<void> {
@@ -31,20 +31,21 @@ export async function dispatchSuite(ctx: Ctx): Promise<void> {
   const image = await FDT.create({ numTokens: PAPER.C, dim: PAPER.d, imageDim: PAPER.imageDim, textDim: PAPER.textDim, temperature: 1000, seed: 1 });
   try {
     let tfjsLabel: string | null = null;
+    // Whether tfjs runs on a CPU, as the dispatcher sees it (a GPU API on llvmpipe or SwiftShader counts as a CPU).
+    let tfjsOnCpu = false;
     try {
       await image.to('tfjs');
       await image.encodeImage({ data: new Float32Array(PAPER.patches * PAPER.imageDim), shape: [1, PAPER.patches, PAPER.imageDim] });
-      tfjsLabel = image.lastEngine;
-      // A GPU API on a software device (llvmpipe, SwiftShader) is a CPU backend for the skip rule below.
-      const engine = await (image as unknown as { dispatcher: { tfjs(): Promise<{ device: { software: boolean; description: string } | null }> } }).dispatcher.tfjs();
-      if (engine.device?.software) tfjsLabel += ` on ${engine.device.description} (software)`;
+      const caps = await (image as unknown as { dispatcher: { capabilities(): Promise<Capabilities> } }).dispatcher.capabilities();
+      tfjsLabel = `${image.lastEngine}${caps.tfjs.device ? ` on ${caps.tfjs.device}` : ''}`;
+      tfjsOnCpu = !caps.tfjs.gpu;
     } catch (e) {
       ctx.notes.push(`dispatcher suite: the tfjs engine is unavailable here (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); auto is compared with wasm alone`);
     }
     await image.to('auto');
     const slowCpu = { ratio: 0, at: '' };
     for (const s of [...shapes].sort((a, b) => flopsOf(a) - flopsOf(b))) {
-      const skipTfjs = tfjsLabel !== null && (!GPU_BACKEND.test(tfjsLabel) || /\(software\)/.test(tfjsLabel)) && slowCpu.ratio > 4
+      const skipTfjs = tfjsLabel !== null && tfjsOnCpu && slowCpu.ratio > 4
         ? `${tfjsLabel} was ${slowCpu.ratio.toFixed(0)}x slower than the best engine at ${slowCpu.at} (CPU backend: the ratio holds as the work grows)`
         : null;
       const r = await shapeRow(ctx, image, s, tfjsLabel, skipTfjs);
