@@ -12,6 +12,7 @@
 // gradient at the paper's batch (32 images, 32 captions of 77 slots) on both engines. Results are read back to the
 // host on every call, so GPU time is included. Exit 1 when no tfjs GPU backend could be initialised.
 import process from 'node:process';
+import type { Capabilities } from '../src/dispatch/policy.js';
 import { FDT } from '../src/fdt.js';
 import { Rng } from '../src/rng.js';
 import { paperBatch } from './suites/training.js';
@@ -55,8 +56,8 @@ try {
   process.exit(1);
 }
 await fdt.to('auto');
-const engine = await (fdt as unknown as { dispatcher: { tfjs(): Promise<{ device: { description: string; software: boolean } | null }> } }).dispatcher.tfjs();
-console.log(`tfjs engine: ${tfjsLabel}${engine.device ? `, device: ${engine.device.description}${engine.device.software ? ' (software: a CPU implementation, not a GPU)' : ''}` : ''}`);
+const caps = await (fdt as unknown as { dispatcher: { capabilities(): Promise<Capabilities> } }).dispatcher.capabilities();
+console.log(`tfjs engine: ${tfjsLabel}${caps.tfjs.device ? `, device: ${caps.tfjs.device}` : ''}${caps.tfjs.softwareDevice ? ' (software: a CPU implementation, not a GPU)' : ''}`);
 console.log(`wasm engine: ${fdt.build} build, ${fdt.threads} thread(s)`);
 
 async function median(f: () => Promise<unknown>, reps: number): Promise<number> {
