@@ -1,33 +1,32 @@
 import { instantiateKernels, type KernelModule } from '../../bindings/kernels.js';
 
-/** A kernel module plus helpers to move arrays in and out by pointer, for direct kernel tests. */
-export class Harness {
-  private constructor(readonly mod: KernelModule) {}
-
-  static async create(build: 'simd' | 'scalar' | 'relaxed'): Promise<Harness> {
-    return new Harness(await instantiateKernels(build));
-  }
+/** The allocations of one kernel call, released by {@link Mem.free} so that thousands of runs reuse the arena. */
+export class Mem {
+  private readonly ptrs: number[] = [];
+  constructor(readonly mod: KernelModule) {}
 
   get k() {
     return this.mod.k;
   }
-
-  /** Copies float data in (as float32); returns the pointer. */
+  /** A 16-byte-aligned block of at least `bytes` bytes, zero-filled. */
+  bytes(bytes: number): number {
+    const p = this.mod.arena.alloc(Math.max(16, bytes));
+    this.ptrs.push(p);
+    new Uint8Array(this.mod.k.memory.buffer, p, Math.max(16, bytes)).fill(0);
+    return p;
+  }
+  /** n zeroed 4-byte words. */
+  zeros(n: number): number {
+    return this.bytes(n * 4);
+  }
   f32(data: ArrayLike<number>): number {
-    const p = this.mod.arena.alloc(Math.max(4, data.length * 4));
+    const p = this.zeros(data.length);
     this.mod.f32(p, data.length).set(Float32Array.from(data));
     return p;
   }
-  /** Copies int data in; returns the pointer. */
   i32(data: ArrayLike<number>): number {
-    const p = this.mod.arena.alloc(Math.max(4, data.length * 4));
+    const p = this.zeros(data.length);
     this.mod.i32(p, data.length).set(Int32Array.from(data));
-    return p;
-  }
-  /** A zeroed block of n float32/int32 (or raw bytes). */
-  zeros(n: number): number {
-    const p = this.mod.arena.alloc(Math.max(16, n * 4));
-    this.mod.f32(p, n).fill(0);
     return p;
   }
   readF32(p: number, n: number): Float32Array {
@@ -38,6 +37,17 @@ export class Harness {
   }
   readF64(p: number, n: number): Float64Array {
     return this.mod.f64(p, n).slice();
+  }
+  free(): void {
+    for (const p of this.ptrs.reverse()) this.mod.arena.free(p);
+    this.ptrs.length = 0;
+  }
+}
+
+/** A kernel module of one build plus Mem's helpers, for direct kernel tests (blocks live as long as the module). */
+export class Harness extends Mem {
+  static async create(build: 'simd' | 'scalar' | 'relaxed'): Promise<Harness> {
+    return new Harness(await instantiateKernels(build));
   }
 }
 

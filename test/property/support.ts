@@ -4,6 +4,9 @@
 import fc from 'fast-check';
 import { afterAll } from 'vitest';
 import { instantiateKernels, instantiateThreaded, threadsSupported, type KernelModule } from '../../bindings/kernels.js';
+import { Mem } from '../helpers/kernel-harness.js';
+
+export { Mem };
 import { Rng } from '../reference/rng.js';
 
 /**
@@ -71,50 +74,6 @@ export async function loadBuilds(): Promise<Builds> {
 }
 
 export type Builds = { simd: KernelModule; scalar: KernelModule } & Partial<Record<Build, KernelModule>>;
-
-/** The allocations of one kernel call, released by {@link Mem.free} so that thousands of runs reuse the arena. */
-export class Mem {
-  private readonly ptrs: number[] = [];
-  constructor(readonly mod: KernelModule) {}
-
-  get k() {
-    return this.mod.k;
-  }
-  /** A 16-byte-aligned block of at least `bytes` bytes, zero-filled. */
-  bytes(bytes: number): number {
-    const p = this.mod.arena.alloc(Math.max(16, bytes));
-    this.ptrs.push(p);
-    new Uint8Array(this.mod.k.memory.buffer, p, Math.max(16, bytes)).fill(0);
-    return p;
-  }
-  /** n zeroed 4-byte words. */
-  zeros(n: number): number {
-    return this.bytes(n * 4);
-  }
-  f32(data: ArrayLike<number>): number {
-    const p = this.zeros(data.length);
-    this.mod.f32(p, data.length).set(Float32Array.from(data));
-    return p;
-  }
-  i32(data: ArrayLike<number>): number {
-    const p = this.zeros(data.length);
-    this.mod.i32(p, data.length).set(Int32Array.from(data));
-    return p;
-  }
-  readF32(p: number, n: number): Float32Array {
-    return this.mod.f32(p, n).slice();
-  }
-  readI32(p: number, n: number): Int32Array {
-    return this.mod.i32(p, n).slice();
-  }
-  readF64(p: number, n: number): Float64Array {
-    return this.mod.f64(p, n).slice();
-  }
-  free(): void {
-    for (const p of this.ptrs.reverse()) this.mod.arena.free(p);
-    this.ptrs.length = 0;
-  }
-}
 
 export type Outputs = Record<string, Float32Array | Int32Array | Float64Array>;
 
