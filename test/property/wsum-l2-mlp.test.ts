@@ -8,7 +8,7 @@ import {
 } from '../reference/ops.js';
 import {
   centralDiff, check, close, dimArb, direction, dot, draw, fdAgrees, identical, loadBuilds, onBoth, pow2,
-  printSummaryAfterAll, Rng, seedArb, type Builds, type Dist,
+  printSummaryAfterAll, Rng, seedArb, type Builds, type Dist, type Mem,
 } from './support.js';
 
 let mods: Builds;
@@ -18,6 +18,16 @@ beforeAll(async () => {
 printSummaryAfterAll('test/property/wsum-l2-mlp.test.ts');
 
 const EPS = Math.fround(1e-5); // the LayerNorm eps the kernel receives (a float32)
+
+/** L2 normalisation forward (EH, norms N) and backward (GE for upstream G) of E [B, d] on one build. */
+function runL2(m: Mem, E: Float64Array, G: Float64Array, B: number, d: number) {
+  const EH = m.zeros(B * d);
+  const N = m.zeros(B);
+  m.k.f32_l2norm_fwd(m.f32(E), B, d, EH, N);
+  const GE = m.zeros(B * d);
+  m.k.f32_l2norm_bwd(EH, N, m.f32(G), B, d, GE);
+  return { EH: m.readF32(EH, B * d), N: m.readF32(N, B), GE: m.readF32(GE, B * d) };
+}
 
 describe('weighted sum e = w T', () => {
   const wsumCase = fc.record({
@@ -90,14 +100,7 @@ describe('L2 normalisation e / (||e|| + 1e-10)', () => {
       const E = draw(rng, B * d, dist, pow2(s));
       if (zeroRow) E.fill(0, 0, d);
       const G = draw(rng, B * d, 'normal');
-      const out = onBoth(mods, (m) => {
-        const EH = m.zeros(B * d);
-        const N = m.zeros(B);
-        m.k.f32_l2norm_fwd(m.f32(E), B, d, EH, N);
-        const GE = m.zeros(B * d);
-        m.k.f32_l2norm_bwd(EH, N, m.f32(G), B, d, GE);
-        return { EH: m.readF32(EH, B * d), N: m.readF32(N, B), GE: m.readF32(GE, B * d) };
-      });
+      const out = onBoth(mods, (m) => runL2(m, E, G, B, d));
       // Per row, in its natural units: |e_hat| <= n / (n + eps) and |GE| <= 2 max|G| / (n + eps), n = ||e|| (rows of one
       // batch may differ by many orders of magnitude; and for d = 1 the exact GE, G eps / (n + eps)^2, is far below
       // the unit: the float32 rounding of e_hat then dominates, as it must).
@@ -127,14 +130,7 @@ describe('L2 normalisation e / (||e|| + 1e-10)', () => {
         const rng = new Rng(seed);
         const E = draw(rng, B * d, 'normal', pow2(e));
         const G = draw(rng, B * d, 'normal');
-        const out = onBoth(mods, (m) => {
-          const EH = m.zeros(B * d);
-          const N = m.zeros(B);
-          m.k.f32_l2norm_fwd(m.f32(E), B, d, EH, N);
-          const GE = m.zeros(B * d);
-          m.k.f32_l2norm_bwd(EH, N, m.f32(G), B, d, GE);
-          return { GE: m.readF32(GE, B * d) };
-        });
+        const out = onBoth(mods, (m) => runL2(m, E, G, B, d));
         const ge = l2normalizeVjp(E, G, B, d);
         for (let b = 0; b < B; b++) {
           const n = Math.sqrt(dot(E.subarray(b * d, (b + 1) * d), E.subarray(b * d, (b + 1) * d)));
