@@ -29,16 +29,12 @@ export class TfResidentParams {
 
   /** The resident tensor of `name`, uploaded now if absent or stale. */
   get(name: string): Tensor {
-    const version = this.model.versions[name] ?? 0;
-    const e = this.entries.get(name);
-    if (e && e.version === version && !e.tensor.isDisposed) return e.tensor;
-    const p = this.model.params[name];
-    const shape = this.shape(name);
-    if (!p) throw new FdtValueError(`tfjs engine: the model has no parameter ${name}`);
-    const t = this.tf.keep(this.tf.tensor(p.slice(), shape, 'float32'));
-    e?.tensor.dispose();
-    this.entries.set(name, { version, tensor: t });
-    return t;
+    return this.cached(name, name, () => {
+      const p = this.model.params[name];
+      const shape = this.shape(name);
+      if (!p) throw new FdtValueError(`tfjs engine: the model has no parameter ${name}`);
+      return this.tf.tensor(p.slice(), shape, 'float32');
+    });
   }
 
   /**
@@ -47,11 +43,15 @@ export class TfResidentParams {
    * (0.69 s against 0.07 s for one image at C = 16,384, d = 512), a transposing path on every call.
    */
   transposed(name: string): Tensor {
-    const key = `${name}${TRANSPOSED}`;
+    return this.cached(`${name}${TRANSPOSED}`, name, () => this.tf.transpose(this.get(name)));
+  }
+
+  /** The entry `key`, made by `make` (and kept) when absent, disposed or older than parameter `name`'s version. */
+  private cached(key: string, name: string, make: () => Tensor): Tensor {
     const version = this.model.versions[name] ?? 0;
     const e = this.entries.get(key);
     if (e && e.version === version && !e.tensor.isDisposed) return e.tensor;
-    const t = this.tf.keep(this.tf.transpose(this.get(name)));
+    const t = this.tf.keep(make());
     e?.tensor.dispose();
     this.entries.set(key, { version, tensor: t });
     return t;
