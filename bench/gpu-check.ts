@@ -71,15 +71,22 @@ async function median(f: () => Promise<unknown>, reps: number): Promise<number> 
   return ts.sort((a, b) => a - b)[reps >> 1]!;
 }
 
+/** A failed tfjs call (a GPU out of memory, a buffer over the device's limits) is printed and the check goes on. */
+function failed(e: unknown): null {
+  console.log(`  failed: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+  return null;
+}
+
 console.log('\nimage encode [B, 49, 768] (relevance work 2 B 49 d C):');
 console.log('   B   relevance GFLOP   wasm ms  GFLOP/s    tfjs ms  GFLOP/s   tfjs / wasm time');
 const rng = new Rng(3);
-for (const B of quick ? [1, 8] : [1, 8, 32, 128]) {
+for (const B of quick ? [1, 8] : [1, 8, 32, 128, 256]) {
   const x = { data: Float32Array.from({ length: B * 49 * 768 }, () => rng.normal()), shape: [B, 49, 768] };
   const flops = 2 * B * 49 * D.dim * D.numTokens;
   const reps = B >= 32 ? 3 : 5;
   const w = await median(() => fdt.encodeImage(x, { engine: 'wasm' }), reps);
-  const t = await median(() => fdt.encodeImage(x, { engine: 'tfjs' }), reps);
+  const t = await median(() => fdt.encodeImage(x, { engine: 'tfjs' }), reps).catch(failed);
+  if (t === null) continue;
   console.log(`${String(B).padStart(4)}   ${(flops / 1e9).toFixed(1).padStart(15)}  ${w.toFixed(1).padStart(8)}  ${(flops / w / 1e6).toFixed(1).padStart(7)}  ${t.toFixed(1).padStart(9)}  ${(flops / t / 1e6).toFixed(1).padStart(7)}   ${(t / w).toFixed(2).padStart(8)}x`);
 }
 
@@ -87,8 +94,8 @@ if (!quick) {
   console.log('\ntraining gradient at the paper batch (32 images x 49 x 768, 32 captions x 77 x 512), forward + backward:');
   const batch = paperBatch();
   for (const e of ['wasm', 'tfjs'] as const) {
-    const ms = await median(() => fdt.gradients(batch, { engine: e, inputs: false }), 2);
-    console.log(`  ${e.padEnd(5)} ${ms.toFixed(0).padStart(7)} ms`);
+    const ms = await median(() => fdt.gradients(batch, { engine: e, inputs: false }), 2).catch(failed);
+    if (ms !== null) console.log(`  ${e.padEnd(5)} ${ms.toFixed(0).padStart(7)} ms`);
   }
 }
 fdt.dispose();
