@@ -64,6 +64,8 @@ export interface RunOptions {
   /** Write result files (false with --no-write). */
   write: boolean;
   python: string;
+  /** Node: install WebGPU from the `webgpu` package (Dawn) before the suites run. */
+  webgpu?: boolean;
   /** Only these grid shapes (ids), or null for the mode's grid. */
   shapes: Set<string> | null;
 }

@@ -16,6 +16,7 @@ import type { Capabilities } from '../src/dispatch/policy.js';
 import { FDT } from '../src/fdt.js';
 import { Rng } from '../src/rng.js';
 import { paperBatch } from './suites/training.js';
+import { installNodeWebGpu } from './webgpu-node.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -24,24 +25,9 @@ const bi = args.indexOf('--backend');
 const wanted = bi >= 0 ? [args[bi + 1]!] : ['tfjs-node-gpu', 'webgpu', 'webgl'];
 
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
-if (!isDeno && wanted.includes('webgpu') && !(globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu) {
-  // Node: WebGPU through the `webgpu` package (Dawn), as test/webgpu-node.ts does; a missing package is not fatal.
-  try {
-    const { create, globals } = await import('webgpu');
-    Object.assign(globalThis, globals);
-    // Dawn's default backend (Vulkan, Metal, D3D12) first; without one, OpenGL ES at the 'compatibility' level.
-    let gpu = create([]);
-    if (!(await gpu.requestAdapter())) {
-      process.env['EGL_PLATFORM'] ??= 'surfaceless'; // headless Mesa
-      const gles = create(['backend=opengles']);
-      const request = gles.requestAdapter.bind(gles);
-      gles.requestAdapter = (o: object = {}) => request({ ...o, featureLevel: 'compatibility' } as never);
-      gpu = gles;
-    }
-    Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true });
-  } catch (e) {
-    console.log(`(the webgpu package is not usable here: ${(e as Error).message.split('\n')[0]})`);
-  }
+if (!isDeno && wanted.includes('webgpu')) {
+  const why = await installNodeWebGpu(); // Node: WebGPU through the `webgpu` package (Dawn); a missing one is not fatal
+  if (why) console.log(`(${why})`);
 }
 
 const D = { numTokens: 16384, dim: 512, imageDim: 768, textDim: 512, temperature: 1000, seed: 1 };

@@ -14,6 +14,8 @@
 //   --shapes a,b        only these grid shapes (ids from bench/shapes.ts: b1-p49, b32-p49, b32-p77, b256-p49,
 //                       small, edge); --full still chooses the samples and the peers run at every listed shape
 //   --python PATH       python with numpy for the native anchor (default python3)
+//   --webgpu            Node: WebGPU through the `webgpu` package (Dawn) for the tfjs engine of the dispatch suite
+//                       (Deno has WebGPU built in; browsers too)
 //
 // Other runtimes: `deno run -A --sloppy-imports bench/main.ts` (Deno resolves this repo's `.js` specifiers to
 // the `.ts` sources with --sloppy-imports), `bun bench/main.ts`. A peer that cannot load there is skipped with the
@@ -21,6 +23,7 @@
 import os from 'node:os';
 import process from 'node:process';
 import { ALL_SUITES, Ctx, type RunOptions } from './context.js';
+import { installNodeWebGpu } from './webgpu-node.js';
 import { cpuBusy, machineInfo, printReport, writeJson, writeResults, type RunMeta } from './report.js';
 import { ceilingSuite } from './suites/ceiling.js';
 import { dispatchSuite } from './suites/dispatch.js';
@@ -54,12 +57,13 @@ function parseArgs(argv: string[]): RunOptions {
     else if (a === '--no-write') o.write = false;
     else if (a === '--json') o.json = value();
     else if (a === '--python') o.python = value();
+    else if (a === '--webgpu') o.webgpu = true;
     else if (a === '--shapes') {
       o.shapes = new Set(value().split(',').map((x) => x.trim()));
       for (const id of o.shapes) shapeById(id);
     }
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: tsx bench/main.ts [--full] [--suites a,b] [--shapes a,b] [--threads 2] [--tag NAME] [--no-write] [--json FILE] [--python PATH]\n');
+      process.stdout.write('usage: tsx bench/main.ts [--full] [--suites a,b] [--shapes a,b] [--threads 2] [--tag NAME] [--no-write] [--json FILE] [--python PATH] [--webgpu]\n');
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -67,6 +71,10 @@ function parseArgs(argv: string[]): RunOptions {
 }
 
 const opts = parseArgs(process.argv.slice(2));
+if (opts.webgpu) {
+  const why = await installNodeWebGpu();
+  if (why) process.stdout.write(`--webgpu: ${why}\n`);
+}
 const ctx = new Ctx(opts);
 const started = new Date();
 const busyBefore = await cpuBusy();

@@ -2,7 +2,7 @@ import type { ResolvedBuild, WasmBuild } from '../bindings/kernels.js';
 import { resolveConfig, type FdtConfig } from './config.js';
 import { FdtShapeError, FdtValueError } from './errors.js';
 import { getDispatcher, type Dispatcher } from './dispatch/dispatcher.js';
-import { relevanceFlops, type Decision, type EngineChoice } from './dispatch/policy.js';
+import { relevanceFlops, type Decision, type EngineChoice, type Work } from './dispatch/policy.js';
 import type { TfNamespace } from './engines/tfjs/load.js';
 import type { EncodeOutput, Engine, HeadGrads, ModelState } from './engines/types.js';
 import type { WasmEngine } from './engines/wasm/engine.js';
@@ -183,8 +183,8 @@ export class FDT implements ModelState {
     return this.decision;
   }
 
-  private async pick(op: 'encode' | 'loss' | 'train', flops: number, override?: EngineChoice): Promise<Engine> {
-    const { engine, decision } = await this.dispatcher.engineFor({ op, flops }, override ?? this.choice);
+  private async pick(work: Work, override?: EngineChoice): Promise<Engine> {
+    const { engine, decision } = await this.dispatcher.engineFor(work, override ?? this.choice);
     this.decision = decision;
     this.lastLabel = engine.label;
     this.used.add(engine);
@@ -295,7 +295,7 @@ export class FDT implements ModelState {
   async encodeImage(patches: TensorLike, options: CallOptions = {}): Promise<Encoding> {
     const x = imageInput(this.config, patches);
     const c = this.config;
-    const engine = await this.pick('encode', relevanceFlops(x.B, x.N, c.dim, c.numTokens), options.engine);
+    const engine = await this.pick({ op: 'encode', flops: relevanceFlops(x.B, x.N, c.dim, c.numTokens), rows: x.N }, options.engine);
     return this.encoding(await engine.encode(this, 'image', x.data, x.B, x.N, null, options.trace), x.B);
   }
 
@@ -306,7 +306,7 @@ export class FDT implements ModelState {
   async encodeText(tokens: TensorLike, valid?: TensorLike, options: CallOptions = {}): Promise<Encoding> {
     const x = textInput(this.config, tokens, valid);
     const c = this.config;
-    const engine = await this.pick('encode', relevanceFlops(x.B, x.L, c.dim, c.numTokens), options.engine);
+    const engine = await this.pick({ op: 'encode', flops: relevanceFlops(x.B, x.L, c.dim, c.numTokens), rows: x.L }, options.engine);
     return this.encoding(await engine.encode(this, 'text', x.data, x.B, x.L, x.valid, options.trace), x.B);
   }
 
@@ -382,7 +382,7 @@ export class FDT implements ModelState {
     const b = batchInput(this.config, batch);
     const c = this.config;
     const flops = relevanceFlops(b.B, b.N + b.L, c.dim, c.numTokens);
-    const engine = await this.pick(grads ? 'train' : 'loss', flops, override);
+    const engine = await this.pick({ op: grads ? 'train' : 'loss', flops, rows: (b.N + b.L) / 2 }, override);
     const out = await engine.forwardBackward(this, b, { grads, inputGrads, trace });
     const logitsPerText = new Float32Array(b.B * b.B);
     for (let i = 0; i < b.B; i++) for (let j = 0; j < b.B; j++) logitsPerText[j * b.B + i] = out.logitsPerImage[i * b.B + j]!;

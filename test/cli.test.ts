@@ -76,7 +76,7 @@ describe.skipIf(!existsSync(FIXTURE))('fdt import and verify --checkpoint on the
 });
 
 describe('fdt doctor and fdt calibrate', () => {
-  it('doctor explains capabilities and its choices; calibrate stores a crossover that doctor then reports', async () => {
+  it('doctor explains capabilities and its choices; calibrate stores measured series that doctor then reports and decides by', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'fdt-doctor-'));
     const env = { FDTKIT_CACHE_DIR: dir };
     const d1 = await fdtEnv(env, 'doctor', '--backends', 'cpu');
@@ -91,6 +91,8 @@ describe('fdt doctor and fdt calibrate', () => {
     expect(existsSync(path.join(dir, 'thresholds.json'))).toBe(true);
     const d2 = await fdtEnv(env, 'doctor', '--backends', 'wasm');
     expect(d2.stdout).toMatch(/thresholds\s+calibrated \d{4}-\d\d-\d\d, backend 'wasm'/);
+    expect(d2.stdout).toMatch(/encode 49 rows: tfjs\/wasm time B=1 [\d.]+, B=4/);
+    expect(d2.stdout).toMatch(/encode 32 captions \(77 slots\) .* -> (wasm|tfjs)\s+encode of .*tfjs time \/ wasm time ~ [\d.]+ on 'wasm' \(encode series, 77 rows/);
     const none = await fdtEnv(env, 'doctor', '--backends', 'tfjs-node-gpu');
     expect(none.stdout).toMatch(/tfjs engine\s+unavailable/);
     expect(none.stdout).toMatch(/npm install/);

@@ -1,14 +1,14 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chooseEngine, defaultThresholds, relevanceFlops, type Capabilities, type Thresholds } from '../src/dispatch/policy.js';
+import { chooseEngine, defaultThresholds, predictedRatio, relevanceFlops, seriesFor, type Capabilities, type CostSeries, type Thresholds, type Work } from '../src/dispatch/policy.js';
 import { Dispatcher } from '../src/dispatch/dispatcher.js';
 import { readCalibration, writeCalibration } from '../src/dispatch/thresholds.js';
 import { describeCapabilities } from '../src/dispatch/capabilities.js';
 import { classifyDevice } from '../src/engines/tfjs/device.js';
 import type { TfjsEngine } from '../src/engines/tfjs/engine.js';
-import { FDT, FdtEngineError } from '../src/index.js';
+import { FDT, FdtEngineError, FdtFormatError } from '../src/index.js';
 import { SHARED_DIR } from './golden-io.js';
 import { expectClose } from './helpers/close.js';
 
@@ -33,6 +33,50 @@ describe('the policy (a pure function)', () => {
     const d = chooseEngine({ op: 'encode', flops }, c, t ?? defaultThresholds(c), override);
     expect(d.engine).toBe(want);
     expect(d.reason).toMatch(reason);
+  });
+});
+
+describe('the policy with calibrated series', () => {
+  // Shaped on an H100 under Deno's WebGPU: tfjs lost image encodes at B = 32 and won caption encodes and training.
+  const flops = (B: number, rows: number) => relevanceFlops(B, rows, 512, 16384);
+  const pt = (B: number, rows: number, ratio: number) => ({ B, flops: flops(B, rows), wasmMs: 100, tfjsMs: 100 * ratio });
+  const gpu = caps({ backend: 'webgpu', gpu: true });
+  const cal: Thresholds = {
+    backend: 'webgpu', crossoverFlops: Infinity, source: 'calibrated 2026-11-27',
+    series: [
+      { op: 'encode', rows: 49, points: [pt(1, 49, 2.08), pt(8, 49, 1.09), pt(32, 49, 1.16)] },
+      { op: 'encode', rows: 77, points: [pt(1, 77, 2.0), pt(32, 77, 0.88)] },
+      { op: 'train', points: [pt(8, 126, 1.2), pt(32, 126, 0.69)] },
+    ],
+  };
+  const cases: [string, Work, 'wasm' | 'tfjs', RegExp][] = [
+    ['image encode, B = 32: the image series says wasm', { op: 'encode', flops: flops(32, 49), rows: 49 }, 'wasm', /~ 1\.16 .*encode series, 49 rows/],
+    ['caption encode, B = 32: the caption series says tfjs', { op: 'encode', flops: flops(32, 77), rows: 77 }, 'tfjs', /~ 0\.88 .*encode series, 77 rows/],
+    ['beyond the largest batch measured, its ratio holds', { op: 'encode', flops: flops(256, 49), rows: 49 }, 'wasm', /~ 1\.16/],
+    ['below the smallest, its ratio holds', { op: 'encode', flops: 1e6, rows: 77 }, 'wasm', /~ 2\.00/],
+    ['60 rows are nearest to 49 (in ratio)', { op: 'encode', flops: flops(32, 60), rows: 60 }, 'wasm', /49 rows/],
+    ['a loss (forward only) uses the encode series nearest its mean rows', { op: 'loss', flops: flops(32, 126), rows: 63 }, 'tfjs', /77 rows/],
+    ['training uses the training series', { op: 'train', flops: flops(32, 126) }, 'tfjs', /~ 0\.69 .*training series/],
+    ['between two sizes the ratio is interpolated', { op: 'train', flops: flops(16, 126) }, 'tfjs', /~ 0\.91 /],
+  ];
+  it.each(cases)('%s', (_name, work, want, reason) => {
+    const d = chooseEngine(work, gpu, cal);
+    expect(d.engine).toBe(want);
+    expect(d.reason).toMatch(reason);
+  });
+
+  it('interpolates log(ratio) linearly in log(work)', () => {
+    const s: CostSeries = { op: 'encode', rows: 49, points: [{ B: 1, flops: 1, wasmMs: 1, tfjsMs: 2 }, { B: 4, flops: 4, wasmMs: 2, tfjsMs: 1 }] };
+    expect(predictedRatio(s, 2)).toBeCloseTo(1, 12);
+    expect(predictedRatio(s, 0.5)).toBe(2);
+    expect(predictedRatio(s, 8)).toBe(0.5);
+  });
+
+  it('with no series of the kind asked, the other kind stands in; with none at all, the crossover decides', () => {
+    expect(seriesFor({ op: 'train', flops: 1 }, cal.series!.slice(0, 2))!.rows).toBe(49);
+    expect(seriesFor({ op: 'encode', flops: 1 }, cal.series!.slice(2))!.op).toBe('train');
+    expect(seriesFor({ op: 'encode', flops: 1 }, [])).toBeNull();
+    expect(chooseEngine({ op: 'encode', flops: PAPER_B32 }, gpu, { ...cal, series: [], crossoverFlops: 1e9 }).reason).toMatch(/>= crossover/);
   });
 });
 
@@ -95,9 +139,19 @@ describe('the dispatcher', () => {
     process.env['FDTKIT_CACHE_DIR'] = dir;
     try {
       expect(await readCalibration()).toBeNull();
-      const file = await writeCalibration({ backend: 'wasm', crossoverFlops: Infinity, source: 'calibrated test', measured: [], machine: 'test' });
+      const file = await writeCalibration({ backend: 'wasm', crossoverFlops: Infinity, source: 'calibrated test', series: [], machine: 'test' });
       expect(JSON.parse(readFileSync(file, 'utf8')).crossoverFlops).toBeNull();
       expect((await readCalibration())!.crossoverFlops).toBe(Infinity);
+      const point = { B: 1, flops: 1e9, wasmMs: 10, tfjsMs: 20 };
+      await writeCalibration({ backend: 'webgpu', crossoverFlops: 1e9, source: 'calibrated test', series: [{ op: 'encode', rows: 49, points: [point] }], machine: 'test' });
+      expect((await readCalibration())!.series![0]!.points[0]).toEqual(point);
+      const bad = (series: unknown) => writeFileSync(file, JSON.stringify({ backend: 'webgpu', crossoverFlops: null, source: 'x', series, machine: 'm' }));
+      bad([{ op: 'encode', rows: 49, points: [{ ...point, tfjsMs: -1 }] }]);
+      await expect(readCalibration()).rejects.toThrow(/series\[0\]\.points\[0\]\.tfjsMs: expected a positive finite number/);
+      bad([{ op: 'encode', points: Array.from({ length: 65 }, () => point) }]);
+      await expect(readCalibration()).rejects.toThrow(/series\[0\]\.points: expected an array of at most 64/);
+      bad([{ op: 'decode', points: [] }]);
+      await expect(readCalibration()).rejects.toThrow(FdtFormatError);
     } finally {
       if (prev === undefined) delete process.env['FDTKIT_CACHE_DIR'];
       else process.env['FDTKIT_CACHE_DIR'] = prev;

@@ -1,62 +1,126 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { getDispatcher } from '../dispatch/dispatcher.js';
-import { relevanceFlops } from '../dispatch/policy.js';
-import { writeCalibration, type CalibrationFile } from '../dispatch/thresholds.js';
-import { FDT } from '../fdt.js';
+import { relevanceFlops, type CostPoint, type CostSeries } from '../dispatch/policy.js';
+import { writeCalibration } from '../dispatch/thresholds.js';
+import { FdtValueError } from '../errors.js';
+import { FDT, type Batch } from '../fdt.js';
 import { Rng } from '../rng.js';
 
+const IMAGE_ROWS = 49;
+const TEXT_ROWS = 77;
+const IMAGE_DIM = 768;
+const TEXT_DIM = 512;
+
 /**
- * `fdt calibrate [--quick] [--backends a,b]`: times an image encode on the wasm and the tfjs engine over growing
- * batches and stores the crossover (the smallest work from which tfjs is faster at every larger size measured) in
- * the per-user thresholds file that the dispatcher reads.
+ * `fdt calibrate [--quick] [--backends a,b] [--tokens C] [--dim d]`: times both engines on the calls the dispatcher
+ * decides, at the model's size (default the paper's, C = 16,384 and d = 512), over growing batches: image encodes
+ * (49 patches), caption encodes (77 slots) and training gradients. The series go to the per-user thresholds file;
+ * the dispatcher then predicts, per call, tfjs time / wasm time from the series of that operation nearest in rows
+ * and picks the faster. One crossover for every operation was not enough: on an H100 under Deno's WebGPU, tfjs won
+ * caption encodes at B = 32 (0.88x the wasm time) but lost image encodes at the same B (1.25x), and a crossover
+ * measured at a smaller model (d = 256, C = 4,096) sent both to tfjs.
+ *
+ * On a CPU backend a series stops once tfjs is more than 4x slower (the ratio holds as the work grows there), and
+ * the training series is skipped when every encode series did.
  */
 export async function runCalibrate(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { quick: { type: 'boolean' }, backends: { type: 'string' } } });
-  const d = getDispatcher({ backends: values.backends?.split(',') });
+  const { values } = parseArgs({
+    args,
+    options: { quick: { type: 'boolean' }, backends: { type: 'string' }, tokens: { type: 'string' }, dim: { type: 'string' } },
+  });
+  const quick = values.quick === true;
+  const C = positiveInt('--tokens', values.tokens, quick ? 4096 : 16384);
+  const dim = positiveInt('--dim', values.dim, quick ? 256 : 512);
+  const backends = values.backends?.split(',');
+  const d = getDispatcher({ backends });
   const caps = await d.capabilities();
   if (!caps.tfjs.available) {
     process.stderr.write(`fdt calibrate: the tfjs engine is unavailable, nothing to compare:\n  ${caps.tfjs.error}\n`);
     return 1;
   }
-  const dim = 256;
-  const C = values.quick ? 1024 : 4096;
-  const N = 49;
-  const batches = values.quick ? [1, 4, 16] : [1, 4, 16, 64];
-  const model = await FDT.create({ numTokens: C, dim, imageDim: 64, textDim: 32, temperature: 0.1, seed: 1, backends: values.backends?.split(',') });
+  const batches = quick ? [1, 4, 16] : [1, 4, 16, 64];
+  const trainBatches = quick ? [8] : [8, 32];
+  const model = await FDT.create({ numTokens: C, dim, imageDim: IMAGE_DIM, textDim: TEXT_DIM, temperature: 1000, seed: 1, backends });
   const rng = new Rng(1);
-  const measured: CalibrationFile['measured'] = [];
-  process.stdout.write(`calibrating on tfjs backend '${caps.tfjs.backend}' (${caps.tfjs.gpu ? 'GPU' : 'CPU'}), d = ${dim}, C = ${C}, N = ${N}\n`);
-  for (const B of batches) {
-    const x = { data: Float32Array.from({ length: B * N * 64 }, () => rng.normal()), shape: [B, N, 64] };
-    const time = async (engine: 'wasm' | 'tfjs') => {
-      await model.encodeImage(x, { engine }); // warm-up: uploads, packing, kernel compilation
-      const reps = B >= 16 ? 2 : 4;
-      const ts: number[] = [];
-      for (let i = 0; i < reps; i++) {
-        const t0 = performance.now();
-        await model.encodeImage(x, { engine }); // results are read back (async data()), so GPU time is included
-        ts.push(performance.now() - t0);
+  const gaussian = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+  process.stdout.write(`calibrating on tfjs backend '${caps.tfjs.backend}' (${caps.tfjs.gpu ? 'GPU' : 'CPU'}${caps.tfjs.device ? `: ${caps.tfjs.device}` : ''}), d = ${dim}, C = ${C}\n`);
+
+  const series: CostSeries[] = [];
+  let cpuGaveUp = 0;
+  const measure = async (s: CostSeries, sizes: number[], rowsPerItem: number, prepare: (B: number) => (engine: 'wasm' | 'tfjs') => Promise<unknown>) => {
+    process.stdout.write(`${s.op === 'train' ? 'training gradients (49 patches + 77 slots)' : `encode, ${s.rows} rows per item`}:\n`);
+    for (const B of sizes) {
+      const call = prepare(B); // inputs made once, outside the timed calls
+      const p: CostPoint = { B, flops: relevanceFlops(B, rowsPerItem, dim, C), wasmMs: await timeMs(() => call('wasm')), tfjsMs: await timeMs(() => call('tfjs')) };
+      s.points.push(p);
+      process.stdout.write(`  B = ${String(B).padStart(3)}  ${(p.flops / 1e9).toFixed(2).padStart(7)} GFLOP  wasm ${p.wasmMs.toFixed(1).padStart(8)} ms  tfjs ${p.tfjsMs.toFixed(1).padStart(8)} ms  tfjs/wasm ${(p.tfjsMs / p.wasmMs).toFixed(2)}\n`);
+      if (!caps.tfjs.gpu && p.tfjsMs > 4 * p.wasmMs) {
+        process.stdout.write(`  (a CPU backend more than 4x slower: larger batches not measured)\n`);
+        cpuGaveUp++;
+        break;
       }
-      return ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)]!;
-    };
-    const wasmMs = await time('wasm');
-    const tfjsMs = await time('tfjs');
-    const flops = relevanceFlops(B, N, dim, C);
-    measured.push({ B, flops, wasmMs, tfjsMs });
-    process.stdout.write(`  B = ${String(B).padStart(3)}  ${(flops / 1e9).toFixed(2).padStart(6)} GFLOP  wasm ${wasmMs.toFixed(1).padStart(8)} ms  tfjs ${tfjsMs.toFixed(1).padStart(8)} ms\n`);
+    }
+    series.push(s);
+  };
+  try {
+    await measure({ op: 'encode', rows: IMAGE_ROWS, points: [] }, batches, IMAGE_ROWS, (B) => {
+      const x = { data: gaussian(B * IMAGE_ROWS * IMAGE_DIM), shape: [B, IMAGE_ROWS, IMAGE_DIM] };
+      return (engine) => model.encodeImage(x, { engine });
+    });
+    await measure({ op: 'encode', rows: TEXT_ROWS, points: [] }, batches, TEXT_ROWS, (B) => {
+      const x = { data: gaussian(B * TEXT_ROWS * TEXT_DIM), shape: [B, TEXT_ROWS, TEXT_DIM] };
+      return (engine) => model.encodeText(x, undefined, { engine });
+    });
+    if (cpuGaveUp < 2) {
+      const batchOf = (B: number): Batch => ({
+        patches: { data: gaussian(B * IMAGE_ROWS * IMAGE_DIM), shape: [B, IMAGE_ROWS, IMAGE_DIM] },
+        tokens: { data: gaussian(B * TEXT_ROWS * TEXT_DIM), shape: [B, TEXT_ROWS, TEXT_DIM] },
+      });
+      await measure({ op: 'train', points: [] }, trainBatches, IMAGE_ROWS + TEXT_ROWS, (B) => {
+        const batch = batchOf(B);
+        return (engine) => model.gradients(batch, { engine, inputs: false });
+      });
+    } else {
+      process.stdout.write('training gradients: not measured (the CPU backend lost every encode by more than 4x)\n');
+    }
+  } finally {
+    model.dispose();
   }
-  model.dispose();
-  // The crossover: the first size from which tfjs wins at every larger size.
+  // The crossover, kept as a summary and for older readers: the first image-encode size from which tfjs wins at
+  // every larger size measured.
+  const image = series[0]!.points;
   let crossover = Infinity;
-  for (let i = measured.length - 1; i >= 0 && measured[i]!.tfjsMs < measured[i]!.wasmMs; i--) crossover = measured[i]!.flops;
+  for (let i = image.length - 1; i >= 0 && image[i]!.tfjsMs < image[i]!.wasmMs; i--) crossover = image[i]!.flops;
   const file = await writeCalibration({
     backend: caps.tfjs.backend,
     crossoverFlops: crossover,
     source: `calibrated ${new Date().toISOString().slice(0, 10)}`,
-    measured,
-    machine: `${os.cpus()[0]?.model ?? 'cpu'} x ${os.cpus().length}, ${caps.runtime}`,
+    size: `d = ${dim}, C = ${C}`,
+    series,
+    machine: `${os.cpus()[0]?.model ?? 'cpu'} x ${os.cpus().length}, ${caps.runtime}${caps.tfjs.device ? `, ${caps.tfjs.device}` : ''}`,
   });
-  process.stdout.write(`crossover: ${Number.isFinite(crossover) ? `${(crossover / 1e9).toFixed(2)} GFLOP` : `never (the wasm engine won at every size)`}\nwrote ${file}\n`);
+  process.stdout.write(`image-encode crossover: ${Number.isFinite(crossover) ? `${(crossover / 1e9).toFixed(2)} GFLOP` : `never (the wasm engine won at every size)`}\nwrote ${file}\n`);
   return 0;
+}
+
+/** Median (the lower one of an even count) of a few timed calls after one warm-up (uploads, packing, kernel compilation); results are read back. */
+async function timeMs(call: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await call();
+  const reps = performance.now() - t0 > 1000 ? 2 : 4;
+  const ts: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t = performance.now();
+    await call();
+    ts.push(performance.now() - t);
+  }
+  return ts.sort((a, b) => a - b)[(reps - 1) >> 1]!;
+}
+
+function positiveInt(flag: string, v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new FdtValueError(`${flag}: expected a positive integer, found ${JSON.stringify(v)}`);
+  return n;
 }

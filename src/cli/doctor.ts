@@ -1,7 +1,7 @@
 import { relaxedSimdSupported } from '../../bindings/kernels.js';
 import { parseArgs } from 'node:util';
 import { getDispatcher } from '../dispatch/dispatcher.js';
-import { relevanceFlops } from '../dispatch/policy.js';
+import { relevanceFlops, type Work } from '../dispatch/policy.js';
 import { thresholdsPath } from '../dispatch/thresholds.js';
 
 /** `fdt doctor [--backends a,b]`: capabilities, engines, the calibration in force, and the decision for a few sizes. */
@@ -17,7 +17,7 @@ export async function runDoctor(args: string[]): Promise<number> {
   out.push(relaxedSimdSupported()
     ? `relaxed SIMD   supported: build 'relaxed' (fused multiply-add, 1.3-1.5x on the GEMMs; last bits differ) is available`
     : `relaxed SIMD   not supported here (Node 20: --experimental-wasm-relaxed-simd); the 'relaxed' build cannot run`);
-  out.push(`threads        ${caps.threads ? 'workers + SharedArrayBuffer available' : 'unavailable'}; the wasm engine runs on one thread`);
+  out.push(`threads        ${caps.threads ? 'workers + SharedArrayBuffer available' : 'unavailable'}; the wasm engine runs on ${wasm.threads} thread${wasm.threads === 1 ? '' : 's'}`);
   if (caps.tfjs.available) {
     const kind = caps.tfjs.gpu ? 'GPU' : caps.tfjs.softwareDevice ? 'a software device: CPU, no GPU' : 'CPU, no GPU';
     out.push(`tfjs engine    ready on backend '${caps.tfjs.backend}' (${kind})${caps.tfjs.device ? `, device: ${caps.tfjs.device}` : ''}`);
@@ -25,17 +25,23 @@ export async function runDoctor(args: string[]): Promise<number> {
     out.push(`tfjs engine    unavailable:`);
     for (const line of (caps.tfjs.error ?? '').split(/\n|; (?=\S+:)/)) if (line.trim()) out.push(`                 ${line.trim()}`);
   }
-  out.push(`thresholds     ${cal ? `${cal.source}, backend '${cal.backend}', crossover ${Number.isFinite(cal.crossoverFlops) ? `${(cal.crossoverFlops / 1e9).toFixed(2)} GFLOP` : 'never'}` : 'defaults (run `fdt calibrate` to measure this machine)'}`);
+  out.push(`thresholds     ${cal ? `${cal.source}, backend '${cal.backend}'${cal.size ? `, at ${cal.size}` : ''}, image-encode crossover ${Number.isFinite(cal.crossoverFlops) ? `${(cal.crossoverFlops / 1e9).toFixed(2)} GFLOP` : 'never'}` : 'defaults (run `fdt calibrate` to measure this machine)'}`);
+  for (const s of cal?.series ?? []) {
+    const ratios = s.points.map((p) => `B=${p.B} ${(p.tfjsMs / p.wasmMs).toFixed(2)}`).join(', ');
+    out.push(`               ${s.op === 'train' ? 'train' : `encode ${s.rows} rows`}: tfjs/wasm time ${ratios}`);
+  }
   out.push(`               file: ${(await thresholdsPath()) ?? 'none (no file system)'}`);
   out.push('', 'decisions (auto) at the paper scale d = 512, C = 16384:');
-  const sizes: [string, 'encode' | 'train', number][] = [
-    ['encode 1 image (49 patches)', 'encode', relevanceFlops(1, 49, 512, 16384)],
-    ['encode 32 images', 'encode', relevanceFlops(32, 49, 512, 16384)],
-    ['train step, B = 32 (49 patches + 77 slots)', 'train', relevanceFlops(32, 126, 512, 16384)],
-    ['train step, B = 256', 'train', relevanceFlops(256, 126, 512, 16384)],
+  const sizes: [string, Work][] = [
+    ['encode 1 image (49 patches)', { op: 'encode', flops: relevanceFlops(1, 49, 512, 16384), rows: 49 }],
+    ['encode 32 images', { op: 'encode', flops: relevanceFlops(32, 49, 512, 16384), rows: 49 }],
+    ['encode 32 captions (77 slots)', { op: 'encode', flops: relevanceFlops(32, 77, 512, 16384), rows: 77 }],
+    ['train step, B = 32 (49 patches + 77 slots)', { op: 'train', flops: relevanceFlops(32, 126, 512, 16384) }],
+    ['train step, B = 256', { op: 'train', flops: relevanceFlops(256, 126, 512, 16384) }],
   ];
-  for (const [label, op, flops] of sizes) {
-    const r = await d.engineFor({ op, flops });
+  for (const [label, work] of sizes) {
+    const { flops } = work;
+    const r = await d.engineFor(work);
     out.push(`  ${label.padEnd(44)} ${(flops / 1e9).toFixed(1).padStart(7)} GFLOP -> ${r.decision.engine.padEnd(5)} ${r.decision.reason}`);
   }
   process.stdout.write(out.join('\n') + '\n');

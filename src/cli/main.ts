@@ -13,8 +13,9 @@ commands:
                          token heat maps of an image (PNG/JPEG/SVG file or emoji name) and the words sharing its tokens
   doctor [--backends a,b]
                          capabilities, engines and the dispatcher's decision for a few sizes, with reasons
-  calibrate [--quick] [--backends a,b]
-                         measure the wasm/tfjs crossover on this machine and store it for the dispatcher
+  calibrate [--quick] [--backends a,b] [--tokens C] [--dim d]
+                         time both engines on image and caption encodes and training gradients at the model's
+                         size (default d = 512, C = 16384); the dispatcher then picks the faster per call
   demo [--quick] [--out DIR] [--seed S]
                          train and evaluate FDT vs the CLIP baseline on emoji pairs, write a report (fdt-out/)
   train [--tokens C] [--dim d] [--temperature T] [--epochs E] [--out MODEL.safetensors]

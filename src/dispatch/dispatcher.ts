@@ -4,8 +4,8 @@ import type { TfjsEngine } from '../engines/tfjs/engine.js';
 import type { TfNamespace } from '../engines/tfjs/load.js';
 import type { Engine } from '../engines/types.js';
 import { describeCapabilities } from './capabilities.js';
-import { chooseEngine, defaultThresholds, type Capabilities, type Decision, type EngineChoice, type Thresholds, type Work } from './policy.js';
-import { readCalibration } from './thresholds.js';
+import { chooseEngine, defaultThresholds, type Capabilities, type Decision, type EngineChoice, type Work } from './policy.js';
+import { readCalibration, type CalibrationFile } from './thresholds.js';
 
 /** The smallest work for which a GPU could pay off by default: below it the wasm engine runs without probing tfjs. */
 const MIN_PROBE_FLOPS = 2e9;
@@ -27,7 +27,7 @@ export interface DispatcherOptions {
  */
 export class Dispatcher {
   private caps?: Promise<{ caps: Capabilities; tfjs?: TfjsEngine }>;
-  private thresholdsP?: Promise<Thresholds | null>;
+  private thresholdsP?: Promise<CalibrationFile | null>;
 
   constructor(readonly options: DispatcherOptions = {}) {}
 
@@ -47,7 +47,7 @@ export class Dispatcher {
   }
 
   /** The calibration for the current machine, or null (then defaults apply). */
-  calibration(): Promise<Thresholds | null> {
+  calibration(): Promise<CalibrationFile | null> {
     this.thresholdsP ??= readCalibration().catch(() => null);
     return this.thresholdsP;
   }

@@ -5,12 +5,36 @@
  */
 import { FdtFormatError } from '../errors.js';
 import { detectRuntime } from '../runtime.js';
-import type { Thresholds } from './policy.js';
+import type { CostPoint, CostSeries, Thresholds } from './policy.js';
 
-/** The calibration file: thresholds plus the measurements they came from. */
+/** The calibration file: thresholds, with the measured series they come from, and the machine they were taken on. */
 export interface CalibrationFile extends Thresholds {
-  measured: { B: number; flops: number; wasmMs: number; tfjsMs: number }[];
   machine: string;
+  /** The model size the series were measured at ('d = 512, C = 16384'). */
+  size?: string;
+}
+
+// A calibration writes a handful of series of a handful of points; more is not a calibration file.
+const MAX_SERIES = 16;
+const MAX_POINTS = 64;
+
+/** Why `v` is not a valid list of cost series, or null when it is. */
+function seriesProblem(v: unknown): string | null {
+  if (!Array.isArray(v)) return 'series: expected an array';
+  if (v.length > MAX_SERIES) return `series: at most ${MAX_SERIES}, found ${v.length}`;
+  for (const [i, s] of v.entries()) {
+    const o = s as Partial<CostSeries> | null;
+    if (!o || (o.op !== 'encode' && o.op !== 'train')) return `series[${i}].op: expected 'encode' or 'train'`;
+    if (o.rows !== undefined && !(Number.isFinite(o.rows) && o.rows > 0)) return `series[${i}].rows: expected a positive number`;
+    if (!Array.isArray(o.points) || o.points.length > MAX_POINTS) return `series[${i}].points: expected an array of at most ${MAX_POINTS}`;
+    for (const [j, p] of o.points.entries()) {
+      const q = p as Partial<CostPoint> | null;
+      for (const k of ['B', 'flops', 'wasmMs', 'tfjsMs'] as const) {
+        if (!q || typeof q[k] !== 'number' || !(q[k] > 0) || !Number.isFinite(q[k])) return `series[${i}].points[${j}].${k}: expected a positive finite number`;
+      }
+    }
+  }
+  return null;
 }
 
 // Node built-ins imported by a specifier in a variable: bundlers leave them alone.
@@ -52,8 +76,10 @@ export async function readCalibration(): Promise<CalibrationFile | null> {
   }
   const o = v as Partial<CalibrationFile> & { crossoverFlops?: number | null };
   if (!o || typeof o !== 'object' || typeof o.source !== 'string' || !(o.crossoverFlops === null || typeof o.crossoverFlops === 'number')) {
-    throw new FdtFormatError(`${file}: expected {backend, crossoverFlops, source, measured}; run \`fdt calibrate\` again`);
+    throw new FdtFormatError(`${file}: expected {backend, crossoverFlops, source, series}; run \`fdt calibrate\` again`);
   }
+  const bad = o.series === undefined ? null : seriesProblem(o.series);
+  if (bad) throw new FdtFormatError(`${file}: ${bad}; run \`fdt calibrate\` again`);
   return { ...(o as CalibrationFile), crossoverFlops: o.crossoverFlops === null ? Infinity : o.crossoverFlops! };
 }
 
