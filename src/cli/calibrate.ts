@@ -2,7 +2,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { getDispatcher } from '../dispatch/dispatcher.js';
 import { relevanceFlops, type CostPoint, type CostSeries } from '../dispatch/policy.js';
-import { writeCalibration } from '../dispatch/thresholds.js';
+import { writeCalibration } from '../dispatch/write-thresholds.js';
 import { FdtValueError } from '../errors.js';
 import { FDT, type Batch } from '../fdt.js';
 import { Rng } from '../rng.js';

@@ -1,6 +1,6 @@
 /**
  * Calibrated thresholds, stored per user in a small JSON file (Node, Deno, Bun): $FDTKIT_CACHE_DIR/thresholds.json,
- * else ~/.cache/fdtkit/thresholds.json. `fdt calibrate` writes it; the dispatcher reads it once. Where there is no
+ * else ~/.cache/fdtkit/thresholds.json. `fdt calibrate` writes it (write-thresholds.ts); the dispatcher reads it once. Where there is no
  * file system (browsers) the defaults apply.
  */
 import { FdtFormatError } from '../errors.js';
@@ -81,16 +81,4 @@ export async function readCalibration(): Promise<CalibrationFile | null> {
   const bad = o.series === undefined ? null : seriesProblem(o.series);
   if (bad) throw new FdtFormatError(`${file}: ${bad}; run \`fdt calibrate\` again`);
   return { ...(o as CalibrationFile), crossoverFlops: o.crossoverFlops === null ? Infinity : o.crossoverFlops! };
-}
-
-/** Writes the calibration file atomically (JSON has no Infinity: "never" is stored as null). */
-export async function writeCalibration(c: CalibrationFile): Promise<string> {
-  const file = (await thresholdsPath())!;
-  const path = await nodeModule<typeof import('node:path')>('node:path');
-  const fs = await nodeModule<typeof import('node:fs/promises')>('node:fs/promises');
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const { writeFileAtomic } = await nodeModule<typeof import('../io/atomic-write.js')>('../io/atomic-write.js');
-  const json = JSON.stringify({ ...c, crossoverFlops: Number.isFinite(c.crossoverFlops) ? c.crossoverFlops : null }, null, 2);
-  await writeFileAtomic(file, new TextEncoder().encode(json + '\n'));
-  return file;
 }
