@@ -102,6 +102,36 @@ describe.each(BUILDS)('FDT API on the %s build', (build) => {
     for (const [k, g] of Object.entries(full.grads.params)) expect(Array.from(params.grads.params[k]!), k).toEqual(Array.from(g));
   });
 
+  it.each(['official', 'exclude'] as const)('padded caption slots (%s mode): the query MLP runs on the real slots only, with the bits of running it on every slot', async (maskMode) => {
+    // trace: true keeps every slot's query (the trace returns them), so it runs the MLP on all B*L rows.
+    const [B, N, L, Di, Dt] = [4, 3, 9, 6, 5];
+    const model = await FDT.create({ numTokens: 40, dim: 8, imageDim: Di, textDim: Dt, temperature: 0.5, maskMode, seed: 12, build });
+    const rng = new Rng(31);
+    const lengths = [9, 3, 1, maskMode === 'official' ? 0 : 2]; // a caption with no real slot is valid in official mode
+    const valid = Int32Array.from({ length: B * L }, (_, i) => (i % L < lengths[Math.floor(i / L)]! ? 1 : 0));
+    const batch = {
+      patches: { data: Float32Array.from({ length: B * N * Di }, () => rng.normal()), shape: [B, N, Di] },
+      tokens: { data: Float32Array.from({ length: B * L * Dt }, () => rng.normal()), shape: [B, L, Dt] },
+      valid: { data: valid, shape: [B, L] },
+    };
+    const compact = await model.gradients(batch);
+    const every = await model.gradients(batch, { trace: true });
+    const same = (name: string, a: ArrayLike<number> | undefined, b: ArrayLike<number> | undefined) =>
+      expect(Array.from(a!).every((v, i) => v === b![i]), name).toBe(true);
+    expect(compact.loss).toBe(every.loss);
+    same('logits', compact.logitsPerImage, every.logitsPerImage);
+    same('text relevance', compact.text.relevance, every.text.relevance);
+    same('text weights', compact.text.weights, every.text.weights);
+    same('grad tokens', compact.grads.tokens, every.grads.tokens);
+    same('grad patches', compact.grads.patches, every.grads.patches);
+    for (const [k, g] of Object.entries(every.grads.params)) same(`grad ${k}`, compact.grads.params[k], g);
+    // A padded slot's input gradient is exactly zero either way.
+    const gt = compact.grads.tokens!;
+    for (let i = 0; i < B * L; i++) if (!valid[i]) for (let j = 0; j < Dt; j++) expect(gt[i * Dt + j]).toBe(0);
+    const enc = await model.encodeText(batch.tokens, batch.valid);
+    same('encodeText weights', enc.weights, every.text.weights);
+  });
+
   it('encodeImage / encodeText give the same embeddings and sparse tokens as the batch forward', async () => {
     const c = CASES[1]!;
     const model = await FDT.create({ numTokens: c.C, dim: c.d, imageDim: c.Di, textDim: c.Dt, temperature: 0.5, seed: 7, build });

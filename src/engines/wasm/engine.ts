@@ -93,7 +93,7 @@ export class WasmEngine implements Engine {
   async encode(model: ModelState, modality: Modality, x: Float32Array, B: number, L: number, valid: Int32Array | null, trace = false): Promise<EncodeOutput> {
     const s = new Scope(this.mod);
     try {
-      const f = await forwardModality(this.mod, this.parallel, s, this.resident(model), model.config, modality, x, B, L, valid);
+      const f = await forwardModality(this.mod, this.parallel, s, this.resident(model), model.config, modality, x, B, L, valid, trace);
       return readModality(s, model.config, f, trace);
     } finally {
       s.dispose();
@@ -108,7 +108,7 @@ export class WasmEngine implements Engine {
     try {
       const rp = this.resident(model);
       const fi = await forwardModality(mod, this.parallel, s, rp, c, 'image', batch.patches, batch.B, batch.N, null);
-      const ft = await forwardModality(mod, this.parallel, s, rp, c, 'text', batch.tokens, batch.B, batch.L, batch.valid);
+      const ft = await forwardModality(mod, this.parallel, s, rp, c, 'text', batch.tokens, batch.B, batch.L, batch.valid, opts.trace ?? false);
       const B = batch.B;
       const d = c.dim;
       const logits = s.f32(B * B);
