@@ -4,17 +4,24 @@
 //   npx tsx bench/gpu-check.ts --backend webgpu        Node, WebGPU through the `webgpu` package (Dawn)
 //   deno run -A --sloppy-imports bench/gpu-check.ts    Deno's own WebGPU
 //   ... --quick                                        B = 1 and 8 only, no training step
-//   ... --calibrate                                    then store the crossover for the dispatcher (`fdt calibrate`)
+//   ... --calibrate                                    then calibrate the dispatcher for this backend (`fdt calibrate`)
+//   ... --golden DIR                                   the official golden files (default ../shared/golden)
 //
 // It prints which backend and device tfjs runs on (a software adapter such as llvmpipe or SwiftShader is named as
-// such: the dispatcher does not treat it as a GPU), then per batch size the relevance-dominated image encode
-// ([B, 49, 768] patches, d = 512, C = 16,384) on both engines with GFLOP/s of the relevance work, then one training
-// gradient at the paper's batch (32 images, 32 captions of 77 slots) on both engines. Results are read back to the
-// host on every call, so GPU time is included. Exit 1 when no tfjs GPU backend could be initialised.
+// such: the dispatcher does not treat it as a GPU), then the parity of the tfjs engine there with the official
+// goldens (every intermediate, output and gradient, as `fdt verify` checks them), then per batch size the
+// relevance-dominated image encode ([B, 49, 768] patches, d = 512, C = 16,384) on both engines with GFLOP/s of the
+// relevance work, then one training gradient at the paper's batch (32 images, 32 captions of 77 slots) on both
+// engines. Results are read back to the host on every call, so GPU time is included. Exit 1 when no tfjs GPU backend
+// could be initialised or a golden field is out of tolerance.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import process from 'node:process';
+import { fileURLToPath } from 'node:url';
 import type { Capabilities } from '../src/dispatch/policy.js';
 import { FDT } from '../src/fdt.js';
 import { Rng } from '../src/rng.js';
+import { FLOAT32_RTOL, verifyGolden } from '../src/verify/golden.js';
 import { paperBatch } from './suites/training.js';
 import { installNodeWebGpu } from './webgpu-node.js';
 
@@ -45,6 +52,24 @@ await fdt.to('auto');
 const caps = await (fdt as unknown as { dispatcher: { capabilities(): Promise<Capabilities> } }).dispatcher.capabilities();
 console.log(`tfjs engine: ${tfjsLabel}${caps.tfjs.device ? `, device: ${caps.tfjs.device}` : ''}${caps.tfjs.softwareDevice ? ' (software: a CPU implementation, not a GPU)' : ''}`);
 console.log(`wasm engine: ${fdt.build} build, ${fdt.threads} thread(s)`);
+
+// Parity before speed: the official goldens through the tfjs engine on this backend, at `fdt verify`'s tolerance.
+const gi = args.indexOf('--golden');
+const goldenDir = gi >= 0 ? args[gi + 1]! : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'golden');
+let parityFailed = false;
+if (existsSync(goldenDir)) {
+  console.log(`\ngolden parity of the tfjs engine on this backend (|error| <= ${FLOAT32_RTOL} * max(1, max |expected|) per field):`);
+  for (const file of readdirSync(goldenDir).filter((f) => /^fdt_head_.*\.json$/.test(f)).sort()) {
+    const rep = await verifyGolden(JSON.parse(readFileSync(path.join(goldenDir, file), 'utf8')), { engine: 'tfjs', backends: wanted });
+    const compared = rep.fields.filter((f) => !f.skipped);
+    const worst = compared.reduce((a, f) => (f.maxAbs / f.allowed > a.maxAbs / a.allowed ? f : a));
+    console.log(`  ${file.padEnd(36)} ${rep.ok ? 'PASS' : 'FAIL'}  ${compared.length} fields on ${rep.engine}, worst ${(worst.maxAbs / worst.allowed).toFixed(3)} of the allowed error (${worst.field})`);
+    for (const f of rep.fields.filter((x) => !x.ok)) console.log(`    ${f.field}: max |error| ${f.maxAbs.toExponential(2)} > ${f.allowed.toExponential(2)}`);
+    parityFailed ||= !rep.ok;
+  }
+} else {
+  console.log(`\n(no golden files at ${goldenDir}: parity not checked; --golden DIR names them)`);
+}
 
 async function median(f: () => Promise<unknown>, reps: number): Promise<number> {
   await f();
@@ -88,6 +113,7 @@ fdt.dispose();
 
 if (calibrate) {
   const { runCalibrate } = await import('../src/cli/calibrate.js');
-  process.exit(await runCalibrate(['--backends', wanted.join(',')]));
+  const rc = await runCalibrate(['--backends', wanted.join(',')]);
+  process.exit(parityFailed ? 1 : rc);
 }
-process.exit(0);
+process.exit(parityFailed ? 1 : 0);
