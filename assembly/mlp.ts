@@ -68,6 +68,28 @@ export function f32_layernorm_bwd(
   }
 }
 
+/**
+ * The parameter half of f32_layernorm_bwd for the columns [c0, c1) only: GGAMMA[j] += sum_i gy xh and GBETA[j] +=
+ * sum_i gy, rows in increasing order with the same expressions, so each column gets the bits the fused kernel gives
+ * it. Threads split the columns (disjoint outputs) while f32_layernorm_bwd without parameter outputs does the rows.
+ */
+export function f32_layernorm_bwd_params(
+  X: usize, GY: usize, M: i32, D: i32, MEAN: usize, RSTD: usize, GGAMMA: usize, GBETA: usize, c0: i32, c1: i32,
+): void {
+  for (let i = 0; i < M; i++) {
+    const o = (<usize>i * <usize>D) << 2;
+    const mean = load<f32>(MEAN + (<usize>i << 2));
+    const rstd = load<f32>(RSTD + (<usize>i << 2));
+    for (let j = c0; j < c1; j++) {
+      const e = <usize>j << 2;
+      const xh = (load<f32>(X + o + e) - mean) * rstd;
+      const gy = load<f32>(GY + o + e);
+      store<f32>(GGAMMA + e, load<f32>(GGAMMA + e) + gy * xh);
+      store<f32>(GBETA + e, load<f32>(GBETA + e) + gy);
+    }
+  }
+}
+
 // GELU in float64, two lanes at a time in the SIMD build (f64x2) and one in the scalar build, with the same IEEE
 // operations in the same order, so both builds round identically (wasm never fuses a multiply and an add).
 //

@@ -71,6 +71,10 @@ export interface KernelExports {
     X: number, GY: number, M: number, D: number, GAMMA: number, MEAN: number, RSTD: number, GX: number,
     GGAMMA: number, GBETA: number,
   ): void;
+  f32_layernorm_bwd_params(
+    X: number, GY: number, M: number, D: number, MEAN: number, RSTD: number, GGAMMA: number, GBETA: number, c0: number,
+    c1: number,
+  ): void;
   f32_gelu_fwd(X: number, n: number, Y: number): void;
   f32_gelu_bwd(X: number, GY: number, n: number, GX: number): void;
   f32_adamw_step(

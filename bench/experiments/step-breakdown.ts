@@ -47,7 +47,7 @@ Object.defineProperty(timed, 'memory', { get: () => raw['memory'] });
 engine.mod.k = timed;
 // The engine's parallel entry points (the kernels they run on workers are not seen by the wrapper above).
 const par = engine.parallel;
-for (const name of ['gemm', 'relevance', 'relevanceBwd', 'wsum', 'wsumBwd', 'sparsemax', 'sparsemaxBwd', 'gelu', 'geluBwd']) {
+for (const name of ['gemm', 'relevance', 'relevanceBwd', 'wsum', 'wsumBwd', 'sparsemax', 'sparsemaxBwd', 'gelu', 'geluBwd', 'layerNorm', 'layerNormBwd']) {
   const f = par[name]!.bind(par);
   par[name] = async (...a: unknown[]) => {
     const t = performance.now();

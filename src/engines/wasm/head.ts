@@ -151,12 +151,12 @@ export async function backwardModality(
     // Lin2: gA2 = gQ W2, gW2 += gQ^T a2, gb2 += colsum gQ
     const gA2 = await linearBackward(mod, par, s, rp, `${p}.4`, gQ, f.a2, Mv, d, d, grads);
     const gG1 = s.f32(Mv * d);
-    k.f32_layernorm_bwd(f.g1, gA2, Mv, d, rp.raw(`${p}.3.weight`), f.mean2, f.rstd2, gG1,
+    await par.layerNormBwd(f.g1, gA2, Mv, d, rp.raw(`${p}.3.weight`), f.mean2, f.rstd2, gG1,
       grads[`${p}.3.weight`]!, grads[`${p}.3.bias`]!);
     const gH1 = s.f32(Mv * d);
     await par.geluBwd(f.h1, gG1, Mv * d, gH1);
     const gA1 = await linearBackward(mod, par, s, rp, `${p}.1`, gH1, f.a1, Mv, Din, d, grads);
-    k.f32_layernorm_bwd(f.x, gA1, Mv, Din, rp.raw(`${p}.0.weight`), f.mean1, f.rstd1, gXv,
+    await par.layerNormBwd(f.x, gA1, Mv, Din, rp.raw(`${p}.0.weight`), f.mean1, f.rstd1, gXv,
       grads[`${p}.0.weight`]!, grads[`${p}.0.bias`]!);
   }
   if (!inputs || !rows) return gXv;

@@ -9,10 +9,10 @@ const MIN_PARALLEL_FLOPS = 4e6;
 /**
  * Splits kernels over the worker pool: GEMM by output rows, the relevance forward by dictionary panels, its
  * backward by batch rows (GQ) and dictionary rows (GT), the weighted sum by batch rows and its backward by
- * dictionary rows, sparsemax and the LayerNorm forward by rows, GELU by values. Each thread writes disjoint outputs with its own scratch, and
- * every output element is computed in the same order as on one thread, so results do not depend on the thread
- * count. LayerNorm's backward (its parameter gradients sum over rows) and AdamW stay on the calling thread. Without
- * a pool every call runs here, synchronously.
+ * dictionary rows, sparsemax and the LayerNorm forward by rows, LayerNorm's backward by rows (input gradient) and
+ * columns (parameter gradients), GELU by values. Each thread writes disjoint outputs with its own scratch, and every
+ * output element is computed in the same order as on one thread, so results do not depend on the thread count.
+ * AdamW stays on the calling thread. Without a pool every call runs here, synchronously.
  */
 export class Parallel {
   /** Work (FLOPs, or a like estimate) below which a kernel runs on the calling thread; tests set 0 to split all. */
@@ -68,6 +68,28 @@ export class Parallel {
     await this.ranges(8 * M * D, M, (a, b) => [
       ['f32_layernorm_fwd', [X + 4 * a * D, b - a, D, GAMMA, BETA, eps, Y + 4 * a * D, MEAN + 4 * a, RSTD + 4 * a]],
     ]);
+  }
+
+  /**
+   * f32_layernorm_bwd: the input gradient split by rows, the parameter gradients (sums over rows) by columns, both
+   * in one round; every output is computed as on one thread. GX may be 0 (not wanted).
+   */
+  async layerNormBwd(X: number, GY: number, M: number, D: number, GAMMA: number, MEAN: number, RSTD: number, GX: number, GGAMMA: number, GBETA: number): Promise<void> {
+    const threads = this.split(12 * M * D, Math.max(M, D));
+    if (threads === 1) {
+      this.mod.k.f32_layernorm_bwd(X, GY, M, D, GAMMA, MEAN, RSTD, GX, GGAMMA, GBETA);
+      return;
+    }
+    const parts: KernelCall[][] = [];
+    for (let t = 0; t < threads; t++) {
+      const [r0, r1] = share(M, threads, t);
+      const [c0, c1] = share(D, threads, t);
+      const calls: KernelCall[] = [];
+      if (GX && r1 > r0) calls.push(['f32_layernorm_bwd', [X + 4 * r0 * D, GY + 4 * r0 * D, r1 - r0, D, GAMMA, MEAN + 4 * r0, RSTD + 4 * r0, GX + 4 * r0 * D, 0, 0]]);
+      if (c1 > c0) calls.push(['f32_layernorm_bwd_params', [X, GY, M, D, MEAN, RSTD, GGAMMA, GBETA, c0, c1]]);
+      if (calls.length) parts.push(calls);
+    }
+    await this.run(parts);
   }
 
   /** f32_sparsemax_fwd, rows split across threads (each with its own scratch). */
