@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { WasmEngine } from '../src/engines/wasm/engine.js';
 import { FDT, FdtEngineError } from '../src/index.js';
-import type { GradientResult } from '../src/index.js';
+import type { GradientResult, ParamGradientResult } from '../src/index.js';
 import { Rng } from './reference/rng.js';
 
 function batch(seed: number) {
@@ -38,7 +38,7 @@ describe('worker pool', () => {
   it('with every kernel split (no work threshold), results are still bit-identical on 1, 2 and 3 threads', async () => {
     const b = batch(3);
     const out: Record<number, GradientResult> = {};
-    const paramsOnly: Record<number, GradientResult> = {};
+    const paramsOnly: Record<number, ParamGradientResult> = {};
     for (const threads of [1, 2, 3]) {
       const m = await FDT.create({ ...config, threads });
       (m.wasm as unknown as { parallel: { minParallelFlops: number } }).parallel.minParallelFlops = 0;
