@@ -87,11 +87,13 @@ describe('fdt doctor and fdt calibrate', () => {
     expect(d1.stdout).toMatch(/train step, B = 32 .* -> wasm\s+no GPU/);
     const c = await fdtEnv(env, 'calibrate', '--quick', '--backends', 'wasm');
     expect(c.code, c.stderr).toBe(0);
-    expect(c.stdout).toMatch(/B =\s+16 .* wasm .* ms\s+tfjs .* ms/);
+    expect(c.stdout).toMatch(/B =\s+1 .* wasm .* ms\s+tfjs .* ms\s+tfjs\/wasm [\d.]+/);
+    // tfjs-wasm is a CPU backend: a series stops once it lost twice in a row, and then training is not measured.
+    expect(c.stdout).toMatch(/a CPU backend, (slower at two sizes in a row|more than 4x slower)/);
     expect(existsSync(path.join(dir, 'thresholds.json'))).toBe(true);
     const d2 = await fdtEnv(env, 'doctor', '--backends', 'wasm');
     expect(d2.stdout).toMatch(/thresholds\s+calibrated \d{4}-\d\d-\d\d, backend 'wasm'/);
-    expect(d2.stdout).toMatch(/encode 49 rows: tfjs\/wasm time B=1 [\d.]+, B=4/);
+    expect(d2.stdout).toMatch(/encode 49 rows: tfjs\/wasm time B=1 [\d.]+/);
     expect(d2.stdout).toMatch(/encode 32 captions \(77 slots\) .* -> (wasm|tfjs)\s+encode of .*tfjs time \/ wasm time ~ [\d.]+ on 'wasm' \(encode series, 77 rows/);
     const none = await fdtEnv(env, 'doctor', '--backends', 'tfjs-node-gpu');
     expect(none.stdout).toMatch(/tfjs engine\s+unavailable/);
