@@ -45,6 +45,8 @@ export interface HeadGradPtrs {
  * The FDT head's forward for one modality, on the wasm kernels:
  *   q = Lin2(LN2(GELU(Lin1(LN1(x)))))     r = scale * max_l q.T        w = normaliser(r)
  *   e = w T                               ehat = e / (||e|| + 1e-10)   scale = 1 / (sqrt(d) tau)
+ * With a mask, the MLP runs on the real slots only (see ModalityForward.rows) unless `allRows` asks for every slot's
+ * query (a trace returns them).
  */
 export async function forwardModality(
   mod: KernelModule, par: Parallel, s: Scope, rp: ResidentParams, c: FdtConfig, modality: Modality,
