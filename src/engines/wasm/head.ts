@@ -62,7 +62,7 @@ export async function forwardModality(
   const Mv = rows ? rows.length : M;
   const f: ModalityForward = {
     modality, B, L, Din, rows, Mv,
-    x: s.upload(rows ? gatherRows(x, rows, Din) : x), valid: valid ? s.upload(valid) : 0,
+    x: rows ? s.f32(Mv * Din) : s.upload(x), valid: valid ? s.upload(valid) : 0,
     a1: s.f32(Mv * Din), mean1: s.f32(Mv), rstd1: s.f32(Mv),
     h1: s.f32(Mv * d), g1: s.f32(Mv * d),
     a2: s.f32(Mv * d), mean2: s.f32(Mv), rstd2: s.f32(Mv),
@@ -71,6 +71,7 @@ export async function forwardModality(
     e: s.f32(B * d), ehat: s.f32(B * d), norms: s.f32(B),
   };
   const q = rows ? s.f32(Mv * d) : f.q;
+  if (rows) gatherRows(x, rows, Din, mod.f32(f.x, Mv * Din)); // the real slots' features, straight into wasm memory
   if (Mv > 0) {
     await par.layerNorm(f.x, Mv, Din, rp.raw(`${p}.0.weight`), rp.raw(`${p}.0.bias`), LN_EPS, f.a1, f.mean1, f.rstd1);
     await par.gemm(s, f.a1, Mv, Din, Din, rp.packedNT(`${p}.1.weight`, d, Din), d, rp.raw(`${p}.1.bias`), f.h1, d, 0);
@@ -102,11 +103,9 @@ export function realRows(valid: Int32Array | null): Int32Array | null {
   return rows;
 }
 
-/** The rows `rows` of x [*, width], packed: [rows.length, width]. */
-function gatherRows(x: Float32Array, rows: Int32Array, width: number): Float32Array {
-  const out = new Float32Array(rows.length * width);
-  for (let j = 0; j < rows.length; j++) out.set(x.subarray(rows[j]! * width, (rows[j]! + 1) * width), j * width);
-  return out;
+/** Packs the rows `rows` of src [*, width] into dst [rows.length, width]. */
+function gatherRows(src: Float32Array, rows: Int32Array, width: number, dst: Float32Array): void {
+  for (let j = 0; j < rows.length; j++) dst.set(src.subarray(rows[j]! * width, (rows[j]! + 1) * width), j * width);
 }
 
 /** Writes the packed rows src [rows.length, width] into dst at rows `rows` (the other rows of dst are left as they are). */
@@ -147,7 +146,8 @@ export async function backwardModality(
   await par.relevanceBwd(gR, f.arg, f.q, T, B, L, C, d, relevanceScale(c), gQfull, grads['space_dict']!);
   const { rows, Mv } = f;
   // The MLP's backward on the rows it ran on: a skipped (padded) row's query gradient is zero.
-  const gQ = rows ? s.upload(gatherRows(mod.f32(gQfull, M * d), rows, d)) : gQfull;
+  const gQ = rows ? s.f32(Mv * d) : gQfull;
+  if (rows) gatherRows(mod.f32(gQfull, M * d), rows, d, mod.f32(gQ, Mv * d)); // within wasm memory, no host copy
   const gXv = inputs ? (rows ? s.f32(Mv * Din) : s.f32(M * Din)) : 0;
   if (Mv > 0) {
     // Lin2: gA2 = gQ W2, gW2 += gQ^T a2, gb2 += colsum gQ
