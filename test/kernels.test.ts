@@ -327,6 +327,26 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
     }
     expectClose('adamw params', H.readF32(pp, n), P, 1e-5);
   });
+
+  it('first non-finite value: -1 when all are finite (even at +-3.4e38), else the index of the first NaN or infinity', () => {
+    const H = h();
+    const rng = new Rng(83);
+    // Lengths around the 16-value SIMD step and the 4,096-value block the kernel sums before scanning.
+    for (const n of [0, 1, 3, 15, 16, 17, 4095, 4096, 4097, 9000]) {
+      const x = Float32Array.from(randn(rng, n));
+      if (n > 2) x[n - 1] = 3.4e38;
+      if (n > 3) x[1] = -3.4e38;
+      expect(H.k.f32_first_nonfinite(H.f32(x), n), `finite, n = ${n}`).toBe(-1);
+      for (const at of [0, Math.floor(n / 2), n - 1, 4095, 4096].filter((i) => i >= 0 && i < n)) {
+        for (const bad of [NaN, Infinity, -Infinity]) {
+          const y = x.slice();
+          y[at] = bad;
+          if (at + 7 < n) y[at + 7] = NaN; // a later bad value does not hide the first
+          expect(H.k.f32_first_nonfinite(H.f32(y), n), `${bad} at ${at} of ${n}`).toBe(at);
+        }
+      }
+    }
+  });
 });
 
 /**

@@ -2,7 +2,7 @@
 // replaced, and runtimes without SharedArrayBuffer fall back to one thread (or throw when threads are forced).
 import { describe, expect, it } from 'vitest';
 import { WasmEngine } from '../src/engines/wasm/engine.js';
-import { FDT, FdtEngineError } from '../src/index.js';
+import { FDT, FdtEngineError, Trainer } from '../src/index.js';
 import type { GradientResult, ParamGradientResult } from '../src/index.js';
 import { Rng } from './reference/rng.js';
 
@@ -70,6 +70,53 @@ describe('worker pool', () => {
     const after = await m.loss(b);
     expect(after.loss).toBe(good.loss);
     expect(Array.from(after.image.embeddings)).toEqual(Array.from(good.image.embeddings));
+  });
+
+  it('calls issued without awaiting run one after another: an encode issued during an AdamW update sees the updated parameters', async () => {
+    const b = batch(4);
+    const x = { data: Float32Array.from(new Rng(8).normals(6 * 49 * 32)), shape: [6, 49, 32] };
+    const make = async () => {
+      const m = await FDT.create({ ...config, threads: 2 });
+      (m.wasm as unknown as { parallel: { minParallelFlops: number } }).parallel.minParallelFlops = 0;
+      return m;
+    };
+    const ref = await make();
+    const before = await ref.encodeImage(x);
+    await new Trainer(ref, { schedule: { warmupSteps: 0, totalSteps: 10 } }).stepOn(b);
+    const after = await ref.encodeImage(x);
+    ref.dispose();
+    expect(Array.from(after.embeddings)).not.toEqual(Array.from(before.embeddings));
+
+    const m = await make();
+    const trainer = new Trainer(m, { schedule: { warmupSteps: 0, totalSteps: 10 } });
+    // An encode issued the moment the AdamW update starts waits for the whole update (run alongside it, it would
+    // read parameters half updated and give neither result).
+    const parallel = (m.wasm as unknown as { parallel: { adamw: (...a: unknown[]) => Promise<void> } }).parallel;
+    const adamw = parallel.adamw.bind(parallel);
+    let during: Promise<{ embeddings: Float32Array }> | null = null;
+    parallel.adamw = (...a: unknown[]) => {
+      // The engine's own entry point: no dispatcher decision delays it.
+      during ??= m.wasm.encode(m, 'image', x.data, 6, 49, null);
+      return adamw(...a);
+    };
+    await trainer.stepOn(b);
+    expect(during).not.toBeNull();
+    expect(Array.from((await during!).embeddings)).toEqual(Array.from(after.embeddings));
+    m.dispose();
+  });
+
+  it('a model released while a call runs keeps its blocks until the calls queued before the release end', async () => {
+    const m = await FDT.create({ ...config, threads: 2 });
+    await m.loss(batch(5));
+    const engine = m.wasm as unknown as { exclusive: WasmEngine['exclusive']; residents: WeakMap<object, unknown> };
+    const held = engine.exclusive(async () => {
+      await new Promise((r) => setTimeout(r, 20));
+      return engine.residents.has(m);
+    });
+    m.dispose();
+    expect(await held).toBe(true);
+    await engine.exclusive(async () => undefined);
+    expect(engine.residents.has(m)).toBe(false);
   });
 
   it('without SharedArrayBuffer: one thread and a note, or an error when threads are forced', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FDT, FdtValueError, learningRate, Trainer } from '../src/index.js';
-import { firstNonFinite } from '../src/train/trainer.js';
+import { FDT, FdtEngineError, FdtValueError, learningRate, Trainer } from '../src/index.js';
+import { firstNonFinite } from '../src/tensor.js';
 import { Rng } from './reference/rng.js';
 
 /** A toy retrieval problem: 8 concepts; images and captions are noisy views of each concept's two prototypes. */
@@ -81,6 +81,70 @@ describe('Trainer', () => {
         expect(firstNonFinite(h), `${bad} at ${at}`).toBe(at);
       }
     }
+  });
+
+  it('gradients kept in wasm memory (the wasm path) give the parameters and moments that host-copied gradients give, bit for bit, on 1 and 2 threads', async () => {
+    const cfg = { numTokens: 300, dim: 24, imageDim: 12, textDim: 10, temperature: 0.5, seed: 7 };
+    const schedule = { lr: 3e-3, warmupStartLr: 3e-4, warmupSteps: 2, totalSteps: 20 };
+    const train = async (threads: number, kept: boolean) => {
+      const model = await FDT.create({ ...cfg, threads });
+      // Every split taken (no work threshold): AdamW runs on both threads even at this size.
+      (model.wasm as unknown as { parallel: { minParallelFlops: number } }).parallel.minParallelFlops = 0;
+      // Without trainingGradients the Trainer takes the path every other head takes: host arrays in, uploaded.
+      if (!kept) Object.defineProperty(model, 'trainingGradients', { value: undefined });
+      const trainer = new Trainer(model, { schedule });
+      const rng = new Rng(9);
+      const protos = { img: rng.normals(8 * 12), txt: rng.normals(8 * 10) };
+      const losses: number[] = [];
+      for (let i = 0; i < 4; i++) losses.push((await trainer.stepOn(toyBatch(rng, 8, 3, 4, 12, 10, protos))).loss);
+      const state = { losses, params: model.stateDict(), moments: model.wasm.readMoments(model)! };
+      model.dispose();
+      return state;
+    };
+    const ref = await train(1, false);
+    for (const [threads, kept] of [[1, true], [2, true], [2, false]] as const) {
+      const got = await train(threads, kept);
+      const what = `${threads} thread(s), ${kept ? 'kept' : 'host'} gradients`;
+      expect(got.losses, what).toEqual(ref.losses);
+      for (const name of Object.keys(ref.params)) expect(Array.from(got.params[name]!), `${name}, ${what}`).toEqual(Array.from(ref.params[name]!));
+      for (const name of Object.keys(ref.moments)) {
+        expect(Array.from(got.moments[name]!.v), `v of ${name}, ${what}`).toEqual(Array.from(ref.moments[name]!.v));
+      }
+    }
+  });
+
+  it('a non-finite kept gradient stops the step with its parameter and index, and changes no parameter', async () => {
+    const model = await FDT.create({ numTokens: 40, dim: 8, imageDim: 6, textDim: 5, temperature: 1, seed: 2 });
+    const trainer = new Trainer(model, { schedule: { warmupSteps: 0, totalSteps: 10 } });
+    const rng = new Rng(5);
+    const protos = { img: rng.normals(8 * 6), txt: rng.normals(8 * 5) };
+    await trainer.stepOn(toyBatch(rng, 4, 2, 3, 6, 5, protos));
+    const before = model.stateDict();
+    // Spoil one value of the dictionary's kept gradient after the backward wrote it.
+    const engine = model.wasm as unknown as { kept: WeakMap<object, { blocks: Map<string, number> }>; mod: { f32(p: number, n: number): Float32Array } };
+    const own = model.trainingGradients.bind(model);
+    Object.defineProperty(model, 'trainingGradients', {
+      value: async (b: Parameters<typeof own>[0]) => {
+        const r = await own(b);
+        engine.mod.f32(engine.kept.get(model)!.blocks.get('space_dict')!, 40 * 8)[8 * 3 + 5] = -Infinity;
+        return r;
+      },
+    });
+    await expect(trainer.stepOn(toyBatch(rng, 4, 2, 3, 6, 5, protos))).rejects.toThrow(/step 2: gradient of space_dict is -Infinity at index 29; no parameter was changed/);
+    expect(trainer.step).toBe(1);
+    const after = model.stateDict();
+    for (const name of Object.keys(before)) expect(Array.from(after[name]!), name).toEqual(Array.from(before[name]!));
+  });
+
+  it('kept gradients that a later call replaced are refused, not applied', async () => {
+    const model = await FDT.create({ numTokens: 40, dim: 8, imageDim: 6, textDim: 5, temperature: 1, seed: 2 });
+    const rng = new Rng(6);
+    const protos = { img: rng.normals(8 * 6), txt: rng.normals(8 * 5) };
+    const first = await model.trainingGradients(toyBatch(rng, 4, 2, 3, 6, 5, protos));
+    await model.trainingGradients(toyBatch(rng, 4, 2, 3, 6, 5, protos));
+    const h = { lr: 1e-3, beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.1 };
+    await expect(model.wasm.adamwStep(model, first.grads.kept!, 1, h, () => true)).rejects.toThrow(FdtEngineError);
+    expect(() => model.wasm.firstNonFinite(model, first.grads.kept!)).toThrow(/kept gradients are gone/);
   });
 
   it('the schedule: linear warm-up then cosine to 0', () => {

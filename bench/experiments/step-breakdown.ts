@@ -27,7 +27,7 @@ type Exports = Record<string, unknown>;
 const engine = fdt.wasm as unknown as {
   mod: { k: Exports };
   parallel: Record<string, (...a: unknown[]) => Promise<void>>;
-  adamwStep: (...a: unknown[]) => void;
+  adamwStep: (...a: unknown[]) => Promise<void>;
 };
 const times = new Map<string, number>();
 const add = (name: string, ms: number) => times.set(name, (times.get(name) ?? 0) + ms);
@@ -47,7 +47,7 @@ Object.defineProperty(timed, 'memory', { get: () => raw['memory'] });
 engine.mod.k = timed;
 // The engine's parallel entry points (the kernels they run on workers are not seen by the wrapper above).
 const par = engine.parallel;
-for (const name of ['gemm', 'relevance', 'relevanceBwd', 'wsum', 'wsumBwd', 'sparsemax', 'sparsemaxBwd', 'gelu', 'geluBwd', 'layerNorm', 'layerNormBwd']) {
+for (const name of ['gemm', 'relevance', 'relevanceBwd', 'wsum', 'wsumBwd', 'sparsemax', 'sparsemaxBwd', 'gelu', 'geluBwd', 'layerNorm', 'layerNormBwd', 'adamw']) {
   const f = par[name]!.bind(par);
   par[name] = async (...a: unknown[]) => {
     const t = performance.now();
@@ -56,9 +56,9 @@ for (const name of ['gemm', 'relevance', 'relevanceBwd', 'wsum', 'wsumBwd', 'spa
   };
 }
 const adamw = engine.adamwStep.bind(engine);
-engine.adamwStep = (...a: unknown[]) => {
+engine.adamwStep = async (...a: unknown[]) => {
   const t = performance.now();
-  adamw(...a);
+  await adamw(...a);
   add('engine.adamwStep (all parameters)', performance.now() - t);
 };
 

@@ -131,7 +131,7 @@ export class ClipHead {
   }
 
   private pass(pi: Float32Array, pt: Float32Array, B: number, grads: boolean): Promise<ClipPassOutput> {
-    return clipPass(this.engine, this, this.config, pi, pt, B, grads);
+    return this.engine.exclusive(() => clipPass(this.engine, this, this.config, pi, pt, B, grads));
   }
 
   private fdtLike() {

@@ -49,14 +49,33 @@ export interface HeadGrads {
   tokens: Float32Array;
 }
 
-/** What an engine returns: the input gradients only when they were asked for. */
-export type EngineGrads = Omit<HeadGrads, 'patches' | 'tokens'> & Partial<Pick<HeadGrads, 'patches' | 'tokens'>>;
+/**
+ * Parameter gradients an engine kept in its own memory for the next AdamW step (ForwardBackwardOptions.keepGrads)
+ * instead of copying them out: valid until the next call that keeps gradients for the same model.
+ */
+export interface KeptGrads {
+  /** The parameters they cover (every parameter but logit_scale_sd). */
+  readonly names: readonly string[];
+  /** Which call kept them; an AdamW step with an older token is refused. */
+  readonly token: number;
+}
+
+/**
+ * What an engine returns: the input gradients only when they were asked for; with keepGrads on an engine that keeps
+ * them, `kept` and an empty `params`.
+ */
+export type EngineGrads = Omit<HeadGrads, 'patches' | 'tokens'> & Partial<Pick<HeadGrads, 'patches' | 'tokens'>> & { kept?: KeptGrads };
 
 /** What forwardBackward computes: the loss alone, or (grads) the gradients too, of the inputs unless inputGrads is false. */
 export interface ForwardBackwardOptions {
   grads: boolean;
   /** With grads: also the gradients of both inputs (default true). */
   inputGrads?: boolean;
+  /**
+   * With grads: an engine that can keep the parameter gradients in its memory for its own adamwStep does so (the
+   * wasm engine; saves copying 38 MB out and back per paper-scale step); others ignore it.
+   */
+  keepGrads?: boolean;
   trace?: boolean;
 }
 

@@ -218,7 +218,7 @@ for (const [backend, { engine, reason }] of Object.entries(BACKENDS)) {
       for (let step = 1; step <= 3; step++) {
         const grads = (await wasm.forwardBackward(a, batch, { grads: true })).grads!.params;
         const versions = { ...b.versions };
-        wasm.adamwStep(a, grads, step, h, isDecayed);
+        await wasm.adamwStep(a, grads, step, h, isDecayed);
         if (step === 1) await eng.adamwStep(b, grads, step, h, isDecayed); // creates the moments
         else await sameTensorCount(tf, `adamwStep ${step}`, () => eng.adamwStep(b, grads, step, h, isDecayed));
         for (const name of Object.keys(grads)) {

@@ -1,6 +1,18 @@
 import type { KernelCall, WorkerPool } from '../../../bindings/pool.js';
 import type { KernelModule } from '../../../bindings/kernels.js';
 import type { Scope } from './scope.js';
+import type { AdamWHyper } from '../types.js';
+
+/** One parameter's AdamW operands in wasm memory: values P, gradient G, moments M and V (n floats each). */
+export interface AdamWOperands {
+  P: number;
+  G: number;
+  M: number;
+  V: number;
+  n: number;
+  /** Weight decay for this parameter (0 where it is not decayed). */
+  weightDecay: number;
+}
 
 // Below this many FLOPs a kernel runs on the calling thread: a round trip to the workers costs ~0.1 ms, about
 // 1.5 MFLOP of kernel time here.
@@ -10,9 +22,9 @@ const MIN_PARALLEL_FLOPS = 4e6;
  * Splits kernels over the worker pool: GEMM by output rows, the relevance forward by dictionary panels, its
  * backward by batch rows (GQ) and dictionary rows (GT), the weighted sum by batch rows and its backward by
  * dictionary rows, sparsemax and the LayerNorm forward by rows, LayerNorm's backward by rows (input gradient) and
- * columns (parameter gradients), GELU by values. Each thread writes disjoint outputs with its own scratch, and every
- * output element is computed in the same order as on one thread, so results do not depend on the thread count.
- * AdamW stays on the calling thread. Without a pool every call runs here, synchronously.
+ * columns (parameter gradients), GELU by values, AdamW by values over all parameters at once. Each thread writes
+ * disjoint outputs with its own scratch, and every output element is computed in the same order as on one thread,
+ * so results do not depend on the thread count. Without a pool every call runs here, synchronously.
  */
 export class Parallel {
   /** Work (FLOPs, or a like estimate) below which a kernel runs on the calling thread; tests set 0 to split all. */
@@ -128,6 +140,34 @@ export class Parallel {
       const calls: KernelCall[] = [];
       if (GQ && b1 > b0) calls.push(['f32_relevance_bwd_gq_part', [GR, ARG, T, B, L, C, d, scale, GQ, b0, b1]]);
       if (GT && c1 > c0) calls.push(['f32_relevance_bwd_gt_part', [GR, ARG, Q, B, L, C, d, scale, GT, c0, c1]]);
+      if (calls.length) parts.push(calls);
+    }
+    await this.run(parts);
+  }
+
+  /**
+   * f32_adamw_step over every parameter in one round: the values of all parameters, laid end to end, are cut into
+   * one contiguous share per thread (a multiple of 4 values), and each share runs as one call per parameter it
+   * touches. AdamW is elementwise, so every value gets the bits it gets on one thread.
+   */
+  async adamw(items: readonly AdamWOperands[], h: AdamWHyper, step: number): Promise<void> {
+    const total = items.reduce((a, x) => a + x.n, 0);
+    // ~10 operations per value; the work is memory-bound (7 floats moved per value).
+    const T = this.split(10 * total, Math.ceil(total / 4));
+    const per = Math.ceil(total / 4 / T) * 4;
+    const parts: KernelCall[][] = [];
+    for (let t = 0; t < T; t++) {
+      const a = t * per;
+      const b = Math.min(total, a + per);
+      const calls: KernelCall[] = [];
+      for (let i = 0, base = 0; i < items.length && base < b; base += items[i]!.n, i++) {
+        const x = items[i]!;
+        const lo = Math.max(a, base) - base;
+        const hi = Math.min(b, base + x.n) - base;
+        if (hi <= lo) continue;
+        const o = 4 * lo;
+        calls.push(['f32_adamw_step', [x.P + o, x.G + o, x.M + o, x.V + o, hi - lo, h.lr, h.beta1, h.beta2, h.eps, x.weightDecay, step]]);
+      }
       if (calls.length) parts.push(calls);
     }
     await this.run(parts);
