@@ -58,6 +58,35 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
     }
   });
 
+  it('transpose, pack_nt and pack_nn move every value exactly to its place (panels zero-padded), at tile and vector edges', () => {
+    const H = h();
+    const rng = new Rng(17);
+    for (const R of EDGE) {
+      for (const C of [...EDGE, 64]) {
+        const x = Float32Array.from(randn(rng, R * C));
+        const px = H.f32(x);
+        const t = H.zeros(R * C);
+        H.k.f32_transpose(px, R, C, t);
+        const want = new Float32Array(R * C);
+        for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) want[c * R + r] = x[r * C + c]!;
+        expectIdentical(`transpose ${R}x${C}`, H.readF32(t, R * C), want);
+        // x as [N = R, K = C] for pack_nt and as [K = R, N = C] for pack_nn: panel p, depth k, lane j.
+        const ntSize = Math.ceil(R / 16) * 16 * C;
+        const nt = H.f32(new Float32Array(ntSize).fill(7));
+        H.k.f32_pack_nt(px, R, C, nt);
+        const wantNt = new Float32Array(ntSize);
+        for (let n = 0; n < R; n++) for (let k = 0; k < C; k++) wantNt[Math.floor(n / 16) * 16 * C + k * 16 + (n % 16)] = x[n * C + k]!;
+        expectIdentical(`pack_nt ${R}x${C}`, H.readF32(nt, ntSize), wantNt);
+        const nnSize = Math.ceil(C / 16) * 16 * R;
+        const nn = H.f32(new Float32Array(nnSize).fill(7));
+        H.k.f32_pack_nn(px, R, C, nn);
+        const wantNn = new Float32Array(nnSize);
+        for (let k = 0; k < R; k++) for (let n = 0; n < C; n++) wantNn[Math.floor(n / 16) * 16 * R + k * 16 + (n % 16)] = x[k * C + n]!;
+        expectIdentical(`pack_nn ${R}x${C}`, H.readF32(nn, nnSize), wantNn);
+      }
+    }
+  });
+
   it('Linear backward (transpose, pack_nn, gemm, colsum) matches the reference VJP', () => {
     const rng = new Rng(12);
     for (const [M, K, N] of [[3, 5, 17], [16, 16, 16], [1, 1, 1], [33, 4, 15]] as const) {
@@ -370,14 +399,27 @@ function mixedKernels(H: Harness, q: Float64Array, T: Float64Array, w: Float64Ar
   H.k.f32_sparsemax_fwd(H.f32(q.subarray(0, B * C)), B, C, p, 0, H.zeros(H.k.sparsemax_scratch_bytes(C) / 4));
   const pp = H.f32(T);
   H.k.f32_adamw_step(pp, H.f32(q.subarray(0, C * d)), H.zeros(C * d), H.zeros(C * d), C * d, 1e-3, 0.9, 0.98, 1e-8, 0.1, 1);
+  // Data movement (4 x 4 register transposes and v128 copies in the SIMD build) and the column sums.
+  const tq = H.zeros(B * L * d);
+  H.k.f32_transpose(H.f32(q), B * L, d, tq);
+  const tT = H.zeros(C * d);
+  H.k.f32_transpose(H.f32(T), C, d, tT);
+  const nn = H.zeros(Math.ceil(d / 16) * 16 * B * L);
+  H.k.f32_pack_nn(H.f32(q), B * L, d, nn);
+  const nnT = H.zeros(Math.ceil(C / 16) * 16 * d);
+  H.k.f32_pack_nn(H.f32(T), d, C, nnT);
+  const cs = H.f32(T.subarray(0, d));
+  H.k.f32_colsum_acc(H.f32(q), B * L, d, cs);
   return {
     relevance: H.readF32(r, B * C), gemm: H.readF32(y, B * L * C), wsum: H.readF32(e, B * d), 'wsum bwd (dot)': H.readF32(gw, B * C),
     layernorm: H.readF32(ln, B * L * d), sparsemax: H.readF32(p, B * C), adamw: H.readF32(pp, C * d),
+    'pack_nt': H.readF32(Tp, Math.ceil(C / 16) * 16 * d), transpose: H.readF32(tq, B * L * d), 'transpose T': H.readF32(tT, C * d),
+    'pack_nn': H.readF32(nn, Math.ceil(d / 16) * 16 * B * L), 'pack_nn T': H.readF32(nnT, Math.ceil(C / 16) * 16 * d), colsum: H.readF32(cs, d),
   };
 }
 
 describe('SIMD and scalar builds give identical bits', () => {
-  it('relevance, GEMM, weighted sum, LayerNorm, sparsemax, AdamW', () => {
+  it('relevance, GEMM, weighted sum, LayerNorm, sparsemax, AdamW, packing, transposes and column sums', () => {
     const rng = new Rng(91);
     const [B, L, d, C] = [3, 7, 37, 45];
     const q = randn(rng, B * L * d);

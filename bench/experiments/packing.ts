@@ -1,0 +1,57 @@
+// The data-movement kernels of a paper-scale training step, one thread: packing the dictionary after each update
+// (f32_pack_nt, [16384, 512]), and per Linear layer's weight gradient the transpose of the output gradient, the
+// packing of the input (f32_pack_nn) and the bias gradient's column sums (the caption side's shapes, M = 32 x 77).
+//
+//   npx tsx bench/experiments/packing.ts [--baseline OTHER/bindings/wasm-bytes.generated.ts] [--rounds N]
+//
+// With --baseline, the same kernels of another build of the module (e.g. a checkout of an older commit after
+// `npm run build:wasm`) run in the same process, interleaved call by call, and the table gives both.
+import process from 'node:process';
+import { pathToFileURL } from 'node:url';
+import { KernelModule, type KernelExports } from '../../bindings/kernels.js';
+import { SIMD_WASM_BASE64 } from '../../bindings/wasm-bytes.generated.js';
+import { measureInterleaved } from '../harness.js';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function load(b64: string): Promise<KernelModule> {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const { instance } = await WebAssembly.instantiate(bytes, {});
+  return new KernelModule(instance.exports as unknown as KernelExports, 'simd');
+}
+
+const rounds = Number(arg('--rounds') ?? 15);
+const baselineFile = arg('--baseline');
+const builds: [string, KernelModule][] = [['this build', await load(SIMD_WASM_BASE64)]];
+if (baselineFile) {
+  const other = (await import(pathToFileURL(baselineFile).href)) as { SIMD_WASM_BASE64: string };
+  builds.push(['baseline', await load(other.SIMD_WASM_BASE64)]);
+}
+
+const [C, d, M, N] = [16384, 512, 32 * 77, 512];
+type Case = { name: string; run: (k: KernelExports, p: Record<string, number>) => void };
+const cases: Case[] = [
+  { name: `pack_nt dictionary [${C}, ${d}]`, run: (k, p) => k.f32_pack_nt(p.T!, C, d, p.Tp!) },
+  { name: `transpose [${M}, ${N}]`, run: (k, p) => k.f32_transpose(p.X!, M, N, p.Xt!) },
+  { name: `pack_nn [${M}, ${N}]`, run: (k, p) => k.f32_pack_nn(p.X!, M, N, p.Xp!) },
+  { name: `colsum_acc [${M}, ${N}]`, run: (k, p) => k.f32_colsum_acc(p.X!, M, N, p.S!) },
+];
+const ptrs = builds.map(([, mod]) => {
+  const alloc = (n: number, fill = true) => {
+    const p = mod.arena.alloc(n * 4);
+    if (fill) mod.f32(p, n).set(Float32Array.from({ length: n }, (_, i) => Math.sin(i)));
+    return p;
+  };
+  return { T: alloc(C * d), Tp: alloc(C * d, false), X: alloc(M * N), Xt: alloc(M * N, false), Xp: alloc(M * N, false), S: alloc(N) };
+});
+console.log(`one thread, ${rounds} rounds${baselineFile ? ', interleaved with the baseline build' : ''}`);
+for (const c of cases) {
+  const fns = builds.map(([, mod], i) => () => c.run(mod.k, ptrs[i]!));
+  const t = await measureInterleaved(fns, { budgetS: 30, min: rounds, max: rounds, warmup: 2 });
+  const cells = t.map((x, i) => `${builds[i]![0]} ${x.medianMs.toFixed(2).padStart(6)} ms`);
+  const ratio = t.length > 1 ? `   baseline / this: ${(t[1]!.medianMs / t[0]!.medianMs).toFixed(2)}x` : '';
+  console.log(`  ${c.name.padEnd(30)} ${cells.join('   ')}${ratio}`);
+}
