@@ -59,6 +59,26 @@ describe('worker pool', () => {
     }
   });
 
+  it('the dictionary packed over 3 threads equals one thread\'s packing, partial last panel included', async () => {
+    const m = await FDT.create({ ...config, threads: 3 });
+    const engine = m.wasm;
+    engine.parallel.minParallelFlops = 0;
+    const mod = engine.mod;
+    const rng = new Rng(12);
+    for (const [N, K] of [[2001, 48], [17, 5], [33, 16], [3, 7]] as const) {
+      const src = mod.arena.alloc(N * K * 4);
+      mod.f32(src, N * K).set(Float32Array.from(rng.normals(N * K)));
+      const size = Math.ceil(N / 16) * 16 * K;
+      const [one, three] = [mod.arena.alloc(size * 4), mod.arena.alloc(size * 4)];
+      mod.f32(three, size).fill(NaN);
+      mod.k.f32_pack_nt(src, N, K, one);
+      await engine.parallel.packNT(src, N, K, three);
+      expect(Array.from(mod.f32(three, size)), `[${N}, ${K}]`).toEqual(Array.from(mod.f32(one, size)));
+      for (const p of [src, one, three]) mod.arena.free(p);
+    }
+    m.dispose();
+  });
+
   it('a worker that throws fails that call with its error; a worker that dies is replaced; results stay right', async () => {
     const m = await FDT.create({ ...config, threads: 2 });
     const b = batch(2);

@@ -80,7 +80,8 @@ export async function forwardModality(
     await par.gemm(s, f.a2, Mv, d, d, rp.packedNT(`${p}.4.weight`, d, d), d, rp.raw(`${p}.4.bias`), q, d, 0);
   }
   if (rows) scatterRows(mod.f32(q, Mv * d), rows, d, mod.f32(f.q, M * d));
-  await par.relevance(s, f.q, B, L, d, rp.packedNT('space_dict', C, d), C, relevanceScale(c), f.valid, MASK_MODE[c.maskMode], f.r, f.arg);
+  const Tp = await rp.packedNTWith('space_dict', C, d, (src, n, k, dst) => par.packNT(src, n, k, dst));
+  await par.relevance(s, f.q, B, L, d, Tp, C, relevanceScale(c), f.valid, MASK_MODE[c.maskMode], f.r, f.arg);
   if (c.normalizer === 'sparsemax') {
     await par.sparsemax(s, f.r, B, C, f.w, f.support);
   } else {

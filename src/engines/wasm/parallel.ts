@@ -22,9 +22,10 @@ const MIN_PARALLEL_FLOPS = 4e6;
  * Splits kernels over the worker pool: GEMM by output rows, the relevance forward by dictionary panels, its
  * backward by batch rows (GQ) and dictionary rows (GT), the weighted sum by batch rows and its backward by
  * dictionary rows, sparsemax and the LayerNorm forward by rows, LayerNorm's backward by rows (input gradient) and
- * columns (parameter gradients), GELU by values, AdamW by values over all parameters at once. Each thread writes
- * disjoint outputs with its own scratch, and every output element is computed in the same order as on one thread,
- * so results do not depend on the thread count. Without a pool every call runs here, synchronously.
+ * columns (parameter gradients), GELU by values, AdamW by values over all parameters at once, and the dictionary's
+ * packing by panels. Each thread writes disjoint outputs with its own scratch, and every output element is computed
+ * in the same order as on one thread, so results do not depend on the thread count. Without a pool every call runs
+ * here, synchronously.
  */
 export class Parallel {
   /** Work (FLOPs, or a like estimate) below which a kernel runs on the calling thread; tests set 0 to split all. */
@@ -62,6 +63,16 @@ export class Parallel {
     const bytes = this.mod.k.relevance_scratch_bytes(L);
     await this.ranges(2 * B * L * d * C, Math.ceil(C / 16), (p0, p1) => [
       ['f32_relevance_fwd_part', [Q, B, L, d, Tp, C, scale, valid, mode, R, ARG, s.bytes(bytes), p0, p1]],
+    ]);
+  }
+
+  /**
+   * f32_pack_nt of an [N, K] matrix into dst, split by panels (each range of 16-row panels is packed from its own
+   * rows; the last range zero-pads the last panel). Pure data movement: the same bits on any thread count.
+   */
+  async packNT(src: number, N: number, K: number, dst: number): Promise<void> {
+    await this.ranges(2 * N * K, Math.ceil(N / 16), (p0, p1) => [
+      ['f32_pack_nt', [src + 4 * 16 * p0 * K, Math.min(N, 16 * p1) - 16 * p0, K, dst + 4 * 16 * p0 * K]],
     ]);
   }
 

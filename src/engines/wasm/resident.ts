@@ -36,6 +36,28 @@ export class ResidentParams {
     return this.get(name, 'nt', [N, K]);
   }
 
+  /**
+   * packedNT, with a stale packing redone by `pack` (the worker pool: the dictionary is 8.4 M values at paper scale
+   * and is repacked after every update).
+   */
+  async packedNTWith(name: string, N: number, K: number, pack: (src: number, N: number, K: number, dst: number) => Promise<void>): Promise<number> {
+    const key = `${name}:nt`;
+    const version = this.source.versions[name] ?? 0;
+    const bytes = Math.ceil(N / 16) * 16 * K * 4;
+    let e = this.entries.get(key);
+    if (e && e.version === version && e.bytes === bytes) return e.ptr;
+    if (e && e.bytes !== bytes) {
+      this.mod.arena.free(e.ptr);
+      e = undefined;
+    }
+    const ptr = e?.ptr ?? this.mod.arena.alloc(bytes);
+    // Stale until packed: a failure part way leaves the entry unusable rather than half written.
+    this.entries.set(key, { ptr, version: -1, bytes });
+    await pack(this.raw(name), N, K, ptr);
+    this.entries.set(key, { ptr, version, bytes });
+    return ptr;
+  }
+
   /** Pointer to the [K, N] parameter packed as B panels (f32_pack_nn: the backward GEMM layout). */
   packedNN(name: string, K: number, N: number): number {
     return this.get(name, 'nn', [K, N]);
