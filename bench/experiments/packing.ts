@@ -8,17 +8,12 @@
 // `npm run build:wasm`) run in the same process, interleaved call by call, and the table gives both. With
 // --threads N (N > 1), the dictionary's packing is also timed on an N-thread engine's worker pool (Parallel.packNT),
 // interleaved with the same engine's one-thread call.
-import process from 'node:process';
 import { pathToFileURL } from 'node:url';
 import { KernelModule, type KernelExports } from '../../bindings/kernels.js';
 import { SIMD_WASM_BASE64 } from '../../bindings/wasm-bytes.generated.js';
 import { WasmEngine } from '../../src/engines/wasm/engine.js';
 import { measureInterleaved } from '../harness.js';
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
+import { numberArg, stringArg } from './args.js';
 
 async function load(b64: string): Promise<KernelModule> {
   const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
@@ -26,8 +21,8 @@ async function load(b64: string): Promise<KernelModule> {
   return new KernelModule(instance.exports as unknown as KernelExports, 'simd');
 }
 
-const rounds = Number(arg('--rounds') ?? 15);
-const baselineFile = arg('--baseline');
+const rounds = numberArg('--rounds', 15);
+const baselineFile = stringArg('--baseline');
 const builds: [string, KernelModule][] = [['this build', await load(SIMD_WASM_BASE64)]];
 if (baselineFile) {
   const other = (await import(pathToFileURL(baselineFile).href)) as { SIMD_WASM_BASE64: string };
@@ -59,7 +54,7 @@ for (const c of cases) {
   console.log(`  ${c.name.padEnd(30)} ${cells.join('   ')}${ratio}`);
 }
 
-const threads = Number(arg('--threads') ?? 1);
+const threads = numberArg('--threads', 1);
 if (threads > 1) {
   const engine = await WasmEngine.create('simd', threads);
   const mod = engine.mod;

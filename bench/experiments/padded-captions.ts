@@ -11,15 +11,11 @@ import { FDT } from '../../src/fdt.js';
 import { Rng } from '../../src/rng.js';
 import { PAPER } from '../shapes.js';
 import { PAPER_CONFIG, paperBatch } from '../suites/training.js';
+import { numberArg } from './args.js';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-const threads = arg('--threads', 1);
-const rounds = arg('--rounds', 3);
-const [lo, hi] = [arg('--min-len', 8), arg('--max-len', 24)];
+const threads = numberArg('--threads', 1);
+const rounds = numberArg('--rounds', 3);
+const [lo, hi] = [numberArg('--min-len', 8), numberArg('--max-len', 24)];
 const fdt = await FDT.create({ ...PAPER_CONFIG, engine: 'wasm', threads });
 const batch = paperBatch();
 const rng = new Rng(5);

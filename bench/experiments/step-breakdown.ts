@@ -14,14 +14,10 @@ import { FDT } from '../../src/fdt.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { PAPER, flopsOf } from '../shapes.js';
 import { PAPER_CONFIG, paperBatch } from '../suites/training.js';
+import { numberArg } from './args.js';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-const threads = arg('--threads', 1);
-const steps = arg('--steps', 2);
+const threads = numberArg('--threads', 1);
+const steps = numberArg('--steps', 2);
 const fdt = await FDT.create({ ...PAPER_CONFIG, engine: 'wasm', threads });
 type Exports = Record<string, unknown>;
 const engine = fdt.wasm as unknown as {

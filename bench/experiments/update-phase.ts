@@ -13,14 +13,10 @@ import { FDT } from '../../src/fdt.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { measureInterleaved } from '../harness.js';
 import { PAPER_CONFIG, paperBatch } from '../suites/training.js';
+import { numberArg } from './args.js';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-const threads = arg('--threads', 2);
-const rounds = arg('--rounds', 10);
+const threads = numberArg('--threads', 2);
+const rounds = numberArg('--rounds', 10);
 const fdt = await FDT.create({ ...PAPER_CONFIG, engine: 'wasm', threads });
 const engine = fdt.wasm;
 const parallel = engine.parallel;

@@ -252,8 +252,8 @@ export class WasmEngine implements Engine {
     if (keepGrads) this.gradBlocks(model);
   }
 
-  /** @internal A model's AdamW moments, allocated (zeroed) for the named parameters not yet there. */
-  ensureMoments(model: ParamState, names: readonly string[]): Map<string, { m: number; v: number }> {
+  /** A model's AdamW moments, allocated (zeroed) for the named parameters not yet there. */
+  private ensureMoments(model: ParamState, names: readonly string[]): Map<string, { m: number; v: number }> {
     let moments = this.moments.get(model);
     if (!moments) this.moments.set(model, (moments = new Map()));
     for (const name of names) {

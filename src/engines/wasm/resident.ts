@@ -44,13 +44,8 @@ export class ResidentParams {
     const key = `${name}:nt`;
     const version = this.source.versions[name] ?? 0;
     const bytes = Math.ceil(N / 16) * 16 * K * 4;
-    let e = this.entries.get(key);
-    if (e && e.version === version && e.bytes === bytes) return e.ptr;
-    if (e && e.bytes !== bytes) {
-      this.mod.arena.free(e.ptr);
-      e = undefined;
-    }
-    const ptr = e?.ptr ?? this.mod.arena.alloc(bytes);
+    const { ptr, current } = this.claim(key, version, bytes);
+    if (current) return ptr;
     // Stale until packed: a failure part way leaves the entry unusable rather than half written.
     this.entries.set(key, { ptr, version: -1, bytes });
     await pack(this.raw(name), N, K, ptr);
@@ -83,13 +78,8 @@ export class ResidentParams {
     // depth K either way.
     const [N, K] = layout === 'nt' ? dims : [dims[1], dims[0]];
     const bytes = layout === 'raw' ? data.byteLength : Math.ceil(N / 16) * 16 * K * 4;
-    let e = this.entries.get(key);
-    if (e && e.version === version && e.bytes === bytes) return e.ptr;
-    if (e && e.bytes !== bytes) {
-      this.mod.arena.free(e.ptr);
-      e = undefined;
-    }
-    const ptr = e?.ptr ?? this.mod.arena.alloc(bytes);
+    const { ptr, current } = this.claim(key, version, bytes);
+    if (current) return ptr;
     if (layout === 'raw') {
       this.mod.f32(ptr, data.length).set(data);
     } else {
@@ -99,5 +89,19 @@ export class ResidentParams {
     }
     this.entries.set(key, { ptr, version, bytes });
     return ptr;
+  }
+
+  /**
+   * The block of entry `key`: current (same version and size), or to be filled: the old block when the size is
+   * unchanged, else a new one (the old freed).
+   */
+  private claim(key: string, version: number, bytes: number): { ptr: number; current: boolean } {
+    const e = this.entries.get(key);
+    if (e && e.bytes === bytes) return { ptr: e.ptr, current: e.version === version };
+    if (e) {
+      this.mod.arena.free(e.ptr);
+      this.entries.delete(key);
+    }
+    return { ptr: this.mod.arena.alloc(bytes), current: false };
   }
 }
