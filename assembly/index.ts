@@ -16,7 +16,10 @@ export { f32_sparsemax_fwd, f32_sparsemax_bwd, sparsemax_scratch_bytes, sparsema
 export { f32_softmax_fwd, f32_softmax_bwd } from './softmax';
 export { f32_wsum_fwd, f32_wsum_bwd, f32_wsum_bwd_part, f32_l2norm_fwd, f32_l2norm_bwd } from './wsum';
 export { f32_infonce, infonce_scratch_bytes } from './infonce';
-export { f32_layernorm_fwd, f32_layernorm_bwd, f32_layernorm_bwd_params, f32_gelu_fwd, f32_gelu_bwd } from './mlp';
+export {
+  f32_layernorm_fwd, f32_layernorm_bwd, f32_layernorm_bwd_params, f32_layernorm_xhat, f32_ln_linear_param_grads, f32_gelu_fwd,
+  f32_gelu_bwd,
+} from './mlp';
 export { f32_adamw_step, f32_first_nonfinite } from './optim';
 
 /** First free byte after the module's static data: the host's arena starts here. */

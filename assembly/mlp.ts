@@ -90,6 +90,75 @@ export function f32_layernorm_bwd_params(
   }
 }
 
+/**
+ * XH [M, D] = (x - mean) * rstd: the normalised input of f32_layernorm_fwd, with the expression its backward uses.
+ * Four columns per vector in the SIMD build, the same IEEE operations per value, so both builds give the same bits.
+ */
+export function f32_layernorm_xhat(X: usize, M: i32, D: i32, MEAN: usize, RSTD: usize, XH: usize): void {
+  for (let i = 0; i < M; i++) {
+    const o = (<usize>i * <usize>D) << 2;
+    const mean = load<f32>(MEAN + (<usize>i << 2));
+    const rstd = load<f32>(RSTD + (<usize>i << 2));
+    let j = 0;
+    if (ASC_FEATURE_SIMD) {
+      const vm = f32x4.splat(mean);
+      const vr = f32x4.splat(rstd);
+      for (; j + 4 <= D; j += 4) {
+        const e = o + (<usize>j << 2);
+        v128.store(XH + e, f32x4.mul(f32x4.sub(v128.load(X + e), vm), vr));
+      }
+    }
+    for (; j < D; j++) {
+      const e = o + (<usize>j << 2);
+      store<f32>(XH + e, (load<f32>(X + e) - mean) * rstd);
+    }
+  }
+}
+
+/**
+ * The parameter gradients of y = LN(x) W^T + b without the input gradient, from G = gY^T xh [N, K] and
+ * S = colsum(gY) [N] (W [N, K] = [out, in]; LN's output a = xh * gamma + beta; K = LN's width):
+ *   GW[k, j] += gamma[j] G[k, j] + beta[j] S[k]      = sum_i gY[i, k] a[i, j]
+ *   GB[k]    += S[k]
+ *   GGAMMA[j] += sum_k W[k, j] G[k, j]               = sum_i gA[i, j] xh[i, j],  gA = gY W
+ *   GBETA[j]  += sum_k W[k, j] S[k]                  = sum_i gA[i, j]
+ * So LayerNorm's parameters get their gradients without gA, a GEMM as large as the layer's forward. k runs in
+ * increasing order for every j; the SIMD build takes four j per vector with the scalar build's operations, so both
+ * builds give the same bits.
+ */
+export function f32_ln_linear_param_grads(
+  G: usize, S: usize, W: usize, GAMMA: usize, BETA: usize, N: i32, K: i32, GW: usize, GB: usize, GGAMMA: usize,
+  GBETA: usize,
+): void {
+  for (let k = 0; k < N; k++) {
+    const o = (<usize>k * <usize>K) << 2;
+    const s = load<f32>(S + (<usize>k << 2));
+    store<f32>(GB + (<usize>k << 2), load<f32>(GB + (<usize>k << 2)) + s);
+    let j = 0;
+    if (ASC_FEATURE_SIMD) {
+      const vs = f32x4.splat(s);
+      for (; j + 4 <= K; j += 4) {
+        const e = <usize>j << 2;
+        const g = v128.load(G + o + e);
+        const w = v128.load(W + o + e);
+        const gw = f32x4.add(f32x4.mul(v128.load(GAMMA + e), g), f32x4.mul(v128.load(BETA + e), vs));
+        v128.store(GW + o + e, f32x4.add(v128.load(GW + o + e), gw));
+        v128.store(GGAMMA + e, f32x4.add(v128.load(GGAMMA + e), f32x4.mul(w, g)));
+        v128.store(GBETA + e, f32x4.add(v128.load(GBETA + e), f32x4.mul(w, vs)));
+      }
+    }
+    for (; j < K; j++) {
+      const e = <usize>j << 2;
+      const g = load<f32>(G + o + e);
+      const w = load<f32>(W + o + e);
+      const gw = load<f32>(GAMMA + e) * g + load<f32>(BETA + e) * s;
+      store<f32>(GW + o + e, load<f32>(GW + o + e) + gw);
+      store<f32>(GGAMMA + e, load<f32>(GGAMMA + e) + w * g);
+      store<f32>(GBETA + e, load<f32>(GBETA + e) + w * s);
+    }
+  }
+}
+
 // GELU in float64, two lanes at a time in the SIMD build (f64x2) and one in the scalar build, with the same IEEE
 // operations in the same order, so both builds round identically (wasm never fuses a multiply and an add).
 //

@@ -52,6 +52,20 @@ export function flopsOf(s: Shape): number {
   return 2 * s.B * s.P * s.d * s.C;
 }
 
+/**
+ * The GEMM FLOPs of a paper-scale training step: the two relevance forwards, and the query MLPs' Linear layers. Each
+ * Linear [M, K] -> [M, N] costs 2 M K N for its forward and the same again for its weight gradient; the second
+ * Linear also for its input gradient. The first one has none: the features come from frozen encoders, and LayerNorm's
+ * parameter gradients are taken through the weight gradient's GEMM (src/engines/wasm/head.ts, lnLinearParamGrads).
+ */
+export function stepGemmFlops(): { relevance: number; mlp: number } {
+  const relevance = flopsOf({ B: PAPER.batch, P: PAPER.patches, d: PAPER.d, C: PAPER.C })
+    + flopsOf({ B: PAPER.batch, P: PAPER.captionSlots, d: PAPER.d, C: PAPER.C });
+  const gemm = (M: number, K: number, N: number) => 2 * M * K * N;
+  const mlp = (M: number, Din: number) => 2 * gemm(M, Din, PAPER.d) + 3 * gemm(M, PAPER.d, PAPER.d);
+  return { relevance, mlp: mlp(PAPER.batch * PAPER.patches, PAPER.imageDim) + mlp(PAPER.batch * PAPER.captionSlots, PAPER.textDim) };
+}
+
 /** 'B=32 P=49 d=512 C=16384'. */
 export function shapeLabel(s: Shape): string {
   return `B=${s.B} P=${s.P} d=${s.d} C=${s.C}`;

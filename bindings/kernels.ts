@@ -75,6 +75,13 @@ export interface KernelExports {
     X: number, GY: number, M: number, D: number, MEAN: number, RSTD: number, GGAMMA: number, GBETA: number, c0: number,
     c1: number,
   ): void;
+  /** XH [M, D] = (x - mean) * rstd, LayerNorm's normalised input from its saved row statistics. */
+  f32_layernorm_xhat(X: number, M: number, D: number, MEAN: number, RSTD: number, XH: number): void;
+  /** Parameter gradients of Lin(LN(x)) from G = gY^T xh and S = colsum(gY), without the input gradient (acc outputs). */
+  f32_ln_linear_param_grads(
+    G: number, S: number, W: number, GAMMA: number, BETA: number, N: number, K: number, GW: number, GB: number,
+    GGAMMA: number, GBETA: number,
+  ): void;
   f32_gelu_fwd(X: number, n: number, Y: number): void;
   f32_gelu_bwd(X: number, GY: number, n: number, GX: number): void;
   f32_adamw_step(

@@ -337,7 +337,10 @@ export class FDT implements ModelState {
 
   /**
    * loss() plus the gradients w.r.t. every parameter and both inputs (to train upstream encoders), or the
-   * parameters' alone with `{ inputs: false }`.
+   * parameters' alone with `{ inputs: false }`. Without inputs the wasm engine also skips each query MLP's
+   * first-Linear input-gradient GEMM (2 M Din d FLOP per modality): the first LayerNorm's parameter gradients are
+   * summed through the weight gradient's GEMM instead, so they and the first Linear's weight gradient equal the
+   * `{ inputs: true }` ones up to float32 rounding, not bit for bit.
    */
   async gradients(batch: Batch, options?: GradientOptions & { inputs?: true }): Promise<GradientResult>;
   async gradients(batch: Batch, options: GradientOptions & { inputs: false }): Promise<ParamGradientResult>;

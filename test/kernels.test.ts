@@ -315,6 +315,48 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
     }
   });
 
+  it('LayerNorm then Linear, parameter gradients without the input gradient (xhat, G = gy^T xhat, ln_linear_param_grads), match the reference VJPs', () => {
+    const rng = new Rng(73);
+    for (const [M, K, N] of [[1, 1, 1], [3, 5, 17], [16, 16, 16], [33, 17, 4], [5, 33, 15]] as const) {
+      const H = h();
+      const x = randn(rng, M * K, 2);
+      const gamma = randn(rng, K);
+      const beta = randn(rng, K);
+      const W = randn(rng, N * K);
+      const gy = randn(rng, M * N);
+      // Reference: a = LN(x); gA = gy W; LN's VJP of gA.
+      const a = layerNorm(x, gamma, beta, M, K);
+      const lin = linearVjp(a, W, gy, M, K, N);
+      const ln = layerNormVjp(x, gamma, lin.gx, M, K);
+      const ones = Float64Array.from({ length: K }, () => 1);
+      const xhatRef = layerNorm(x, ones, new Float64Array(K), M, K);
+      const mean = H.zeros(M);
+      const rstd = H.zeros(M);
+      const xp = H.f32(x);
+      H.k.f32_layernorm_fwd(xp, M, K, H.f32(gamma), H.f32(beta), 1e-5, H.zeros(M * K), mean, rstd);
+      const xh = H.zeros(M * K);
+      H.k.f32_layernorm_xhat(xp, M, K, mean, rstd, xh);
+      expectClose(`xhat M=${M} K=${K}`, H.readF32(xh, M * K), xhatRef);
+      const xhp = H.zeros(Math.ceil(K / 16) * 16 * M);
+      H.k.f32_pack_nn(xh, M, K, xhp);
+      const gyt = H.zeros(N * M);
+      H.k.f32_transpose(H.f32(gy), M, N, gyt);
+      const G = H.zeros(N * K);
+      H.k.f32_gemm(gyt, N, M, M, xhp, K, 0, G, K, 0, H.zeros(32));
+      const S = H.zeros(N);
+      H.k.f32_colsum_acc(H.f32(gy), M, N, S);
+      // The outputs accumulate: start them from known values and subtract those.
+      const start = { gW: randn(rng, N * K), gb: randn(rng, N), gg: randn(rng, K), gbeta: randn(rng, K) };
+      const [gW, gb, gg, gbeta] = [H.f32(start.gW), H.f32(start.gb), H.f32(start.gg), H.f32(start.gbeta)];
+      H.k.f32_ln_linear_param_grads(G, S, H.f32(W), H.f32(gamma), H.f32(beta), N, K, gW, gb, gg, gbeta);
+      const minus = (v: Float32Array, s0: Float64Array) => Float64Array.from(v, (y, i) => y - s0[i]!);
+      expectClose(`gW M=${M} K=${K} N=${N}`, minus(H.readF32(gW, N * K), start.gW), lin.gW);
+      expectClose('gb', minus(H.readF32(gb, N), start.gb), lin.gb);
+      expectClose('ggamma', minus(H.readF32(gg, K), start.gg), ln.gGamma);
+      expectClose('gbeta', minus(H.readF32(gbeta, K), start.gbeta), ln.gBeta);
+    }
+  });
+
   it('exact GELU to float32 accuracy (|error| <= 3e-7 max(1, |x|)) and its derivative', () => {
     const H = h();
     const xs = Float64Array.from({ length: 2001 }, (_, i) => f32round([-10 + i * 0.01])[0]!);
@@ -410,16 +452,25 @@ function mixedKernels(H: Harness, q: Float64Array, T: Float64Array, w: Float64Ar
   H.k.f32_pack_nn(H.f32(T), d, C, nnT);
   const cs = H.f32(T.subarray(0, d));
   H.k.f32_colsum_acc(H.f32(q), B * L, d, cs);
+  // LayerNorm's normalised input, and Lin(LN(x))'s parameter gradients from G (here the first rows of T).
+  const xh = H.zeros(B * L * d);
+  H.k.f32_layernorm_xhat(H.f32(q), B * L, d, H.f32(q.subarray(0, B * L)), H.f32(q.subarray(B * L, 2 * B * L)), xh);
+  const [Np, Kp] = [B * L, d];
+  const lg = [H.zeros(Np * Kp), H.zeros(Np), H.zeros(Kp), H.zeros(Kp)] as const;
+  H.k.f32_ln_linear_param_grads(H.f32(T.subarray(0, Np * Kp)), H.f32(w.subarray(0, Np)), H.f32(q.subarray(0, Np * Kp)),
+    H.f32(T.subarray(0, Kp)), H.f32(T.subarray(Kp, 2 * Kp)), Np, Kp, ...lg);
   return {
     relevance: H.readF32(r, B * C), gemm: H.readF32(y, B * L * C), wsum: H.readF32(e, B * d), 'wsum bwd (dot)': H.readF32(gw, B * C),
     layernorm: H.readF32(ln, B * L * d), sparsemax: H.readF32(p, B * C), adamw: H.readF32(pp, C * d),
     'pack_nt': H.readF32(Tp, Math.ceil(C / 16) * 16 * d), transpose: H.readF32(tq, B * L * d), 'transpose T': H.readF32(tT, C * d),
     'pack_nn': H.readF32(nn, Math.ceil(d / 16) * 16 * B * L), 'pack_nn T': H.readF32(nnT, Math.ceil(C / 16) * 16 * d), colsum: H.readF32(cs, d),
+    xhat: H.readF32(xh, B * L * d), 'ln_linear gW': H.readF32(lg[0], Np * Kp), 'ln_linear gb': H.readF32(lg[1], Np),
+    'ln_linear ggamma': H.readF32(lg[2], Kp), 'ln_linear gbeta': H.readF32(lg[3], Kp),
   };
 }
 
 describe('SIMD and scalar builds give identical bits', () => {
-  it('relevance, GEMM, weighted sum, LayerNorm, sparsemax, AdamW, packing, transposes and column sums', () => {
+  it('relevance, GEMM, weighted sum, LayerNorm (and its parameter gradients through Linear), sparsemax, AdamW, packing, transposes and column sums', () => {
     const rng = new Rng(91);
     const [B, L, d, C] = [3, 7, 37, 45];
     const q = randn(rng, B * L * d);
@@ -449,6 +500,6 @@ describe.skipIf(!RELAXED)(`relaxed build (fused multiply-add)${RELAXED ? '' : ':
     // Kernel scale 0.3 = 1 / (sqrt(d) tau).
     expectClose('relaxed relevance vs reference', a['relevance']!, relevance(q, T, null, B, L, C, d, 1 / (0.3 * Math.sqrt(d))).r);
     expectClose('relaxed gemm vs reference', a['gemm']!, linear(q, T, null, B * L, d, C));
-    for (const k of ['wsum', 'layernorm', 'sparsemax', 'adamw']) expectIdentical(`relaxed ${k} vs simd`, a[k]!, b[k]!);
+    for (const k of ['wsum', 'layernorm', 'sparsemax', 'adamw', 'xhat', 'ln_linear gW', 'ln_linear ggamma']) expectIdentical(`relaxed ${k} vs simd`, a[k]!, b[k]!);
   });
 });

@@ -12,7 +12,7 @@
 import process from 'node:process';
 import { FDT } from '../../src/fdt.js';
 import { Trainer } from '../../src/train/trainer.js';
-import { PAPER, flopsOf } from '../shapes.js';
+import { stepGemmFlops } from '../shapes.js';
 import { PAPER_CONFIG, paperBatch } from '../suites/training.js';
 import { numberArg } from './args.js';
 
@@ -75,13 +75,8 @@ for (const [name, ms] of [...times.entries()].sort((a, b) => b[1] - a[1])) {
   if (ms / steps < 0.05) continue;
   console.log(`${name.padEnd(40)} ${(ms / steps).toFixed(1).padStart(8)} ${((100 * ms) / total).toFixed(1).padStart(6)}%`);
 }
-const relFlops = flopsOf({ B: PAPER.batch, P: PAPER.patches, d: PAPER.d, C: PAPER.C }) + flopsOf({ B: PAPER.batch, P: PAPER.captionSlots, d: PAPER.d, C: PAPER.C });
-// Each Linear: forward M x K x N, backward input gradient and weight gradient the same again each.
-const linear = (M: number, K: number, N: number) => 3 * 2 * M * K * N;
-const mi = PAPER.batch * PAPER.patches;
-const mt = PAPER.batch * PAPER.captionSlots;
-const mlpFlops = linear(mi, PAPER.imageDim, PAPER.d) + linear(mi, PAPER.d, PAPER.d) + linear(mt, PAPER.textDim, PAPER.d) + linear(mt, PAPER.d, PAPER.d);
-console.log(`relevance forward: ${(relFlops / 1e9).toFixed(1)} GFLOP; query MLP GEMMs (forward + both backward GEMMs): ${(mlpFlops / 1e9).toFixed(1)} GFLOP`);
+const { relevance: relFlops, mlp: mlpFlops } = stepGemmFlops();
+console.log(`relevance forward: ${(relFlops / 1e9).toFixed(1)} GFLOP; query MLP GEMMs (forward, weight gradients, second Linear's input gradient): ${(mlpFlops / 1e9).toFixed(1)} GFLOP`);
 console.log(`the MLP GEMMs alone at the relevance kernel's speed: ${((100 * mlpFlops) / (relFlops + mlpFlops)).toFixed(1)}% of a step that did nothing else`);
 fdt.dispose();
 process.exit(0);

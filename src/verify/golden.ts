@@ -103,11 +103,15 @@ export async function verifyGolden(
   const config = { ...goldenConfig(d), ...options.config };
   const model = await FDT.fromParams(config, params, { build: options.build ?? 'auto', engine: options.engine ?? 'wasm', backends: options.backends });
   const inputs = obj('inputs', d['inputs']);
-  const r = await model.trace({
+  const batch = {
     patches: inputs['patch_features'] as number[][][],
     tokens: inputs['word_features'] as number[][][],
     valid: inputs['text_valid'] as number[][] | undefined,
-  });
+  };
+  const r = await model.trace(batch);
+  // The training step asks for parameter gradients only, which takes another route through the first LayerNorm and
+  // Linear of each query MLP (no input gradient): checked against the same golden gradients.
+  const training = d['grads'] === undefined ? null : await model.gradients(batch, { inputs: false });
   model.dispose();
   const fields: FieldReport[] = [];
   const actual = actualFields(r);
@@ -127,6 +131,8 @@ export async function verifyGolden(
         continue;
       }
       fields.push(compare(field, a, flat(field, value), rtol));
+      const t = training && key.startsWith('param.') ? training.grads.params[key.slice('param.'.length)] : undefined;
+      if (t) fields.push(compare(`train.grads.${key}`, t, flat(field, value), rtol));
     }
   }
   return { name: typeof d['name'] === 'string' ? d['name'] : 'golden', engine: model.lastEngine, build: model.build, fields, ok: fields.every((f) => f.ok) };
@@ -179,10 +185,10 @@ function actualFields(r: GradientResult): Record<string, ArrayLike<number> | str
 
 /** The report as a fixed-width table, one row per field. */
 export function formatReport(rep: VerifyReport): string {
-  const lines = [`${rep.name} (${rep.engine})`, `${'field'.padEnd(46)} ${'max abs err'.padStart(12)} ${'max rel err'.padStart(12)} ${'allowed'.padStart(10)}  result`];
+  const lines = [`${rep.name} (${rep.engine})`, `${'field'.padEnd(50)} ${'max abs err'.padStart(12)} ${'max rel err'.padStart(12)} ${'allowed'.padStart(10)}  result`];
   for (const f of rep.fields) {
     const res = f.skipped && f.ok ? `skipped (${f.skipped})` : f.ok ? 'ok' : `FAIL${f.skipped ? ` (${f.skipped})` : ''}`;
-    lines.push(`${f.field.padEnd(46)} ${fmt(f.maxAbs)} ${fmt(f.maxRel)} ${f.allowed.toExponential(1).padStart(10)}  ${res}`);
+    lines.push(`${f.field.padEnd(50)} ${fmt(f.maxAbs)} ${fmt(f.maxRel)} ${f.allowed.toExponential(1).padStart(10)}  ${res}`);
   }
   lines.push(rep.ok ? 'PASS: every field within tolerance' : `FAIL: ${rep.fields.filter((f) => !f.ok).length} field(s) out of tolerance`);
   return lines.join('\n');

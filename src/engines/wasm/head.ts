@@ -121,8 +121,9 @@ export function relevanceScale(c: FdtConfig): number {
 
 /**
  * Backward of forwardModality from gEhat [B, d]. Accumulates into the parameter gradients (gT is shared by both
- * modalities) and returns the pointer of the input-feature gradient [B*L, Din], or 0 when `inputs` is false (the
- * GEMM before LN1 still runs: LN1's own parameters need its output gradient).
+ * modalities) and returns the pointer of the input-feature gradient [B*L, Din], or 0 when `inputs` is false. Without
+ * input gradients (the training step) Lin1 and LN1 take lnLinearParamGrads, which skips the GEMM gA1 = gH1 W1: the
+ * same gradients up to float32 rounding (the sums run in another order), not the same bits.
  */
 export async function backwardModality(
   mod: KernelModule, par: Parallel, s: Scope, rp: ResidentParams, c: FdtConfig, f: ModalityForward, gEhat: number,
@@ -158,14 +159,46 @@ export async function backwardModality(
       grads[`${p}.3.weight`]!, grads[`${p}.3.bias`]!);
     const gH1 = s.f32(Mv * d);
     await par.geluBwd(f.h1, gG1, Mv * d, gH1);
-    const gA1 = await linearBackward(mod, par, s, rp, `${p}.1`, gH1, f.a1, Mv, Din, d, grads);
-    await par.layerNormBwd(f.x, gA1, Mv, Din, rp.raw(`${p}.0.weight`), f.mean1, f.rstd1, gXv,
-      grads[`${p}.0.weight`]!, grads[`${p}.0.bias`]!);
+    if (inputs) {
+      const gA1 = await linearBackward(mod, par, s, rp, `${p}.1`, gH1, f.a1, Mv, Din, d, grads);
+      await par.layerNormBwd(f.x, gA1, Mv, Din, rp.raw(`${p}.0.weight`), f.mean1, f.rstd1, gXv,
+        grads[`${p}.0.weight`]!, grads[`${p}.0.bias`]!);
+    } else {
+      await lnLinearParamGrads(mod, par, s, rp, `${p}.0`, `${p}.1`, gH1, f, Din, d, grads);
+    }
   }
   if (!inputs || !rows) return gXv;
   const gX = s.zeros(M * Din); // padded slots' input gradient is exactly zero
   scatterRows(mod.f32(gXv, Mv * Din), rows, Din, mod.f32(gX, M * Din));
   return gX;
+}
+
+/**
+ * The parameter gradients of y = Lin(LN(x)) (LN over K = Din columns, Lin [N, K]) from gY [Mv, N], without the input
+ * gradient. The plain route needs gA = gY W [Mv, K] for LN's parameters: a GEMM of 2 Mv N K FLOP (2.5 GFLOP of a
+ * paper-scale step's 13.9 in the query MLPs). Here both LN sums are moved onto G = gY^T xh [N, K], the GEMM Lin's
+ * weight gradient needs anyway (on xh instead of LN's output a = xh gamma + beta):
+ *   gW += gamma G + beta S^T,  gb += S,  ggamma = sum_k W G,  gbeta = sum_k W S      (S = colsum gY)
+ * (f32_ln_linear_param_grads), which costs N K multiply-adds instead of Mv N K.
+ */
+async function lnLinearParamGrads(
+  mod: KernelModule, par: Parallel, s: Scope, rp: ResidentParams, ln: string, lin: string, gY: number,
+  f: ModalityForward, K: number, N: number, grads: Record<string, number>,
+): Promise<void> {
+  const k = mod.k;
+  const M = f.Mv;
+  const xh = s.f32(M * K);
+  k.f32_layernorm_xhat(f.x, M, K, f.mean1, f.rstd1, xh);
+  const xp = s.f32(Math.ceil(K / 16) * 16 * M);
+  k.f32_pack_nn(xh, M, K, xp);
+  const gYt = s.f32(N * M);
+  k.f32_transpose(gY, M, N, gYt);
+  const G = s.f32(N * K);
+  await par.gemm(s, gYt, N, M, M, xp, K, 0, G, K, 0);
+  const S = s.zeros(N);
+  k.f32_colsum_acc(gY, M, N, S);
+  k.f32_ln_linear_param_grads(G, S, rp.raw(`${lin}.weight`), rp.raw(`${ln}.weight`), rp.raw(`${ln}.bias`), N, K,
+    grads[`${lin}.weight`]!, grads[`${lin}.bias`]!, grads[`${ln}.weight`]!, grads[`${ln}.bias`]!);
 }
 
 /**
