@@ -36,20 +36,29 @@ import { evaluateTargets } from './targets.js';
 import { shapeById } from './shapes.js';
 import { createModel, modelThreads } from './threads.js';
 
+const USAGE = 'usage: npm run bench -- [--full] [--suites a,b] [--shapes a,b] [--threads 2] [--tag NAME] [--no-write] [--json FILE] [--python PATH] [--webgpu]\n'
+  + `  suites: ${ALL_SUITES.join(', ')}\n`;
+
+/** A mistake on the command line: the message and the usage, exit status 2, no stack trace. */
+function usageError(message: string): never {
+  process.stderr.write(`bench: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+
 function parseArgs(argv: string[]): RunOptions {
   const o: RunOptions = { mode: 'quick', suites: new Set(ALL_SUITES), threads: [2], tag: '', write: true, python: 'python3', shapes: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
       const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
+      if (v === undefined) usageError(`${a} needs a value`);
       return v;
     };
     if (a === '--full') o.mode = 'full';
     else if (a === '--quick') o.mode = 'quick';
     else if (a === '--suites') {
       const names = value().split(',').map((s) => s.trim()).filter(Boolean);
-      for (const n of names) if (!(ALL_SUITES as readonly string[]).includes(n)) throw new Error(`unknown suite ${n}; known: ${ALL_SUITES.join(', ')}`);
+      for (const n of names) if (!(ALL_SUITES as readonly string[]).includes(n)) usageError(`unknown suite ${n}; known: ${ALL_SUITES.join(', ')}`);
       o.suites = new Set(names);
     } else if (a === '--threads') {
       o.threads = value().split(',').map(Number).filter((n) => Number.isSafeInteger(n) && n > 1);
@@ -60,12 +69,18 @@ function parseArgs(argv: string[]): RunOptions {
     else if (a === '--webgpu') o.webgpu = true;
     else if (a === '--shapes') {
       o.shapes = new Set(value().split(',').map((x) => x.trim()));
-      for (const id of o.shapes) shapeById(id);
+      for (const id of o.shapes) {
+        try {
+          shapeById(id);
+        } catch (e) {
+          usageError((e as Error).message);
+        }
+      }
     }
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: tsx bench/main.ts [--full] [--suites a,b] [--shapes a,b] [--threads 2] [--tag NAME] [--no-write] [--json FILE] [--python PATH] [--webgpu]\n');
+      process.stdout.write(USAGE);
       process.exit(0);
-    } else throw new Error(`unknown option ${a}`);
+    } else usageError(`unknown option ${a}`);
   }
   return o;
 }

@@ -25,6 +25,40 @@ async function fdtEnv(env: Record<string, string>, ...args: string[]): Promise<{
   }
 }
 
+describe('every command: --help and argument mistakes', () => {
+  const COMMANDS = ['verify', 'import', 'explain', 'doctor', 'calibrate', 'demo', 'train', 'eval', 'embed', 'bench'];
+
+  it('`fdt COMMAND --help` prints that command\'s usage and exits 0', async () => {
+    const out = await Promise.all(COMMANDS.map((c) => fdt(c, '--help')));
+    for (const [i, c] of COMMANDS.entries()) {
+      expect(out[i]!.code, `${c}: ${out[i]!.stderr}`).toBe(0);
+      expect(out[i]!.stdout.startsWith(`fdt ${c}`), `${c}: ${out[i]!.stdout.slice(0, 80)}`).toBe(true);
+      expect(out[i]!.stdout).toMatch(/\n {2}--\w/); // its options, described
+    }
+    const top = await fdt('--help');
+    expect(top.stdout).toContain("'fdt COMMAND --help'");
+  });
+
+  it('an unknown option or a missing value exits 2 with the command, the option and the usage, no stack trace', async () => {
+    const cmds = COMMANDS.filter((c) => c !== 'bench');
+    const out = await Promise.all(cmds.map((c) => fdt(c, '--bogus')));
+    for (const [i, c] of cmds.entries()) {
+      expect(out[i]!.code, c).toBe(2);
+      expect(out[i]!.stderr, c).toContain(`fdt ${c}: Unknown option '--bogus'`);
+      expect(out[i]!.stderr, c).toContain(`\nfdt ${c}`); // the usage follows
+      expect(out[i]!.stderr, c).not.toMatch(/\n\s+at /);
+    }
+    const missing = await fdt('verify', '--engine');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("fdt verify: Option '--engine <value>' argument missing");
+    // The repository's suite (a checkout runs bench/main.ts): the same rule.
+    const bench = await fdt('bench', '--suites', 'nope');
+    expect(bench.code).toBe(2);
+    expect(bench.stderr).toContain('bench: unknown suite nope; known: ');
+    expect(bench.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
 describe.skipIf(!HAS_GOLDEN)('fdt verify', () => {
   it('passes on every golden file on both builds, one row per field', async () => {
     for (const f of goldenHeadFiles()) {
@@ -32,7 +66,8 @@ describe.skipIf(!HAS_GOLDEN)('fdt verify', () => {
         const r = await fdt('verify', path.join(GOLDEN_DIR, f), '--build', build);
         expect(r.code, r.stdout + r.stderr).toBe(0);
         expect(r.stdout).toContain(`(wasm ${build}`);
-        expect(r.stdout).toMatch(/grads\.param\.space_dict\s+\S+\s+\S+\s+\S+\s+ok/);
+        expect(r.stdout).toMatch(/^grads\.param\.space_dict\s+\S+\s+\S+\s+\S+\s+ok/m);
+        expect(r.stdout).toMatch(/^train\.grads\.param\.space_dict\s+\S+\s+\S+\s+\S+\s+ok/m); // the training path
         expect(r.stdout).toContain('PASS');
       }
     }

@@ -8,6 +8,20 @@ import { instantiateKernels, type KernelModule } from '../../bindings/kernels.js
 import { FdtValueError } from '../errors.js';
 import { Rng } from '../rng.js';
 
+export const BENCH_USAGE = `fdt bench [--quick | --full] [--json FILE] [suite options]
+
+The benchmark suite. In a checkout of the repository it runs bench/main.ts with every option passed through: the
+kernels against their peers (tfjs-wasm, onnxruntime-web, numpy where present), threads, the training step, memory
+and the dispatcher, each target with its measured value and a pass / SHORT mark, and the result files in
+bench/results/. Installed as a package it runs the built-in part: our relevance kernel at the paper shapes and
+sparsemax in both regimes, one thread.
+
+  --quick          the quick grid (default; under 5 minutes)
+  --full           every shape, more samples
+  --json FILE      also write the records to FILE
+  suite options (checkout only): --suites a,b  --shapes a,b  --threads 2  --tag NAME  --no-write  --python PATH  --webgpu
+`;
+
 /**
  * `fdt bench [--quick | --full] [--json FILE] [...]`: the benchmark suite from the command line.
  *
@@ -18,7 +32,7 @@ import { Rng } from '../rng.js';
  * thread, with the same record format ({kernel, shape, impl, threads, runtime, median_ms, gflops}).
  */
 export async function runBench(args: string[]): Promise<number> {
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  const root = packageRoot(path.dirname(fileURLToPath(import.meta.url)));
   const suite = path.join(root, 'bench', 'main.ts');
   if (existsSync(suite) && existsSync(path.join(root, 'node_modules', 'tsx'))) {
     const passed = args.filter((a) => a !== '--quick');
@@ -26,6 +40,14 @@ export async function runBench(args: string[]): Promise<number> {
     return r.status ?? 1;
   }
   return builtIn(args);
+}
+
+/** The nearest directory at or above `dir` holding a package.json: the package (src/cli from the sources, dist/src/cli built). */
+function packageRoot(dir: string): string {
+  for (let d = dir; ; d = path.dirname(d)) {
+    if (existsSync(path.join(d, 'package.json'))) return d;
+    if (path.dirname(d) === d) return dir;
+  }
 }
 
 interface BenchRow {

@@ -12,6 +12,17 @@ const TEXT_ROWS = 77;
 const IMAGE_DIM = 768;
 const TEXT_DIM = 512;
 
+export const CALIBRATE_USAGE = `fdt calibrate [--quick] [--backends a,b] [--tokens C] [--dim d]
+
+Times both engines on image encodes, caption encodes and training gradients over growing batches at the model's
+size, and writes the series to the per-user thresholds file; the dispatcher then picks the faster engine per call.
+
+  --quick          C = 4096, d = 256 and fewer batch sizes
+  --tokens C       dictionary size (default 16384)
+  --dim d          dictionary width (default 512)
+  --backends a,b   the tfjs backends to try, in order
+`;
+
 /**
  * `fdt calibrate [--quick] [--backends a,b] [--tokens C] [--dim d]`: times both engines on the calls the dispatcher
  * decides, at the model's size (default the paper's, C = 16,384 and d = 512), over growing batches: image encodes

@@ -4,6 +4,14 @@ import { getDispatcher } from '../dispatch/dispatcher.js';
 import { relevanceFlops, type Work } from '../dispatch/policy.js';
 import { thresholdsPath } from '../dispatch/thresholds.js';
 
+export const DOCTOR_USAGE = `fdt doctor [--backends a,b]
+
+Prints the runtime's capabilities (WebAssembly SIMD, relaxed SIMD, threads), the engines that can run and why not,
+the dispatcher's thresholds in force, and its decision for a few sizes.
+
+  --backends a,b   the tfjs backends to try, in order (e.g. webgpu,wasm)
+`;
+
 /** `fdt doctor [--backends a,b]`: capabilities, engines, the calibration in force, and the decision for a few sizes. */
 export async function runDoctor(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { backends: { type: 'string' } } });

@@ -10,12 +10,16 @@ export const EMBED_USAGE = `fdt embed --model MODEL.safetensors (--images a.png,
 
 Embeds inputs with an FDT model file and prints (or writes) each embedding with its sparse token weights (indices of
 the active dictionary tokens, largest weight first, and their weights).
+
+  --model    the FDT model file (required)
   --images   image files (PNG, JPEG, WebP, SVG, ...), rendered on white at 112 px, encoded by MobileNetV2
   --emoji    emoji of an installed @iconify-json set: "set:icon-name" (noto:red-apple), or a label ("red apple"),
              hexcode (1F34E) or the emoji itself, looked up in --set (default noto)
   --captions captions, comma-separated; words without a word vector are dropped (a caption needs one known word)
   --format   json (default; printed to stdout unless --out) or safetensors (needs --out): embeddings [n, d] F32 and
              the token weights as CSR: token_offsets [n + 1] I32, token_indices [nnz] I32, token_values [nnz] F32
+  --out      the file to write (json: default stdout)
+  --cache-dir  feature cache (default .cache/fdtkit under the package)
 `;
 
 interface Item {

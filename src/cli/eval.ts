@@ -8,6 +8,12 @@ Evaluates an FDT model file on the emoji data with the demo's protocol: retrieva
 rsum) and zero-shot classification with prompt ensembling, on the test (or validation) concepts of the split the
 model was trained with (read from the file; demo defaults otherwise). --style takes any installed @iconify-json
 emoji set (default: the styles of that split); concepts a set lacks are left out of its evaluation.
+
+  --model FILE       the FDT model file (required)
+  --style S[,S...]   emoji sets to evaluate on (repeatable; default: the styles of the model's split)
+  --split test|val   the concepts to evaluate on (default test)
+  --json             the figures as JSON
+  --cache-dir DIR    feature cache (default .cache/fdtkit under the package)
 `;
 
 /** `fdt eval`: prints one row per style (or JSON with --json). */

@@ -13,6 +13,20 @@ export const DEFAULT_EXPLAIN_DIR = join('fdt-out', 'explain');
 export const EXPLAIN_USAGE =
   'fdt explain IMAGE [--model MODEL.safetensors] [--text "caption"] [--top K] [--out DIR] [--size PX] [--json]';
 
+/** `fdt explain --help`. */
+export const EXPLAIN_HELP = `${EXPLAIN_USAGE}
+
+Which FDT tokens an image activates, where (a heat-map PNG per token and an overview PNG) and which words of the
+text activate the same tokens. IMAGE is a PNG, JPEG or SVG file, or an emoji name ("noto:dog face", "1F436").
+
+  --model FILE   a trained FDT model (default: the demo's ${DEFAULT_MODEL_PATH})
+  --text "..."   the caption to compare with (default for an emoji: its caption)
+  --top K        tokens to show (default 5)
+  --out DIR      where the PNGs go (default ${DEFAULT_EXPLAIN_DIR})
+  --size PX      image side in pixels (default 224)
+  --json         the summary as JSON
+`;
+
 export interface ExplainCliIo {
   /** Directory relative paths are resolved against (default: process.cwd()). */
   cwd?: string;

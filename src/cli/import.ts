@@ -3,6 +3,19 @@ import { FdtValueError } from '../errors.js';
 import { FDT } from '../fdt.js';
 import type { MaskMode, Normalizer } from '../config.js';
 
+export const IMPORT_USAGE = `fdt import CKPT --out MODEL.safetensors [--temperature T] [--normalizer sparsemax|softmax] [--mask-mode official|exclude]
+
+Converts an official FDT checkpoint (.pth.tar; read by a restricted pickle reader that executes nothing) into an
+fdtkit model file, written atomically.
+
+  --out FILE       the model file to write (required)
+An official checkpoint does not hold the head's temperature, normaliser or mask mode: give them as trained.
+
+  --temperature T  the head's temperature (default 1)
+  --normalizer N   sparsemax (default) or softmax
+  --mask-mode M    official (default: padded slots floor the max at 0, as the official code) or exclude
+`;
+
 /**
  * `fdt import CKPT --out MODEL.safetensors [--temperature T] [--normalizer sparsemax|softmax] [--mask-mode M]`:
  * converts an official `.pth.tar` checkpoint (no Python; the pickle is parsed by a restricted reader that executes

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `fdt` command. Each subcommand lives in its own module and is imported only when used.
 import { FdtError } from '../errors.js';
+import { isArgumentError, wantsHelp } from './usage.js';
 
 const USAGE = `fdt <command> [options]
 
@@ -27,31 +28,47 @@ commands:
   bench [--quick|--full] [--json FILE] [--suites a,b]
                          the benchmark suite (the repository's, with the peers, in a checkout; our kernels otherwise)
   help                   this text
+
+'fdt COMMAND --help' describes each command's options.
 `;
+
+/** A subcommand: what runs it, and the text `fdt COMMAND --help` prints. */
+interface Command {
+  run(args: string[]): Promise<number>;
+  usage: string;
+}
+
+// Each module is imported only when its command runs.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  verify: async () => { const m = await import('./verify.js'); return { run: m.runVerify, usage: m.VERIFY_USAGE }; },
+  bench: async () => { const m = await import('./bench.js'); return { run: m.runBench, usage: m.BENCH_USAGE }; },
+  import: async () => { const m = await import('./import.js'); return { run: m.runImport, usage: m.IMPORT_USAGE }; },
+  demo: async () => { const m = await import('./demo.js'); return { run: m.runDemoCommand, usage: m.DEMO_USAGE }; },
+  train: async () => { const m = await import('./train.js'); return { run: m.runTrain, usage: m.TRAIN_USAGE }; },
+  eval: async () => { const m = await import('./eval.js'); return { run: m.runEval, usage: m.EVAL_USAGE }; },
+  embed: async () => { const m = await import('./embed.js'); return { run: m.runEmbed, usage: m.EMBED_USAGE }; },
+  explain: async () => { const m = await import('./explain.js'); return { run: (a) => m.runExplain(a), usage: m.EXPLAIN_HELP }; },
+  doctor: async () => { const m = await import('./doctor.js'); return { run: m.runDoctor, usage: m.DOCTOR_USAGE }; },
+  calibrate: async () => { const m = await import('./calibrate.js'); return { run: m.runCalibrate, usage: m.CALIBRATE_USAGE }; },
+};
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command !== undefined && Object.hasOwn(COMMANDS, command)) {
+    const cmd = await COMMANDS[command]!();
+    if (wantsHelp(rest)) {
+      process.stdout.write(cmd.usage);
+      return 0;
+    }
+    try {
+      return await cmd.run(rest);
+    } catch (e) {
+      if (!isArgumentError(e)) throw e;
+      process.stderr.write(`fdt ${command}: ${e.message}\n\n${cmd.usage}`);
+      return 2;
+    }
+  }
   switch (command) {
-    case 'verify':
-      return (await import('./verify.js')).runVerify(rest);
-    case 'bench':
-      return (await import('./bench.js')).runBench(rest);
-    case 'import':
-      return (await import('./import.js')).runImport(rest);
-    case 'demo':
-      return (await import('./demo.js')).runDemoCommand(rest);
-    case 'train':
-      return (await import('./train.js')).runTrain(rest);
-    case 'eval':
-      return (await import('./eval.js')).runEval(rest);
-    case 'embed':
-      return (await import('./embed.js')).runEmbed(rest);
-    case 'explain':
-      return (await import('./explain.js')).runExplain(rest);
-    case 'doctor':
-      return (await import('./doctor.js')).runDoctor(rest);
-    case 'calibrate':
-      return (await import('./calibrate.js')).runCalibrate(rest);
     case undefined:
     case 'help':
     case '--help':

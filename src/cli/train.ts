@@ -9,6 +9,19 @@ export const TRAIN_USAGE = `fdt train [--normalizer sparsemax|softmax] [--tokens
 Trains one FDT head on the training concepts of noto, twemoji and fluent-emoji-flat (the demo's data and split),
 keeps the epoch with the best validation score, prints the validation figures per epoch and writes the model file
 (default fdt-model.safetensors). Defaults are the configuration the demo selects.
+
+  --normalizer N     sparsemax (default) or softmax
+  --tokens C         dictionary size (default 1024)
+  --dim d            dictionary width (default 128)
+  --temperature T    relevance temperature (default 1000)
+  --init-scale S     standard deviation of the dictionary's initialisation (default 1)
+  --lr LR            AdamW learning rate (default 0.008)
+  --epochs E         epochs (default 5)
+  --batch B          pairs per step (default 128)
+  --seed S           seed of the split, the initialisation and the batch order (default 0)
+  --max-concepts N   load a seeded sample of N concepts (default: all)
+  --out FILE         the model file to write (default fdt-model.safetensors)
+  --cache-dir DIR    feature cache (default .cache/fdtkit under the package)
 `;
 
 function numOption(name: string, raw: string | undefined): number | undefined {

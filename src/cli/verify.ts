@@ -4,6 +4,17 @@ import { FdtFormatError, FdtValueError } from '../errors.js';
 import { readModelBytes } from '../io/model-file.js';
 import { formatReport, verifyGolden } from '../verify/golden.js';
 
+export const VERIFY_USAGE = `fdt verify FILE.json [--engine wasm|tfjs] [--build simd|scalar|relaxed|auto] [--checkpoint CKPT]
+
+Runs a golden file in the official format (config, inputs, params, intermediates, outputs, grads) through the FDT
+head and compares every field it holds, the training path's parameter gradients included, within
+1e-4 * max(1, max |expected|). Exits 0 only if every field is within tolerance.
+
+  --engine E       wasm (default) or tfjs (the tfjs engine on its best backend here)
+  --build B        the wasm build: auto (default), simd, scalar or relaxed
+  --checkpoint F   parameters from an official .pth.tar or an fdtkit model file, for golden files without params
+`;
+
 /**
  * `fdt verify FILE.json [--engine wasm|tfjs] [--build simd|scalar|relaxed|auto] [--checkpoint CKPT]`: exit 0 only if every field
  * is within tolerance. With --checkpoint the parameters come from an official .pth.tar or an fdtkit model file

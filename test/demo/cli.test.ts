@@ -33,6 +33,23 @@ beforeAll(async () => {
   await b.save(wrong);
 });
 
+describe('fdt train --help', () => {
+  it('states the defaults the command uses', async () => {
+    const { TRAIN_USAGE } = await import('../../src/cli/train.js');
+    const { DEFAULT_FDT, TRAIN_DEFAULTS, demoPlan } = await import('../../src/demo/run.js');
+    const documented = (flag: string) => TRAIN_USAGE.match(new RegExp(`\\n  ${flag} .*\\(default ([^)]+)\\)`))?.[1];
+    expect(documented('--normalizer N')).toBeUndefined(); // written as "sparsemax (default)"
+    expect(TRAIN_USAGE).toContain(`--normalizer N     ${DEFAULT_FDT.spec.normalizer} (default)`);
+    expect(documented('--tokens C')).toBe(String(DEFAULT_FDT.spec.numTokens));
+    expect(documented('--dim d')).toBe(String(DEFAULT_FDT.spec.dim));
+    expect(documented('--temperature T')).toBe(String(DEFAULT_FDT.spec.temperature));
+    expect(documented('--init-scale S')).toBe(String(DEFAULT_FDT.spec.dictScale));
+    expect(documented('--lr LR')).toBe(String(DEFAULT_FDT.lr));
+    expect(documented('--epochs E')).toBe(String(demoPlan(false).epochs));
+    expect(documented('--batch B')).toBe(String(TRAIN_DEFAULTS.batchSize));
+  });
+});
+
 describe('fdt eval / embed / demo / train: errors', () => {
   it('eval: an unknown style names the installed emoji sets', async () => {
     const r = await fdt('eval', '--model', good, '--style', 'no-such-style');

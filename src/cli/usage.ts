@@ -1,0 +1,20 @@
+// What every subcommand shares on the command line: help, and argument errors a user can read.
+
+/** True when the arguments ask for help: `--help` or `-h` before any `--`. */
+export function wantsHelp(args: readonly string[]): boolean {
+  for (const a of args) {
+    if (a === '--') return false;
+    if (a === '--help' || a === '-h') return true;
+  }
+  return false;
+}
+
+/**
+ * True for the errors node:util's parseArgs throws on an unknown option, an option without its value or an
+ * unexpected positional (codes ERR_PARSE_ARGS_*): the user's mistake, reported with the command's usage and exit
+ * status 2, never as a stack trace.
+ */
+export function isArgumentError(e: unknown): e is Error & { code: string } {
+  const code = (e as { code?: unknown } | null)?.code;
+  return e instanceof Error && typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_');
+}
