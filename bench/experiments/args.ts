@@ -1,4 +1,4 @@
-// Command-line options of the experiment scripts: `--name value`.
+// Command-line options of the experiment scripts: `--name value` and `--flag`.
 import process from 'node:process';
 
 /** The value after `--name`, or undefined. */
@@ -11,4 +11,9 @@ export function stringArg(name: string): string | undefined {
 export function numberArg(name: string, fallback: number): number {
   const v = stringArg(name);
   return v === undefined ? fallback : Number(v);
+}
+
+/** True when `--name` is given. */
+export function flagArg(name: string): boolean {
+  return process.argv.includes(name);
 }
