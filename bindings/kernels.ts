@@ -63,7 +63,7 @@ export interface KernelExports {
     EI: number, ET: number, B: number, d: number, logitScale: number, LOGITS: number, GEI: number, GET: number,
     OUT: number, scratch: number,
   ): void;
-  infonce_scratch_bytes(B: number): number;
+  infonce_scratch_bytes(B: number, d: number): number;
   f32_layernorm_fwd(
     X: number, M: number, D: number, GAMMA: number, BETA: number, eps: number, Y: number, MEAN: number, RSTD: number,
   ): void;

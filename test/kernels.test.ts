@@ -459,7 +459,15 @@ function mixedKernels(H: Harness, q: Float64Array, T: Float64Array, w: Float64Ar
   const lg = [H.zeros(Np * Kp), H.zeros(Np), H.zeros(Kp), H.zeros(Kp)] as const;
   H.k.f32_ln_linear_param_grads(H.f32(T.subarray(0, Np * Kp)), H.f32(w.subarray(0, Np)), H.f32(q.subarray(0, Np * Kp)),
     H.f32(T.subarray(0, Kp)), H.f32(T.subarray(Kp, 2 * Kp)), Np, Kp, ...lg);
+  // InfoNCE over B pairs of [L * d] rows of q and T (float64 inside; logits and both embedding gradients).
+  const [nB, nd] = [B * 2, L * d / 2 | 0];
+  const lg2 = H.zeros(nB * nB);
+  const gi = H.zeros(nB * nd);
+  const gt = H.zeros(nB * nd);
+  H.k.f32_infonce(H.f32(q.subarray(0, nB * nd)), H.f32(T.subarray(0, nB * nd)), nB, nd, 2.5, lg2, gi, gt, H.zeros(6),
+    H.zeros(H.k.infonce_scratch_bytes(nB, nd) / 4));
   return {
+    infonce: Float32Array.from([...H.readF32(lg2, nB * nB), ...H.readF32(gi, nB * nd), ...H.readF32(gt, nB * nd)]),
     relevance: H.readF32(r, B * C), gemm: H.readF32(y, B * L * C), wsum: H.readF32(e, B * d), 'wsum bwd (dot)': H.readF32(gw, B * C),
     layernorm: H.readF32(ln, B * L * d), sparsemax: H.readF32(p, B * C), adamw: H.readF32(pp, C * d),
     'pack_nt': H.readF32(Tp, Math.ceil(C / 16) * 16 * d), transpose: H.readF32(tq, B * L * d), 'transpose T': H.readF32(tT, C * d),
@@ -470,7 +478,7 @@ function mixedKernels(H: Harness, q: Float64Array, T: Float64Array, w: Float64Ar
 }
 
 describe('SIMD and scalar builds give identical bits', () => {
-  it('relevance, GEMM, weighted sum, LayerNorm (and its parameter gradients through Linear), sparsemax, AdamW, packing, transposes and column sums', () => {
+  it('relevance, GEMM, weighted sum, LayerNorm (and its parameter gradients through Linear), InfoNCE, sparsemax, AdamW, packing, transposes and column sums', () => {
     const rng = new Rng(91);
     const [B, L, d, C] = [3, 7, 37, 45];
     const q = randn(rng, B * L * d);
@@ -500,6 +508,6 @@ describe.skipIf(!RELAXED)(`relaxed build (fused multiply-add)${RELAXED ? '' : ':
     // Kernel scale 0.3 = 1 / (sqrt(d) tau).
     expectClose('relaxed relevance vs reference', a['relevance']!, relevance(q, T, null, B, L, C, d, 1 / (0.3 * Math.sqrt(d))).r);
     expectClose('relaxed gemm vs reference', a['gemm']!, linear(q, T, null, B * L, d, C));
-    for (const k of ['wsum', 'layernorm', 'sparsemax', 'adamw', 'xhat', 'ln_linear gW', 'ln_linear ggamma']) expectIdentical(`relaxed ${k} vs simd`, a[k]!, b[k]!);
+    for (const k of ['wsum', 'layernorm', 'sparsemax', 'adamw', 'xhat', 'ln_linear gW', 'ln_linear ggamma', 'infonce']) expectIdentical(`relaxed ${k} vs simd`, a[k]!, b[k]!);
   });
 });

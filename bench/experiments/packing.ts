@@ -8,26 +8,15 @@
 // `npm run build:wasm`) run in the same process, interleaved call by call, and the table gives both. With
 // --threads N (N > 1), the dictionary's packing is also timed on an N-thread engine's worker pool (Parallel.packNT),
 // interleaved with the same engine's one-thread call.
-import { pathToFileURL } from 'node:url';
-import { KernelModule, type KernelExports } from '../../bindings/kernels.js';
-import { SIMD_WASM_BASE64 } from '../../bindings/wasm-bytes.generated.js';
+import type { KernelExports } from '../../bindings/kernels.js';
 import { WasmEngine } from '../../src/engines/wasm/engine.js';
 import { measureInterleaved } from '../harness.js';
 import { numberArg, stringArg } from './args.js';
-
-async function load(b64: string): Promise<KernelModule> {
-  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-  const { instance } = await WebAssembly.instantiate(bytes, {});
-  return new KernelModule(instance.exports as unknown as KernelExports, 'simd');
-}
+import { simdBuilds } from './modules.js';
 
 const rounds = numberArg('--rounds', 15);
 const baselineFile = stringArg('--baseline');
-const builds: [string, KernelModule][] = [['this build', await load(SIMD_WASM_BASE64)]];
-if (baselineFile) {
-  const other = (await import(pathToFileURL(baselineFile).href)) as { SIMD_WASM_BASE64: string };
-  builds.push(['baseline', await load(other.SIMD_WASM_BASE64)]);
-}
+const builds = await simdBuilds(baselineFile);
 
 const [C, d, M, N] = [16384, 512, 32 * 77, 512];
 type Case = { name: string; run: (k: KernelExports, p: Record<string, number>) => void };

@@ -31,7 +31,7 @@ function runInfoNce(Ei: Float64Array, Et: Float64Array, B: number, d: number, p:
     const gEi = m.zeros(B * d);
     const gEt = m.zeros(B * d);
     const out = m.zeros(6);
-    m.k.f32_infonce(m.f32(Ei), m.f32(Et), B, d, p, logits, wantGEi ? gEi : 0, wantGEt ? gEt : 0, out, m.bytes(m.k.infonce_scratch_bytes(B)));
+    m.k.f32_infonce(m.f32(Ei), m.f32(Et), B, d, p, logits, wantGEi ? gEi : 0, wantGEt ? gEt : 0, out, m.bytes(m.k.infonce_scratch_bytes(B, d)));
     return { logits: m.readF32(logits, B * B), gEi: m.readF32(gEi, B * d), gEt: m.readF32(gEt, B * d), out: m.readF64(out, 3) };
   });
 }

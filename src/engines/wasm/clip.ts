@@ -44,7 +44,7 @@ export async function clipPass(
     const gEi = grads ? s.f32(B * d) : 0;
     const gEt = grads ? s.f32(B * d) : 0;
     const out = s.bytes(24);
-    k.f32_infonce(img.ehat, txt.ehat, B, d, head.params['logit_scale']![0]!, logits, gEi, gEt, out, s.bytes(k.infonce_scratch_bytes(B)));
+    k.f32_infonce(img.ehat, txt.ehat, B, d, head.params['logit_scale']![0]!, logits, gEi, gEt, out, s.bytes(k.infonce_scratch_bytes(B, d)));
     const [loss, gScale, scaleUsed] = mod.f64(out, 3);
     const result: ClipPassOutput = {
       imageEmbeddings: s.readF32(img.ehat, B * d),

@@ -144,7 +144,7 @@ export class WasmEngine implements Engine {
       const gEt = opts.grads ? s.f32(B * d) : 0;
       const out = s.bytes(24);
       mod.k.f32_infonce(fi.ehat, ft.ehat, B, d, model.params['logit_scale']![0]!, logits, gEi, gEt, out,
-        s.bytes(mod.k.infonce_scratch_bytes(B)));
+        s.bytes(mod.k.infonce_scratch_bytes(B, d)));
       const [loss, gScale, scaleUsed] = mod.f64(out, 3);
       const result: HeadOutput = {
         image: readModality(s, c, fi, opts.trace ?? false),
