@@ -1,6 +1,73 @@
 // The query MLP's element-wise pieces: LayerNorm (affine, biased variance) and the exact (erf) GELU.
 // The Linear layers use f32_gemm with the weight packed by f32_pack_nt.
 
+// LayerNorm's row sums run in float64 as eight partial sums, value j into sum j mod 8, combined as
+// ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)), then the last D mod 8 values added in order. The SIMD build keeps
+// the eight sums in four f64x2 lanes and the scalar build in eight locals: the same operations, so the same bits, and
+// eight independent chains instead of one (a single float64 chain waits 4 cycles per add: 4.4 ns per value for the
+// whole forward, against ~1 now).
+
+/** sum_j f(x_j) over one row in the order above: f(x) = x (dev = false) or (x - mean)^2 (dev = true), float64. */
+@inline
+function rowSum(X: usize, D: i32, dev: bool, mean: f64): f64 {
+  let j = 0;
+  let total: f64 = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vm = f64x2.splat(mean);
+    let a0 = f64x2.splat(0);
+    let a1 = f64x2.splat(0);
+    let a2 = f64x2.splat(0);
+    let a3 = f64x2.splat(0);
+    for (; j + 8 <= D; j += 8) {
+      const v = v128.load(X + (<usize>j << 2));
+      const w = v128.load(X + (<usize>j << 2), 16);
+      let x0 = f64x2.promote_low_f32x4(v);
+      let x1 = f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1));
+      let x2 = f64x2.promote_low_f32x4(w);
+      let x3 = f64x2.promote_low_f32x4(i32x4.shuffle(w, w, 2, 3, 0, 1));
+      if (dev) {
+        x0 = f64x2.sub(x0, vm);
+        x1 = f64x2.sub(x1, vm);
+        x2 = f64x2.sub(x2, vm);
+        x3 = f64x2.sub(x3, vm);
+        x0 = f64x2.mul(x0, x0);
+        x1 = f64x2.mul(x1, x1);
+        x2 = f64x2.mul(x2, x2);
+        x3 = f64x2.mul(x3, x3);
+      }
+      a0 = f64x2.add(a0, x0);
+      a1 = f64x2.add(a1, x1);
+      a2 = f64x2.add(a2, x2);
+      a3 = f64x2.add(a3, x3);
+    }
+    const c = f64x2.add(f64x2.add(a0, a2), f64x2.add(a1, a3));
+    total = f64x2.extract_lane(c, 0) + f64x2.extract_lane(c, 1);
+  } else {
+    let s0: f64 = 0, s1: f64 = 0, s2: f64 = 0, s3: f64 = 0, s4: f64 = 0, s5: f64 = 0, s6: f64 = 0, s7: f64 = 0;
+    for (; j + 8 <= D; j += 8) {
+      const o = X + (<usize>j << 2);
+      s0 += term(load<f32>(o), dev, mean);
+      s1 += term(load<f32>(o, 4), dev, mean);
+      s2 += term(load<f32>(o, 8), dev, mean);
+      s3 += term(load<f32>(o, 12), dev, mean);
+      s4 += term(load<f32>(o, 16), dev, mean);
+      s5 += term(load<f32>(o, 20), dev, mean);
+      s6 += term(load<f32>(o, 24), dev, mean);
+      s7 += term(load<f32>(o, 28), dev, mean);
+    }
+    total = ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7));
+  }
+  for (; j < D; j++) total += term(load<f32>(X + (<usize>j << 2)), dev, mean);
+  return total;
+}
+
+@inline
+function term(x: f32, dev: bool, mean: f64): f64 {
+  if (!dev) return <f64>x;
+  const c = <f64>x - mean;
+  return c * c;
+}
+
 /**
  * X, Y [M, D]; GAMMA, BETA [D]; MEAN, RSTD [M] out (saved for the backward).
  *   y = (x - mean) * rstd * gamma + beta,   rstd = 1 / sqrt(var + eps), var the biased variance (float64 sums)
@@ -10,18 +77,22 @@ export function f32_layernorm_fwd(
 ): void {
   for (let i = 0; i < M; i++) {
     const o = (<usize>i * <usize>D) << 2;
-    let s: f64 = 0;
-    for (let j = 0; j < D; j++) s += <f64>load<f32>(X + o + (<usize>j << 2));
-    const mean = s / <f64>D;
-    let v: f64 = 0;
-    for (let j = 0; j < D; j++) {
-      const c = <f64>load<f32>(X + o + (<usize>j << 2)) - mean;
-      v += c * c;
-    }
+    const mean = rowSum(X + o, D, false, 0) / <f64>D;
+    const v = rowSum(X + o, D, true, mean);
     const rstd = 1.0 / Math.sqrt(v / <f64>D + <f64>eps);
     const mean32 = <f32>mean;
     const rstd32 = <f32>rstd;
-    for (let j = 0; j < D; j++) {
+    let j = 0;
+    if (ASC_FEATURE_SIMD) {
+      const vm = f32x4.splat(mean32);
+      const vr = f32x4.splat(rstd32);
+      for (; j + 4 <= D; j += 4) {
+        const e = <usize>j << 2;
+        const xh = f32x4.mul(f32x4.sub(v128.load(X + o + e), vm), vr);
+        v128.store(Y + o + e, f32x4.add(f32x4.mul(xh, v128.load(GAMMA + e)), v128.load(BETA + e)));
+      }
+    }
+    for (; j < D; j++) {
       const e = <usize>j << 2;
       const xh = (load<f32>(X + o + e) - mean32) * rstd32;
       store<f32>(Y + o + e, xh * load<f32>(GAMMA + e) + load<f32>(BETA + e));
@@ -34,6 +105,8 @@ export function f32_layernorm_fwd(
 /**
  * Backward of f32_layernorm_fwd: with xh = (x - mean) * rstd and gxh = gy * gamma,
  *   gx = rstd * (gxh - mean(gxh) - xh * mean(gxh * xh));  GGAMMA += sum_i gy * xh;  GBETA += sum_i gy.
+ * The two row sums run in float64 in LayerNorm's eight-partial-sum order (above); GGAMMA and GBETA add the rows in
+ * order, four columns per vector in the SIMD build.
  */
 export function f32_layernorm_bwd(
   X: usize, GY: usize, M: i32, D: i32, GAMMA: usize, MEAN: usize, RSTD: usize, GX: usize, GGAMMA: usize,
@@ -45,7 +118,78 @@ export function f32_layernorm_bwd(
     const rstd = load<f32>(RSTD + (<usize>i << 2));
     let a: f64 = 0;
     let b: f64 = 0;
-    for (let j = 0; j < D; j++) {
+    let j = 0;
+    if (ASC_FEATURE_SIMD) {
+      const vm = f32x4.splat(mean);
+      const vr = f32x4.splat(rstd);
+      let a0 = f64x2.splat(0);
+      let a1 = f64x2.splat(0);
+      let a2 = f64x2.splat(0);
+      let a3 = f64x2.splat(0);
+      let b0 = f64x2.splat(0);
+      let b1 = f64x2.splat(0);
+      let b2 = f64x2.splat(0);
+      let b3 = f64x2.splat(0);
+      for (; j + 8 <= D; j += 8) {
+        const e = <usize>j << 2;
+        const xv = f32x4.mul(f32x4.sub(v128.load(X + o + e), vm), vr);
+        const xw = f32x4.mul(f32x4.sub(v128.load(X + o + e, 16), vm), vr);
+        const gv = v128.load(GY + o + e);
+        const gw = v128.load(GY + o + e, 16);
+        const hv = f32x4.mul(gv, v128.load(GAMMA + e));
+        const hw = f32x4.mul(gw, v128.load(GAMMA + e, 16));
+        const h0 = f64x2.promote_low_f32x4(hv);
+        const h1 = f64x2.promote_low_f32x4(i32x4.shuffle(hv, hv, 2, 3, 0, 1));
+        const h2 = f64x2.promote_low_f32x4(hw);
+        const h3 = f64x2.promote_low_f32x4(i32x4.shuffle(hw, hw, 2, 3, 0, 1));
+        a0 = f64x2.add(a0, h0);
+        a1 = f64x2.add(a1, h1);
+        a2 = f64x2.add(a2, h2);
+        a3 = f64x2.add(a3, h3);
+        b0 = f64x2.add(b0, f64x2.mul(h0, f64x2.promote_low_f32x4(xv)));
+        b1 = f64x2.add(b1, f64x2.mul(h1, f64x2.promote_low_f32x4(i32x4.shuffle(xv, xv, 2, 3, 0, 1))));
+        b2 = f64x2.add(b2, f64x2.mul(h2, f64x2.promote_low_f32x4(xw)));
+        b3 = f64x2.add(b3, f64x2.mul(h3, f64x2.promote_low_f32x4(i32x4.shuffle(xw, xw, 2, 3, 0, 1))));
+        if (GGAMMA) {
+          v128.store(GGAMMA + e, f32x4.add(v128.load(GGAMMA + e), f32x4.mul(gv, xv)));
+          v128.store(GGAMMA + e, f32x4.add(v128.load(GGAMMA + e, 16), f32x4.mul(gw, xw)), 16);
+        }
+        if (GBETA) {
+          v128.store(GBETA + e, f32x4.add(v128.load(GBETA + e), gv));
+          v128.store(GBETA + e, f32x4.add(v128.load(GBETA + e, 16), gw), 16);
+        }
+      }
+      const ca = f64x2.add(f64x2.add(a0, a2), f64x2.add(a1, a3));
+      const cb = f64x2.add(f64x2.add(b0, b2), f64x2.add(b1, b3));
+      a = f64x2.extract_lane(ca, 0) + f64x2.extract_lane(ca, 1);
+      b = f64x2.extract_lane(cb, 0) + f64x2.extract_lane(cb, 1);
+    } else {
+      let a0: f64 = 0, a1: f64 = 0, a2: f64 = 0, a3: f64 = 0, a4: f64 = 0, a5: f64 = 0, a6: f64 = 0, a7: f64 = 0;
+      let b0: f64 = 0, b1: f64 = 0, b2: f64 = 0, b3: f64 = 0, b4: f64 = 0, b5: f64 = 0, b6: f64 = 0, b7: f64 = 0;
+      for (; j + 8 <= D; j += 8) {
+        // Value j + t goes to sums a_t and b_t: the SIMD build's lane t of the pair (a0, a1, a2, a3) of f64x2.
+        for (let t = 0; t < 8; t++) {
+          const e = <usize>(j + t) << 2;
+          const xh = (load<f32>(X + o + e) - mean) * rstd;
+          const gy = load<f32>(GY + o + e);
+          const gxh = <f64>(gy * load<f32>(GAMMA + e));
+          const p = gxh * <f64>xh;
+          if (t == 0) { a0 += gxh; b0 += p; }
+          else if (t == 1) { a1 += gxh; b1 += p; }
+          else if (t == 2) { a2 += gxh; b2 += p; }
+          else if (t == 3) { a3 += gxh; b3 += p; }
+          else if (t == 4) { a4 += gxh; b4 += p; }
+          else if (t == 5) { a5 += gxh; b5 += p; }
+          else if (t == 6) { a6 += gxh; b6 += p; }
+          else { a7 += gxh; b7 += p; }
+          if (GGAMMA) store<f32>(GGAMMA + e, load<f32>(GGAMMA + e) + gy * xh);
+          if (GBETA) store<f32>(GBETA + e, load<f32>(GBETA + e) + gy);
+        }
+      }
+      a = ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7));
+      b = ((b0 + b4) + (b2 + b6)) + ((b1 + b5) + (b3 + b7));
+    }
+    for (; j < D; j++) {
       const e = <usize>j << 2;
       const xh = (load<f32>(X + o + e) - mean) * rstd;
       const gy = load<f32>(GY + o + e);
@@ -58,8 +202,21 @@ export function f32_layernorm_bwd(
     const ma = <f32>(a / <f64>D);
     const mb = <f32>(b / <f64>D);
     if (GX) {
-      for (let j = 0; j < D; j++) {
-        const e = <usize>j << 2;
+      let k = 0;
+      if (ASC_FEATURE_SIMD) {
+        const vm = f32x4.splat(mean);
+        const vr = f32x4.splat(rstd);
+        const va = f32x4.splat(ma);
+        const vb = f32x4.splat(mb);
+        for (; k + 4 <= D; k += 4) {
+          const e = <usize>k << 2;
+          const xh = f32x4.mul(f32x4.sub(v128.load(X + o + e), vm), vr);
+          const gxh = f32x4.mul(v128.load(GY + o + e), v128.load(GAMMA + e));
+          v128.store(GX + o + e, f32x4.mul(vr, f32x4.sub(f32x4.sub(gxh, va), f32x4.mul(xh, vb))));
+        }
+      }
+      for (; k < D; k++) {
+        const e = <usize>k << 2;
         const xh = (load<f32>(X + o + e) - mean) * rstd;
         const gxh = load<f32>(GY + o + e) * load<f32>(GAMMA + e);
         store<f32>(GX + o + e, rstd * (gxh - ma - xh * mb));
@@ -80,7 +237,19 @@ export function f32_layernorm_bwd_params(
     const o = (<usize>i * <usize>D) << 2;
     const mean = load<f32>(MEAN + (<usize>i << 2));
     const rstd = load<f32>(RSTD + (<usize>i << 2));
-    for (let j = c0; j < c1; j++) {
+    let j = c0;
+    if (ASC_FEATURE_SIMD) {
+      const vm = f32x4.splat(mean);
+      const vr = f32x4.splat(rstd);
+      for (; j + 4 <= c1; j += 4) {
+        const e = <usize>j << 2;
+        const xh = f32x4.mul(f32x4.sub(v128.load(X + o + e), vm), vr);
+        const gy = v128.load(GY + o + e);
+        v128.store(GGAMMA + e, f32x4.add(v128.load(GGAMMA + e), f32x4.mul(gy, xh)));
+        v128.store(GBETA + e, f32x4.add(v128.load(GBETA + e), gy));
+      }
+    }
+    for (; j < c1; j++) {
       const e = <usize>j << 2;
       const xh = (load<f32>(X + o + e) - mean) * rstd;
       const gy = load<f32>(GY + o + e);

@@ -357,6 +357,47 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
     }
   });
 
+  it('LayerNorm sums each row in float64 as eight partial sums (value j into sum j mod 8, combined ((s0+s4)+(s2+s6))+((s1+s5)+(s3+s7)), then the tail in order)', () => {
+    const H = h();
+    const f = Math.fround;
+    // The documented order, in float64, of a row of float32 values.
+    const rowSum = (v: ArrayLike<number>): number => {
+      const D = v.length;
+      const p = new Float64Array(8);
+      let j = 0;
+      for (; j + 8 <= D; j += 8) for (let t = 0; t < 8; t++) p[t] += v[j + t]!;
+      let total = ((p[0]! + p[4]!) + (p[2]! + p[6]!)) + ((p[1]! + p[5]!) + (p[3]! + p[7]!));
+      for (; j < D; j++) total += v[j]!;
+      return total;
+    };
+    // 2^60 + 1 loses the 1 in float64: summed in order this row is 3, in the documented order 5, and any other
+    // pairing of the eight sums gives 3 or 4.
+    const D = 21;
+    const x = new Float64Array(D);
+    [x[0], x[1], x[2], x[4], x[16]] = [2 ** 60, 1, 1, -(2 ** 60), 3];
+    const gamma = new Float64Array(D).fill(1);
+    const beta = new Float64Array(D);
+    const [mean, rstd] = [H.zeros(1), H.zeros(1)];
+    H.k.f32_layernorm_fwd(H.f32(x), 1, D, H.f32(gamma), H.f32(beta), 1e-5, H.zeros(D), mean, rstd);
+    const m = rowSum(x) / D;
+    expect(m).toBe(5 / D);
+    expect(H.readF32(mean, 1)[0]).toBe(f(m));
+    const dev = Array.from(x, (v) => (v - m) * (v - m));
+    expect(H.readF32(rstd, 1)[0]).toBe(f(1 / Math.sqrt(rowSum(dev) / D + f(1e-5))));
+    // Backward: the same order for sum(gy gamma) and sum(gy gamma xh); gx compared bit for bit with that order.
+    const gy = new Float64Array(D);
+    [gy[0], gy[1], gy[2], gy[4], gy[20]] = [2 ** 60, 1, 1, -(2 ** 60), 0.5];
+    const [mu, rs] = [H.readF32(mean, 1)[0]!, H.readF32(rstd, 1)[0]!];
+    const xh = Array.from(x, (v) => f(f(v - mu) * rs));
+    const gxh = Array.from(gy, (g, j) => f(g * f(gamma[j]!)));
+    const ma = f(rowSum(gxh) / D);
+    const mb = f(rowSum(gxh.map((g, j) => g * xh[j]!)) / D);
+    const want = xh.map((xj, j) => f(rs * f(f(gxh[j]! - ma) - f(xj * mb))));
+    const gx = H.zeros(D);
+    H.k.f32_layernorm_bwd(H.f32(x), H.f32(gy), 1, D, H.f32(gamma), mean, rstd, gx, 0, 0);
+    expectIdentical('layernorm gx', H.readF32(gx, D), want);
+  });
+
   it('exact GELU to float32 accuracy (|error| <= 3e-7 max(1, |x|)) and its derivative', () => {
     const H = h();
     const xs = Float64Array.from({ length: 2001 }, (_, i) => f32round([-10 + i * 0.01])[0]!);
@@ -437,6 +478,10 @@ function mixedKernels(H: Harness, q: Float64Array, T: Float64Array, w: Float64Ar
   H.k.f32_wsum_bwd(H.f32(w), H.f32(T), e, B, C, d, gw, 0, 0);
   const ln = H.zeros(B * L * d);
   H.k.f32_layernorm_fwd(H.f32(q), B * L, d, H.f32(T.subarray(0, d)), H.f32(T.subarray(d, 2 * d)), 1e-5, ln, H.zeros(B * L), H.zeros(B * L));
+  const lnStats = [H.zeros(B * L), H.zeros(B * L)] as const;
+  H.k.f32_layernorm_fwd(H.f32(q), B * L, d, H.f32(T.subarray(0, d)), H.f32(T.subarray(d, 2 * d)), 1e-5, H.zeros(B * L * d), ...lnStats);
+  const lnb = [H.zeros(B * L * d), H.zeros(d), H.zeros(d)] as const;
+  H.k.f32_layernorm_bwd(H.f32(q), H.f32(T.subarray(0, B * L * d)), B * L, d, H.f32(T.subarray(0, d)), ...lnStats, ...lnb);
   const p = H.zeros(B * C);
   H.k.f32_sparsemax_fwd(H.f32(q.subarray(0, B * C)), B, C, p, 0, H.zeros(H.k.sparsemax_scratch_bytes(C) / 4));
   const pp = H.f32(T);
@@ -469,7 +514,8 @@ function mixedKernels(H: Harness, q: Float64Array, T: Float64Array, w: Float64Ar
   return {
     infonce: Float32Array.from([...H.readF32(lg2, nB * nB), ...H.readF32(gi, nB * nd), ...H.readF32(gt, nB * nd)]),
     relevance: H.readF32(r, B * C), gemm: H.readF32(y, B * L * C), wsum: H.readF32(e, B * d), 'wsum bwd (dot)': H.readF32(gw, B * C),
-    layernorm: H.readF32(ln, B * L * d), sparsemax: H.readF32(p, B * C), adamw: H.readF32(pp, C * d),
+    layernorm: H.readF32(ln, B * L * d), 'layernorm bwd': Float32Array.from([...H.readF32(lnb[0], B * L * d), ...H.readF32(lnb[1], d), ...H.readF32(lnb[2], d)]),
+    sparsemax: H.readF32(p, B * C), adamw: H.readF32(pp, C * d),
     'pack_nt': H.readF32(Tp, Math.ceil(C / 16) * 16 * d), transpose: H.readF32(tq, B * L * d), 'transpose T': H.readF32(tT, C * d),
     'pack_nn': H.readF32(nn, Math.ceil(d / 16) * 16 * B * L), 'pack_nn T': H.readF32(nnT, Math.ceil(C / 16) * 16 * d), colsum: H.readF32(cs, d),
     xhat: H.readF32(xh, B * L * d), 'ln_linear gW': H.readF32(lg[0], Np * Kp), 'ln_linear gb': H.readF32(lg[1], Np),
@@ -508,6 +554,6 @@ describe.skipIf(!RELAXED)(`relaxed build (fused multiply-add)${RELAXED ? '' : ':
     // Kernel scale 0.3 = 1 / (sqrt(d) tau).
     expectClose('relaxed relevance vs reference', a['relevance']!, relevance(q, T, null, B, L, C, d, 1 / (0.3 * Math.sqrt(d))).r);
     expectClose('relaxed gemm vs reference', a['gemm']!, linear(q, T, null, B * L, d, C));
-    for (const k of ['wsum', 'layernorm', 'sparsemax', 'adamw', 'xhat', 'ln_linear gW', 'ln_linear ggamma', 'infonce']) expectIdentical(`relaxed ${k} vs simd`, a[k]!, b[k]!);
+    for (const k of ['wsum', 'layernorm', 'layernorm bwd', 'sparsemax', 'adamw', 'xhat', 'ln_linear gW', 'ln_linear ggamma', 'infonce']) expectIdentical(`relaxed ${k} vs simd`, a[k]!, b[k]!);
   });
 });
