@@ -337,7 +337,8 @@ export function f32_ln_linear_param_grads(
 // 2^n from the exponent bits. Arguments are clamped to >= -700 (e^-700 ~ 1e-304: every product it enters rounds to
 // 0 in float32), which keeps 2^n a normal number. Both polynomials use Estrin's scheme: they are shorter chains than
 // Horner's (14.6 -> 13.7 ns per value). Per value, forward / backward: libm's exp on one lane (the first version, timed in a training step)
-// 21 / 31 ns, this SIMD build 12 / 16 ns, this scalar build 27 / 36 ns (1.26 M values in [-4, 4], best of 5).
+// 21 / 31 ns, this SIMD build 12 / 16 ns (10.8 / 15.4 since 2^n comes from a shifted add: bench/experiments/gelu.ts),
+// this scalar build 27 / 36 ns (1.26 M values in [-4, 4], best of 5).
 
 const LOG2E: f64 = 1.4426950408889634;
 const LN2_HI: f64 = 0.6931471803691238; // ln 2 rounded to 32 significant bits: n * LN2_HI is exact for |n| < 2^21
