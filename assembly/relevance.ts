@@ -127,11 +127,33 @@ export function f32_relevance_bwd(
   if (GT) f32_relevance_bwd_gt_part(GR, ARG, Q, B, L, C, d, scale, GT, 0, C);
 }
 
-/** The GQ half of f32_relevance_bwd for batch rows [b0, b1): threads split the batch (disjoint GQ rows). */
+/** Dictionary rows (of T or of GT) up to this size stay in L2 (1 MiB per core here) while a batch row passes. */
+const DICT_IN_CACHE_BYTES: usize = 512 << 10;
+
+/**
+ * The GQ half of f32_relevance_bwd for batch rows [b0, b1): threads split the batch (disjoint GQ rows). Every GQ row
+ * receives its terms in increasing c whichever loop is outside, so both orders give the same bits. A dictionary that
+ * fits in L2 goes inside (one batch row's L x d block of GQ stays in L1 while the dictionary passes); a larger one
+ * goes outside, read once per call (each row then updates rows of GQ spread over B L d floats).
+ */
 export function f32_relevance_bwd_gq_part(
   GR: usize, ARG: usize, T: usize, B: i32, L: i32, C: i32, d: i32, scale: f32, GQ: usize, b0: i32, b1: i32,
 ): void {
   const rowBytes = <usize>d << 2;
+  if (<usize>C * rowBytes <= DICT_IN_CACHE_BYTES) {
+    for (let b = b0; b < b1; b++) {
+      const gq = GQ + <usize>b * <usize>L * rowBytes;
+      for (let c = 0; c < C; c++) {
+        const o = (<usize>b * <usize>C + <usize>c) << 2;
+        const g = load<f32>(GR + o);
+        if (g == 0) continue;
+        const a = load<i32>(ARG + o);
+        if (a < 0) continue;
+        axpy(gq + <usize>a * rowBytes, T + <usize>c * rowBytes, g * scale, d);
+      }
+    }
+    return;
+  }
   for (let c = 0; c < C; c++) {
     const t = T + <usize>c * rowBytes;
     for (let b = b0; b < b1; b++) {
@@ -145,11 +167,30 @@ export function f32_relevance_bwd_gq_part(
   }
 }
 
-/** The GT half of f32_relevance_bwd for dictionary rows [c0, c1): threads split the dictionary (disjoint GT rows). */
+/**
+ * The GT half of f32_relevance_bwd for dictionary rows [c0, c1): threads split the dictionary (disjoint GT rows).
+ * Every GT row receives its terms in increasing b, rounded one by one, in either order below (the same bits). When
+ * the GT rows fit in L2 the batch goes outside (one batch row's L x d block of queries stays in L1 while they pass);
+ * otherwise the dictionary rows go outside, four terms per pass over a GT row (axpy4 through the term queue).
+ */
 export function f32_relevance_bwd_gt_part(
   GR: usize, ARG: usize, Q: usize, B: i32, L: i32, C: i32, d: i32, scale: f32, GT: usize, c0: i32, c1: i32,
 ): void {
   const rowBytes = <usize>d << 2;
+  if (<usize>(c1 - c0) * rowBytes <= DICT_IN_CACHE_BYTES) {
+    for (let b = 0; b < B; b++) {
+      const q = Q + <usize>b * <usize>L * rowBytes;
+      for (let c = c0; c < c1; c++) {
+        const o = (<usize>b * <usize>C + <usize>c) << 2;
+        const g = load<f32>(GR + o);
+        if (g == 0) continue;
+        const a = load<i32>(ARG + o);
+        if (a < 0) continue;
+        axpy(GT + <usize>c * rowBytes, q + <usize>a * rowBytes, g * scale, d);
+      }
+    }
+    return;
+  }
   for (let c = c0; c < c1; c++) {
     termsStart(GT + <usize>c * rowBytes);
     for (let b = 0; b < B; b++) {
