@@ -144,6 +144,40 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
     }
   });
 
+  it('relevance backward: with the dictionary within L2 (512 KiB) or beyond it, every gradient row gets its terms in increasing order, rounded one by one', () => {
+    const rng = new Rng(23);
+    const f = Math.fround;
+    // C d 4 = 20 KiB (batch rows outside) and 563 KiB (dictionary rows outside).
+    for (const [B, L, C, d] of [[3, 4, 40, 128], [2, 3, 1100, 128]] as const) {
+      const H = h();
+      const q = randn(rng, B * L * d);
+      const T = randn(rng, C * d);
+      const gR = Float64Array.from(randn(rng, B * C), (v, i) => (i % 5 === 0 ? 0 : v)); // some zero gradients
+      const arg = Int32Array.from({ length: B * C }, (_, i) => (i % 7 === 3 ? -1 : (i * 31) % L)); // -1: the floor won
+      const scale = f(0.37); // the kernel takes it as a float32
+      // Emulation: GQ[b, arg] += (g scale) T[c] for c ascending; GT[c] += (g scale) q[b, arg] for b ascending.
+      const gq = new Float64Array(B * L * d);
+      const gT = new Float64Array(C * d);
+      for (let c = 0; c < C; c++) {
+        for (let b = 0; b < B; b++) {
+          const g = gR[b * C + c]!;
+          const a = arg[b * C + c]!;
+          if (g === 0 || a < 0) continue;
+          const gs = f(g * scale);
+          for (let k = 0; k < d; k++) {
+            const qi = (b * L + a) * d + k;
+            gq[qi] = f(gq[qi]! + f(gs * T[c * d + k]!));
+            gT[c * d + k] = f(gT[c * d + k]! + f(gs * q[qi]!));
+          }
+        }
+      }
+      const [gqOut, gTOut] = [H.zeros(B * L * d), H.zeros(C * d)];
+      H.k.f32_relevance_bwd(H.f32(gR), H.i32(arg), H.f32(q), H.f32(T), B, L, C, d, scale, gqOut, gTOut);
+      expectIdentical(`gq C=${C}`, H.readF32(gqOut, B * L * d), gq);
+      expectIdentical(`gT C=${C}`, H.readF32(gTOut, C * d), gT);
+    }
+  });
+
   it('relevance: the padding floor wins when every real token scores below 0 (official), and ties go to the first slot', () => {
     const H = h();
     const d = 2;
