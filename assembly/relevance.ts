@@ -114,10 +114,11 @@ export function f32_relevance_fwd_part(
  * support), so it costs O(B k d):
  *   GQ[b, arg[b,c]] += GR[b,c] * scale * T[c]      GT[c] += GR[b,c] * scale * Q[b, arg[b,c]]
  * T [C, d] is the unpacked dictionary; GQ [B, L, d] and GT [C, d] accumulate (either may be 0: not wanted).
- * Dictionary rows outside, batch rows inside: each T[c] and GT[c] is read once per call, not once per batch row (T is
- * 32 MiB at paper scale, beyond the caches), and GT[c] takes its terms four per pass (axpy4). Every GQ row still
- * receives its terms in increasing c and every GT row in increasing b, rounded one by one, so the bits are those of
- * one axpy per term. Per call at paper scale (B = 32, L = 77, ~4,700 active): ~200 ms with batch rows outside,
+ * A dictionary beyond L2 goes outside, batch rows inside: each T[c] and GT[c] is read once per call, not once per
+ * batch row (T is 32 MiB at paper scale, beyond the caches), and GT[c] takes its terms four per pass (axpy4). One that
+ * fits in L2 (DICT_IN_CACHE_BYTES) goes inside instead, see the two parts. Every GQ row receives its terms in
+ * increasing c and every GT row in increasing b, rounded one by one, in either order, so the bits are those of one
+ * axpy per term. Per call at paper scale (B = 32, L = 77, ~4,700 active): ~200 ms with batch rows outside,
  * 100-150 (noisy) with dictionary rows outside and axpy4.
  */
 export function f32_relevance_bwd(

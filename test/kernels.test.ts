@@ -312,7 +312,7 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
       const gEi = H.zeros(B * d);
       const gEt = H.zeros(B * d);
       const out = H.zeros(6);
-      H.k.f32_infonce(H.f32(Ei32), H.f32(Et32), B, d, p, logits, gEi, gEt, out, H.zeros(4 * B * B));
+      H.k.f32_infonce(H.f32(Ei32), H.f32(Et32), B, d, p, logits, gEi, gEt, out, H.zeros(H.k.infonce_scratch_bytes(B, d) / 4));
       const [loss, gScale, s] = H.readF64(out, 3);
       expect(Math.abs(loss! - ref.loss)).toBeLessThan(1e-5 * Math.max(1, ref.loss));
       expect(Math.abs(s! - ref.scaleUsed)).toBeLessThan(1e-9);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { instantiateKernels, type KernelModule } from '../../bindings/kernels.js';
-import { FdtValueError } from '../errors.js';
+import { UsageError } from './usage.js';
 import { Rng } from '../rng.js';
 
 export const BENCH_USAGE = `fdt bench [--quick | --full] [--json FILE] [suite options]
@@ -39,7 +39,7 @@ export async function runBench(args: string[]): Promise<number> {
     const r = spawnSync(process.execPath, ['--import', 'tsx', suite, ...passed], { cwd: root, stdio: 'inherit' });
     return r.status ?? 1;
   }
-  return builtIn(args);
+  return runBuiltInBench(args);
 }
 
 /** The nearest directory at or above `dir` holding a package.json: the package (src/cli from the sources, dist/src/cli built). */
@@ -64,7 +64,8 @@ interface BenchRow {
 
 const PAPER = { d: 512, C: 16384 };
 
-async function builtIn(args: string[]): Promise<number> {
+/** The built-in suite (an installed package): our relevance kernel at the paper shapes and sparsemax, one thread. */
+export async function runBuiltInBench(args: string[]): Promise<number> {
   let full = false;
   let json: string | null = null;
   for (let i = 0; i < args.length; i++) {
@@ -73,8 +74,8 @@ async function builtIn(args: string[]): Promise<number> {
     else if (a === '--quick') full = false;
     else if (a === '--json') {
       json = args[++i] ?? null;
-      if (!json) throw new FdtValueError('--json: expected a file name');
-    } else throw new FdtValueError(`fdt bench: unknown option ${a} (the built-in suite takes --quick, --full, --json FILE)`);
+      if (!json) throw new UsageError('--json: expected a file name');
+    } else throw new UsageError(`unknown option ${a} (the built-in suite takes --quick, --full, --json FILE)`);
   }
   const runtime = `node ${process.versions.node}`;
   const mod = await instantiateKernels('auto');

@@ -6,11 +6,10 @@ import type { MaskMode, Normalizer } from '../config.js';
 export const IMPORT_USAGE = `fdt import CKPT --out MODEL.safetensors [--temperature T] [--normalizer sparsemax|softmax] [--mask-mode official|exclude]
 
 Converts an official FDT checkpoint (.pth.tar; read by a restricted pickle reader that executes nothing) into an
-fdtkit model file, written atomically.
+fdtkit model file, written atomically. An official checkpoint does not hold the head's temperature, normaliser or
+mask mode: give them as trained.
 
   --out FILE       the model file to write (required)
-An official checkpoint does not hold the head's temperature, normaliser or mask mode: give them as trained.
-
   --temperature T  the head's temperature (default 1)
   --normalizer N   sparsemax (default) or softmax
   --mask-mode M    official (default: padded slots floor the max at 0, as the official code) or exclude
