@@ -128,6 +128,15 @@ export function f32_relevance_bwd(
   if (GT) f32_relevance_bwd_gt_part(GR, ARG, Q, B, L, C, d, scale, GT, 0, C);
 }
 
+/**
+ * The query row (arg-max slot) that entry o of the relevance gradient goes to, or -1 when it contributes nothing: a
+ * zero gradient (off the sparsemax support) or a padding floor that won the max (arg -1).
+ */
+@inline
+function activeArg(GR: usize, ARG: usize, o: usize): i32 {
+  return load<f32>(GR + o) == 0 ? -1 : load<i32>(ARG + o);
+}
+
 /** Dictionary rows (of T or of GT) up to this size stay in L2 (1 MiB per core here) while a batch row passes. */
 const DICT_IN_CACHE_BYTES: usize = 512 << 10;
 
@@ -146,10 +155,9 @@ export function f32_relevance_bwd_gq_part(
       const gq = GQ + <usize>b * <usize>L * rowBytes;
       for (let c = 0; c < C; c++) {
         const o = (<usize>b * <usize>C + <usize>c) << 2;
-        const g = load<f32>(GR + o);
-        if (g == 0) continue;
-        const a = load<i32>(ARG + o);
+        const a = activeArg(GR, ARG, o);
         if (a < 0) continue;
+        const g = load<f32>(GR + o);
         axpy(gq + <usize>a * rowBytes, T + <usize>c * rowBytes, g * scale, d);
       }
     }
@@ -159,10 +167,9 @@ export function f32_relevance_bwd_gq_part(
     const t = T + <usize>c * rowBytes;
     for (let b = b0; b < b1; b++) {
       const o = (<usize>b * <usize>C + <usize>c) << 2;
-      const g = load<f32>(GR + o);
-      if (g == 0) continue;
-      const a = load<i32>(ARG + o);
+      const a = activeArg(GR, ARG, o);
       if (a < 0) continue;
+      const g = load<f32>(GR + o);
       axpy(GQ + (<usize>b * <usize>L + <usize>a) * rowBytes, t, g * scale, d);
     }
   }
@@ -183,10 +190,9 @@ export function f32_relevance_bwd_gt_part(
       const q = Q + <usize>b * <usize>L * rowBytes;
       for (let c = c0; c < c1; c++) {
         const o = (<usize>b * <usize>C + <usize>c) << 2;
-        const g = load<f32>(GR + o);
-        if (g == 0) continue;
-        const a = load<i32>(ARG + o);
+        const a = activeArg(GR, ARG, o);
         if (a < 0) continue;
+        const g = load<f32>(GR + o);
         axpy(GT + <usize>c * rowBytes, q + <usize>a * rowBytes, g * scale, d);
       }
     }
@@ -196,10 +202,9 @@ export function f32_relevance_bwd_gt_part(
     termsStart(GT + <usize>c * rowBytes);
     for (let b = 0; b < B; b++) {
       const o = (<usize>b * <usize>C + <usize>c) << 2;
-      const g = load<f32>(GR + o);
-      if (g == 0) continue;
-      const a = load<i32>(ARG + o);
+      const a = activeArg(GR, ARG, o);
       if (a < 0) continue;
+      const g = load<f32>(GR + o);
       termAdd(Q + (<usize>b * <usize>L + <usize>a) * rowBytes, g * scale, d);
     }
     termsEnd(d);
