@@ -267,7 +267,8 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
 
   it('weighted sum and L2 normalisation, forward and backward', () => {
     const rng = new Rng(51);
-    for (const [B, C, d] of [[1, 1, 1], [2, 17, 5], [3, 33, 16], [2, 20, 33]] as const) {
+    // The last two: GW's dot products run by 16 KiB blocks of dictionary rows (16 and 32 rows here), the last partial.
+    for (const [B, C, d] of [[1, 1, 1], [2, 17, 5], [3, 33, 16], [2, 20, 33], [3, 40, 256], [2, 70, 128]] as const) {
       const H = h();
       const T = randn(rng, C * d);
       const w = f32round(sparsemaxSort(randn(rng, B * C), B, C)); // sparse rows, as in the head
