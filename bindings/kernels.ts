@@ -82,8 +82,10 @@ export interface KernelExports {
     G: number, S: number, W: number, GAMMA: number, BETA: number, N: number, K: number, GW: number, GB: number,
     GGAMMA: number, GBETA: number,
   ): void;
-  f32_gelu_fwd(X: number, n: number, Y: number): void;
-  f32_gelu_bwd(X: number, GY: number, n: number, GX: number): void;
+  /** ERFC: float64 [n] receiving erfc(-x / sqrt 2) for f32_gelu_bwd, or 0. */
+  f32_gelu_fwd(X: number, n: number, Y: number, ERFC: number): void;
+  /** ERFC: what f32_gelu_fwd stored for these X, or 0 to compute it. */
+  f32_gelu_bwd(X: number, GY: number, n: number, GX: number, ERFC: number): void;
   f32_adamw_step(
     P: number, G: number, M: number, V: number, n: number, lr: number, b1: number, b2: number, eps: number,
     wd: number, step: number,

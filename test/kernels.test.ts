@@ -437,11 +437,20 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
     const H = h();
     const xs = Float64Array.from({ length: 2001 }, (_, i) => f32round([-10 + i * 0.01])[0]!);
     const y = H.zeros(xs.length);
-    H.k.f32_gelu_fwd(H.f32(xs), xs.length, y);
+    const erfc = H.zeros(2 * xs.length); // float64 [n]
+    H.k.f32_gelu_fwd(H.f32(xs), xs.length, y, erfc);
     const g = H.zeros(xs.length);
-    H.k.f32_gelu_bwd(H.f32(xs), H.f32(new Float64Array(xs.length).fill(1)), xs.length, g);
+    const ones = H.f32(new Float64Array(xs.length).fill(1));
+    H.k.f32_gelu_bwd(H.f32(xs), ones, xs.length, g, 0);
     const got = H.readF32(y, xs.length);
     const gotD = H.readF32(g, xs.length);
+    // Without the erfc output the forward gives the same bits; the backward from the stored erfc too.
+    const y0 = H.zeros(xs.length);
+    H.k.f32_gelu_fwd(H.f32(xs), xs.length, y0, 0);
+    expectIdentical('gelu without the erfc output', H.readF32(y0, xs.length), got);
+    const gStored = H.zeros(xs.length);
+    H.k.f32_gelu_bwd(H.f32(xs), ones, xs.length, gStored, erfc);
+    expectIdentical("gelu' from the stored erfc", H.readF32(gStored, xs.length), gotD);
     for (let i = 0; i < xs.length; i++) {
       const x = xs[i]!;
       expect(Math.abs(got[i]! - gelu(x)), `gelu(${x})`).toBeLessThanOrEqual(3e-7 * Math.max(1, Math.abs(x)));
@@ -546,7 +555,16 @@ function mixedKernels(H: Harness, q: Float64Array, T: Float64Array, w: Float64Ar
   const gt = H.zeros(nB * nd);
   H.k.f32_infonce(H.f32(q.subarray(0, nB * nd)), H.f32(T.subarray(0, nB * nd)), nB, nd, 2.5, lg2, gi, gt, H.zeros(6),
     H.zeros(H.k.infonce_scratch_bytes(nB, nd) / 4));
+  // GELU forward keeping erfc(-x / sqrt 2), and its backward with and without the kept values (float64 inside).
+  const [gq, nq] = [H.f32(q), B * L * d];
+  const gy1 = H.zeros(nq);
+  const ec = H.zeros(2 * nq);
+  H.k.f32_gelu_fwd(gq, nq, gy1, ec);
+  const [gb0, gb1] = [H.zeros(nq), H.zeros(nq)];
+  H.k.f32_gelu_bwd(gq, H.f32(T.subarray(0, nq)), nq, gb0, 0);
+  H.k.f32_gelu_bwd(gq, H.f32(T.subarray(0, nq)), nq, gb1, ec);
   return {
+    gelu: H.readF32(gy1, nq), 'gelu bwd': H.readF32(gb0, nq), 'gelu bwd (kept erfc)': H.readF32(gb1, nq),
     infonce: Float32Array.from([...H.readF32(lg2, nB * nB), ...H.readF32(gi, nB * nd), ...H.readF32(gt, nB * nd)]),
     relevance: H.readF32(r, B * C), gemm: H.readF32(y, B * L * C), wsum: H.readF32(e, B * d), 'wsum bwd (dot)': H.readF32(gw, B * C),
     layernorm: H.readF32(ln, B * L * d), 'layernorm bwd': Float32Array.from([...H.readF32(lnb[0], B * L * d), ...H.readF32(lnb[1], d), ...H.readF32(lnb[2], d)]),
@@ -559,7 +577,7 @@ function mixedKernels(H: Harness, q: Float64Array, T: Float64Array, w: Float64Ar
 }
 
 describe('SIMD and scalar builds give identical bits', () => {
-  it('relevance, GEMM, weighted sum, LayerNorm (and its parameter gradients through Linear), InfoNCE, sparsemax, AdamW, packing, transposes and column sums', () => {
+  it('relevance, GEMM, weighted sum, LayerNorm (and its parameter gradients through Linear), GELU, InfoNCE, sparsemax, AdamW, packing, transposes and column sums', () => {
     const rng = new Rng(91);
     const [B, L, d, C] = [3, 7, 37, 45];
     const q = randn(rng, B * L * d);
@@ -589,6 +607,6 @@ describe.skipIf(!RELAXED)(`relaxed build (fused multiply-add)${RELAXED ? '' : ':
     // Kernel scale 0.3 = 1 / (sqrt(d) tau).
     expectClose('relaxed relevance vs reference', a['relevance']!, relevance(q, T, null, B, L, C, d, 1 / (0.3 * Math.sqrt(d))).r);
     expectClose('relaxed gemm vs reference', a['gemm']!, linear(q, T, null, B * L, d, C));
-    for (const k of ['wsum', 'layernorm', 'layernorm bwd', 'sparsemax', 'adamw', 'xhat', 'ln_linear gW', 'ln_linear ggamma', 'infonce']) expectIdentical(`relaxed ${k} vs simd`, a[k]!, b[k]!);
+    for (const k of ['wsum', 'layernorm', 'layernorm bwd', 'sparsemax', 'adamw', 'xhat', 'ln_linear gW', 'ln_linear ggamma', 'infonce', 'gelu', 'gelu bwd', 'gelu bwd (kept erfc)']) expectIdentical(`relaxed ${k} vs simd`, a[k]!, b[k]!);
   });
 });

@@ -4,7 +4,8 @@
 //   npx tsx bench/experiments/gelu.ts [--baseline OTHER/bindings/wasm-bytes.generated.ts] [--rounds N]
 //
 // With --baseline the other build runs in the same process, interleaved call by call, and the outputs of both are
-// compared bit for bit.
+// compared bit for bit. Then this build alone: the forward that keeps erfc(-x / sqrt 2) for the backward, and the
+// backward that reuses it.
 import { measureInterleaved } from '../harness.js';
 import { numberArg, stringArg } from './args.js';
 import { simdBuilds } from './modules.js';
@@ -20,9 +21,12 @@ const sets = builds.map(([, mod]) => {
     return p;
   };
   const [x, gy, y, gx] = [put(1), put(2), mod.arena.alloc(n * 4), mod.arena.alloc(n * 4)];
+  const erfc = mod.arena.alloc(n * 8);
   return {
-    fwd: () => mod.k.f32_gelu_fwd(x, n, y),
-    bwd: () => mod.k.f32_gelu_bwd(x, gy, n, gx),
+    fwd: () => mod.k.f32_gelu_fwd(x, n, y, 0),
+    bwd: () => mod.k.f32_gelu_bwd(x, gy, n, gx, 0),
+    fwdKeep: () => mod.k.f32_gelu_fwd(x, n, y, erfc),
+    bwdStored: () => mod.k.f32_gelu_bwd(x, gy, n, gx, erfc),
     out: () => [mod.f32(y, n), mod.f32(gx, n)] as const,
   };
 });
@@ -32,7 +36,15 @@ for (const kind of ['fwd', 'bwd'] as const) {
   const ratio = t.length > 1 ? `   baseline / this: ${(t[1]!.medianMs / t[0]!.medianMs).toFixed(2)}x` : '';
   console.log(`  ${kind}: ${cells.join('   ')}${ratio}`);
 }
+// This build only: the forward keeping erfc(-x / sqrt 2) in float64, and the backward reusing it (the training path).
+const own = sets[0]!;
+const [keep, stored, plainFwd, plainBwd] = await measureInterleaved([own.fwdKeep, own.bwdStored, own.fwd, own.bwd], { budgetS: 20, min: rounds, max: rounds, warmup: 2 });
+console.log(`  this build, forward keeping erfc: ${keep!.medianMs.toFixed(2)} ms (plain ${plainFwd!.medianMs.toFixed(2)}); backward from it: ${stored!.medianMs.toFixed(2)} ms (plain ${plainBwd!.medianMs.toFixed(2)}, ${(plainBwd!.medianMs / stored!.medianMs).toFixed(2)}x)`);
 if (sets.length > 1) {
+  for (const s of sets) {
+    s.fwd();
+    s.bwd();
+  }
   const [a, b] = [sets[0]!.out(), sets[1]!.out()];
   const same = (u: Float32Array, v: Float32Array) => u.every((x, i) => Object.is(x, v[i]));
   console.log(`  outputs: forward ${same(a[0], b[0]) ? 'identical' : 'DIFFER'}, backward ${same(a[1], b[1]) ? 'identical' : 'DIFFER'}`);

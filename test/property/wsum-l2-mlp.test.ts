@@ -253,9 +253,10 @@ describe('exact GELU', () => {
       const out = onBoth(mods, (m) => {
         const Xp = m.f32(X);
         const Y = m.zeros(n);
-        m.k.f32_gelu_fwd(Xp, n, Y);
+        const ERFC = m.zeros(2 * n); // float64 [n], reused by the backward
+        m.k.f32_gelu_fwd(Xp, n, Y, ERFC);
         const GX = m.zeros(n);
-        m.k.f32_gelu_bwd(Xp, m.f32(GY), n, GX);
+        m.k.f32_gelu_bwd(Xp, m.f32(GY), n, GX, ERFC);
         return { Y: m.readF32(Y, n), GX: m.readF32(GX, n) };
       });
       for (let i = 0; i < n; i++) {

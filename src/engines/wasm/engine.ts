@@ -135,8 +135,9 @@ export class WasmEngine implements Engine {
     const s = new Scope(mod);
     try {
       const rp = this.resident(model);
-      const fi = await forwardModality(mod, this.parallel, s, rp, c, 'image', batch.patches, batch.B, batch.N, null);
-      const ft = await forwardModality(mod, this.parallel, s, rp, c, 'text', batch.tokens, batch.B, batch.L, batch.valid, opts.trace ?? false);
+      const grads = opts.grads ?? false;
+      const fi = await forwardModality(mod, this.parallel, s, rp, c, 'image', batch.patches, batch.B, batch.N, null, false, grads);
+      const ft = await forwardModality(mod, this.parallel, s, rp, c, 'text', batch.tokens, batch.B, batch.L, batch.valid, opts.trace ?? false, grads);
       const B = batch.B;
       const d = c.dim;
       const logits = s.f32(B * B);

@@ -76,14 +76,14 @@ export class Parallel {
     ]);
   }
 
-  /** f32_gelu_fwd over n values, split into value ranges. */
-  async gelu(X: number, n: number, Y: number): Promise<void> {
-    await this.ranges(40 * n, n, (a, b) => [['f32_gelu_fwd', [X + 4 * a, b - a, Y + 4 * a]]]);
+  /** f32_gelu_fwd over n values, split into value ranges; ERFC (float64 [n]) may be 0. */
+  async gelu(X: number, n: number, Y: number, ERFC = 0): Promise<void> {
+    await this.ranges(40 * n, n, (a, b) => [['f32_gelu_fwd', [X + 4 * a, b - a, Y + 4 * a, ERFC && ERFC + 8 * a]]]);
   }
 
-  /** f32_gelu_bwd over n values, split into value ranges. */
-  async geluBwd(X: number, GY: number, n: number, GX: number): Promise<void> {
-    await this.ranges(60 * n, n, (a, b) => [['f32_gelu_bwd', [X + 4 * a, GY + 4 * a, b - a, GX + 4 * a]]]);
+  /** f32_gelu_bwd over n values, split into value ranges; ERFC: what gelu stored, or 0. */
+  async geluBwd(X: number, GY: number, n: number, GX: number, ERFC = 0): Promise<void> {
+    await this.ranges(60 * n, n, (a, b) => [['f32_gelu_bwd', [X + 4 * a, GY + 4 * a, b - a, GX + 4 * a, ERFC && ERFC + 8 * a]]]);
   }
 
   /** f32_layernorm_fwd over M rows of D, rows split across threads (each row is normalised on its own). */
