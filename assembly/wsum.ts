@@ -57,7 +57,7 @@ export function f32_wsum_bwd_part(
 ): void {
   const rowBytes = <usize>d << 2;
   if (GW) {
-    const block = <i32>max<usize>(1, GW_BLOCK_BYTES / rowBytes);
+    const block = <i32>max<usize>(1, GW_BLOCK_BYTES / max<usize>(rowBytes, 4));
     for (let cb = c0; cb < c1; cb += block) {
       const ce = min(c1, cb + block);
       for (let b = 0; b < B; b++) {

@@ -288,6 +288,13 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
       const gwS = H.zeros(B * C);
       H.k.f32_wsum_bwd(wptr, Tptr, H.f32(gE), B, C, d, gwS, 0, 1);
       expectClose('wsum gw (support only)', H.readF32(gwS, B * C), ref.gw.map((v, i) => (w[i] !== 0 ? v : 0)));
+      // Split as threads split it (dictionary rows [0, k) and [k, C), so other block boundaries): the same bits.
+      const k = Math.floor(C / 3);
+      const [gwP, gTP] = [H.zeros(B * C), H.zeros(C * d)];
+      H.k.f32_wsum_bwd_part(wptr, Tptr, H.f32(gE), B, C, d, gwP, gTP, 0, 0, k);
+      H.k.f32_wsum_bwd_part(wptr, Tptr, H.f32(gE), B, C, d, gwP, gTP, 0, k, C);
+      expectIdentical('wsum gw split', H.readF32(gwP, B * C), H.readF32(gw, B * C));
+      expectIdentical('wsum gT split', H.readF32(gTP, C * d), H.readF32(gT, C * d));
       const eh = H.zeros(B * d);
       const norms = H.zeros(B);
       H.k.f32_l2norm_fwd(e, B, d, eh, norms);
