@@ -238,7 +238,18 @@ export function f32_gemm(
         for (let r = 0; r < rows; r++) {
           const crow = C + ((<usize>(i + r) * <usize>ldc + <usize>n0) << 2);
           const trow = tile + (<usize>r << 6);
-          for (let j = 0; j < w; j++) {
+          let j = 0;
+          if (ASC_FEATURE_SIMD) {
+            // Four columns per vector, the scalar loop's operations per value (the same bits).
+            for (; j + 4 <= w; j += 4) {
+              const o = <usize>j << 2;
+              let v = v128.load(trow + o);
+              if (bias) v = f32x4.add(v, v128.load(bias + ((<usize>n0 + <usize>j) << 2)));
+              if (accumulate) v = f32x4.add(v128.load(crow + o), v);
+              v128.store(crow + o, v);
+            }
+          }
+          for (; j < w; j++) {
             const o = <usize>j << 2;
             let v = load<f32>(trow + o);
             if (bias) v += load<f32>(bias + ((<usize>n0 + <usize>j) << 2));
