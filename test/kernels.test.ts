@@ -19,6 +19,16 @@ function randn(rng: Rng, n: number, scale = 1): Float64Array {
   return f32round(rng.normals(n, scale));
 }
 
+/**
+ * The packed-panel layout of an N x K operand (the GEMM's B side): column n of the output lives in panel n / 16, and
+ * its depth-k value at panel * 16 K + 16 k + n % 16; the last panel's missing columns are zero.
+ */
+function panelLayout(N: number, K: number, at: (n: number, k: number) => number): Float32Array {
+  const out = new Float32Array(Math.ceil(N / 16) * 16 * K);
+  for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) out[Math.floor(n / 16) * 16 * K + k * 16 + (n % 16)] = at(n, k);
+  return out;
+}
+
 const harness: Record<string, Harness> = {};
 beforeAll(async () => {
   for (const b of BUILDS) harness[b] = await Harness.create(b);
@@ -70,19 +80,16 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
         const want = new Float32Array(R * C);
         for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) want[c * R + r] = x[r * C + c]!;
         expectIdentical(`transpose ${R}x${C}`, H.readF32(t, R * C), want);
-        // x as [N = R, K = C] for pack_nt and as [K = R, N = C] for pack_nn: panel p, depth k, lane j.
-        const ntSize = Math.ceil(R / 16) * 16 * C;
-        const nt = H.f32(new Float32Array(ntSize).fill(7));
+        // x as [N = R, K = C] for pack_nt and as [K = R, N = C] for pack_nn (destinations pre-filled with 7, so
+        // the zero padding is checked too).
+        const nt = H.f32(new Float32Array(Math.ceil(R / 16) * 16 * C).fill(7));
         H.k.f32_pack_nt(px, R, C, nt);
-        const wantNt = new Float32Array(ntSize);
-        for (let n = 0; n < R; n++) for (let k = 0; k < C; k++) wantNt[Math.floor(n / 16) * 16 * C + k * 16 + (n % 16)] = x[n * C + k]!;
-        expectIdentical(`pack_nt ${R}x${C}`, H.readF32(nt, ntSize), wantNt);
-        const nnSize = Math.ceil(C / 16) * 16 * R;
-        const nn = H.f32(new Float32Array(nnSize).fill(7));
+        const wantNt = panelLayout(R, C, (n, k) => x[n * C + k]!);
+        expectIdentical(`pack_nt ${R}x${C}`, H.readF32(nt, wantNt.length), wantNt);
+        const nn = H.f32(new Float32Array(Math.ceil(C / 16) * 16 * R).fill(7));
         H.k.f32_pack_nn(px, R, C, nn);
-        const wantNn = new Float32Array(nnSize);
-        for (let k = 0; k < R; k++) for (let n = 0; n < C; n++) wantNn[Math.floor(n / 16) * 16 * R + k * 16 + (n % 16)] = x[k * C + n]!;
-        expectIdentical(`pack_nn ${R}x${C}`, H.readF32(nn, nnSize), wantNn);
+        const wantNn = panelLayout(C, R, (n, k) => x[k * C + n]!);
+        expectIdentical(`pack_nn ${R}x${C}`, H.readF32(nn, wantNn.length), wantNn);
       }
     }
   });

@@ -11,15 +11,12 @@
 import { instantiateKernels } from '../../bindings/kernels.js';
 import { measureInterleaved } from '../harness.js';
 import { numberArg } from './args.js';
+import { floats } from './modules.js';
 
 const rounds = numberArg('--rounds', 15);
 const mod = await instantiateKernels('simd');
 const k = mod.k;
-const alloc = (n: number, seed = 0) => {
-  const p = mod.arena.alloc(n * 4);
-  if (seed) mod.f32(p, n).set(Float32Array.from({ length: n }, (_, i) => Math.sin(seed * i + 0.5)));
-  return p;
-};
+const alloc = (n: number, seed = 0) => floats(mod, n, seed ? (i) => Math.sin(seed * i + 0.5) : undefined);
 const N = 512;
 const gemmScratch = alloc(32);
 console.log(`one thread, ${rounds} rounds, interleaved`);

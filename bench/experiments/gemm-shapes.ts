@@ -5,9 +5,8 @@
 //
 // With --baseline the other build runs in the same process, interleaved call by call, on the same inputs (bias on,
 // accumulating into C), and the outputs of both are compared bit for bit.
-import { measureInterleaved } from '../harness.js';
 import { numberArg, stringArg } from './args.js';
-import { simdBuilds } from './modules.js';
+import { compareBuilds, floats, simdBuilds } from './modules.js';
 
 const rounds = numberArg('--rounds', 10);
 const builds = await simdBuilds(stringArg('--baseline'));
@@ -21,22 +20,11 @@ const cases: [string, number, number, number][] = [
 ];
 for (const [label, M, K, N] of cases) {
   const runs = builds.map(([, m]) => {
-    const put = (n: number) => {
-      const p = m.arena.alloc(n * 4);
-      m.f32(p, n).set(Float32Array.from({ length: n }, (_, i) => Math.sin(i)));
-      return p;
-    };
-    const [A, Bp, bias, C, tile] = [put(M * K), put(Math.ceil(N / 16) * 16 * K), put(N), put(M * N), m.arena.alloc(128)];
-    return { call: () => m.k.f32_gemm(A, M, K, K, Bp, N, bias, C, N, 1, tile), out: () => m.f32(C, M * N).slice() };
+    const input = (n: number) => floats(m, n, (i) => Math.sin(i));
+    const [A, Bp, bias, C, tile] = [input(M * K), input(Math.ceil(N / 16) * 16 * K), input(N), input(M * N), floats(m, 32)];
+    return { call: () => m.k.f32_gemm(A, M, K, K, Bp, N, bias, C, N, 1, tile), out: () => m.f32(C, M * N) };
   });
-  const t = await measureInterleaved(runs.map((r) => r.call), { budgetS: 15, min: rounds, max: rounds, warmup: 1 });
-  const gflops = (ms: number) => ((2 * M * K * N) / ms / 1e6).toFixed(1);
-  const cells = t.map((x, i) => `${builds[i]![0]} ${x.medianMs.toFixed(2)} ms (${gflops(x.medianMs)} GFLOP/s)`);
-  let note = '';
-  if (runs.length > 1) {
-    const [a, b] = [runs[0]!.out(), runs[1]!.out()];
-    note = `   baseline / this: ${(t[1]!.medianMs / t[0]!.medianMs).toFixed(2)}x, ${a.every((x, i) => Object.is(x, b[i])) ? 'identical' : 'DIFFER'}`;
-  }
-  console.log(`  ${label.padEnd(26)} [${M}, ${K}] x [${K}, ${N}]: ${cells.join('   ')}${note}`);
+  const gflops = (ms: number) => ` (${((2 * M * K * N) / ms / 1e6).toFixed(1)} GFLOP/s)`;
+  console.log(`  ${label.padEnd(26)} [${M}, ${K}] x [${K}, ${N}]: ${await compareBuilds(builds, runs, rounds, 1, gflops)}`);
 }
 process.exit(0);

@@ -1,9 +1,10 @@
 // Kernel modules for the experiment scripts: this checkout's SIMD build, and (--baseline FILE) the SIMD build of
 // another checkout's bindings/wasm-bytes.generated.ts (e.g. an older commit after `npm run build:wasm`), instantiated
-// side by side in one process so that their kernels can be timed interleaved.
+// side by side in one process so that their kernels can be timed interleaved and their outputs compared.
 import { pathToFileURL } from 'node:url';
 import { KernelModule, type KernelExports } from '../../bindings/kernels.js';
 import { SIMD_WASM_BASE64 } from '../../bindings/wasm-bytes.generated.js';
+import { measureInterleaved } from '../harness.js';
 
 async function load(b64: string): Promise<KernelModule> {
   const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
@@ -19,4 +20,39 @@ export async function simdBuilds(baselineFile: string | undefined): Promise<[str
     builds.push(['baseline', await load(other.SIMD_WASM_BASE64)]);
   }
   return builds;
+}
+
+/** n float32 values in mod's arena: value i = f(i), or left as they are without f. */
+export function floats(mod: KernelModule, n: number, f?: (i: number) => number): number {
+  const p = mod.arena.alloc(n * 4);
+  if (f) mod.f32(p, n).set(Float32Array.from({ length: n }, (_, i) => f(i)));
+  return p;
+}
+
+/** One build's kernel call, and (optional) what it wrote, read after the timed calls. */
+export interface BuildRun {
+  call: () => unknown;
+  out?: () => ArrayLike<number>;
+}
+
+/**
+ * Times one call per build (simdBuilds' order), interleaved call by call, `rounds` times after `warmup` rounds.
+ * Returns the cells of a report line: each build's median (with `detail(ms)` after it), then with a baseline the
+ * ratio baseline / this and, where the runs give `out`, whether the outputs are identical bit for bit (every build
+ * made the same number of calls on the same inputs).
+ */
+export async function compareBuilds(
+  builds: readonly [string, KernelModule][], runs: readonly BuildRun[], rounds: number, warmup = 1,
+  detail: (ms: number, minMs: number) => string = () => '',
+): Promise<string> {
+  const t = await measureInterleaved(runs.map((r) => r.call), { budgetS: 30, min: rounds, max: rounds, warmup });
+  const cells = t.map((x, i) => `${builds[i]![0]} ${x.medianMs.toFixed(2)} ms${detail(x.medianMs, x.minMs)}`);
+  if (runs.length < 2) return cells.join('   ');
+  let line = `${cells.join('   ')}   baseline / this: ${(t[1]!.medianMs / t[0]!.medianMs).toFixed(2)}x`;
+  if (runs[0]!.out && runs[1]!.out) {
+    const [a, b] = [runs[0]!.out(), runs[1]!.out()];
+    const same = a.length === b.length && Array.prototype.every.call(a, (v: number, i: number) => Object.is(v, b[i]));
+    line += `, outputs ${same ? 'identical' : 'DIFFER'}`;
+  }
+  return line;
 }

@@ -12,7 +12,7 @@ import type { KernelExports } from '../../bindings/kernels.js';
 import { WasmEngine } from '../../src/engines/wasm/engine.js';
 import { measureInterleaved } from '../harness.js';
 import { numberArg, stringArg } from './args.js';
-import { simdBuilds } from './modules.js';
+import { compareBuilds, floats, simdBuilds } from './modules.js';
 
 const rounds = numberArg('--rounds', 15);
 const baselineFile = stringArg('--baseline');
@@ -27,29 +27,21 @@ const cases: Case[] = [
   { name: `colsum_acc [${M}, ${N}]`, run: (k, p) => k.f32_colsum_acc(p.X!, M, N, p.S!) },
 ];
 const ptrs = builds.map(([, mod]) => {
-  const alloc = (n: number, fill = true) => {
-    const p = mod.arena.alloc(n * 4);
-    if (fill) mod.f32(p, n).set(Float32Array.from({ length: n }, (_, i) => Math.sin(i)));
-    return p;
-  };
-  return { T: alloc(C * d), Tp: alloc(C * d, false), X: alloc(M * N), Xt: alloc(M * N, false), Xp: alloc(M * N, false), S: alloc(N) };
+  const input = (n: number) => floats(mod, n, (i) => Math.sin(i));
+  return { T: input(C * d), Tp: floats(mod, C * d), X: input(M * N), Xt: floats(mod, M * N), Xp: floats(mod, M * N), S: input(N) };
 });
 console.log(`one thread, ${rounds} rounds${baselineFile ? ', interleaved with the baseline build' : ''}`);
 for (const c of cases) {
-  const fns = builds.map(([, mod], i) => () => c.run(mod.k, ptrs[i]!));
-  const t = await measureInterleaved(fns, { budgetS: 30, min: rounds, max: rounds, warmup: 2 });
-  const cells = t.map((x, i) => `${builds[i]![0]} ${x.medianMs.toFixed(2).padStart(6)} ms`);
-  const ratio = t.length > 1 ? `   baseline / this: ${(t[1]!.medianMs / t[0]!.medianMs).toFixed(2)}x` : '';
-  console.log(`  ${c.name.padEnd(30)} ${cells.join('   ')}${ratio}`);
+  const runs = builds.map(([, mod], i) => ({ call: () => c.run(mod.k, ptrs[i]!) }));
+  console.log(`  ${c.name.padEnd(30)} ${await compareBuilds(builds, runs, rounds, 2)}`);
 }
 
 const threads = numberArg('--threads', 1);
 if (threads > 1) {
   const engine = await WasmEngine.create('simd', threads);
   const mod = engine.mod;
-  const T = mod.arena.alloc(C * d * 4);
-  mod.f32(T, C * d).set(Float32Array.from({ length: C * d }, (_, i) => Math.sin(i)));
-  const Tp = mod.arena.alloc(C * d * 4);
+  const T = floats(mod, C * d, (i) => Math.sin(i));
+  const Tp = floats(mod, C * d);
   const one = () => mod.k.f32_pack_nt(T, C, d, Tp);
   const pool = () => engine.parallel.packNT(T, C, d, Tp);
   const [t1, tN] = await measureInterleaved([one, pool], { budgetS: 30, min: rounds, max: rounds, warmup: 2 });
