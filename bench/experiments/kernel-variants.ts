@@ -11,6 +11,10 @@
 //             sums kept in scratch between chunks, so the slice in use stays in L1 while all rows of the item pass;
 //   madd      base with f32x4.relaxed_madd (FMA where the CPU has it) instead of mul + add; needs relaxed SIMD
 //             (behind --experimental-wasm-relaxed-simd in Node 20) and rounds once instead of twice.
+//   4x8       4 rows x 8 columns per tile (8 accumulators, 4 broadcasts + 2 panel vectors per k step) on 8-column
+//             panels (16 KiB at d = 512, which could stay in L1 while every row of the item passes), a 2x8 tile for
+//             the last rows;
+//   unroll4   base with the k loop unrolled four times (loads at constant offsets, one pointer step per four k).
 // Plus the 2x16 tile alone on a resident panel (the in-L1 ceiling) with mul + add and with relaxed_madd, and the
 // shipped module's tile_2x16 beside them.
 import { spawnSync } from 'node:child_process';
@@ -101,6 +105,143 @@ export function rel_split(Q: usize, B: i32, L: i32, d: i32, Tp: usize, C: i32, R
   }
 }
 
+/** 4 rows (rb bytes apart) x 8 columns of an 8-column panel, full depth; out: 4 rows of 8 floats. */
+@inline function tile4x8K(a0: usize, rb: usize, bp: usize, K: i32, out: usize): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  const a1 = a0 + rb, a2 = a0 + 2 * rb, a3 = a0 + 3 * rb;
+  for (let k: usize = 0; k < <usize>K << 2; k += 4) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    const x0 = v128.load32_splat(a0 + k);
+    c00 = ${MAC('c00', 'x0', 'b0')}; c01 = ${MAC('c01', 'x0', 'b1')};
+    const x1 = v128.load32_splat(a1 + k);
+    c10 = ${MAC('c10', 'x1', 'b0')}; c11 = ${MAC('c11', 'x1', 'b1')};
+    const x2 = v128.load32_splat(a2 + k);
+    c20 = ${MAC('c20', 'x2', 'b0')}; c21 = ${MAC('c21', 'x2', 'b1')};
+    const x3 = v128.load32_splat(a3 + k);
+    c30 = ${MAC('c30', 'x3', 'b0')}; c31 = ${MAC('c31', 'x3', 'b1')};
+    bp += 32;
+  }
+  v128.store(out, c00); v128.store(out, c01, 16); v128.store(out, c10, 32); v128.store(out, c11, 48);
+  v128.store(out, c20, 64); v128.store(out, c21, 80); v128.store(out, c30, 96); v128.store(out, c31, 112);
+}
+
+/** 2 rows x 8 columns of an 8-column panel (the tail of rel_4x8). */
+@inline function tile2x8K(a0: usize, a1: usize, bp: usize, K: i32, out: usize): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  for (let k: usize = 0; k < <usize>K << 2; k += 4) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    const x0 = v128.load32_splat(a0 + k);
+    const x1 = v128.load32_splat(a1 + k);
+    c00 = ${MAC('c00', 'x0', 'b0')}; c01 = ${MAC('c01', 'x0', 'b1')};
+    c10 = ${MAC('c10', 'x1', 'b0')}; c11 = ${MAC('c11', 'x1', 'b1')};
+    bp += 32;
+  }
+  v128.store(out, c00); v128.store(out, c01, 16); v128.store(out, c10, 32); v128.store(out, c11, 48);
+}
+
+/** The 2x16 tile with its k loop unrolled four times. */
+@inline function tileUnrolled(a0: usize, a1: usize, bp: usize, K: i32, out: usize): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 4 <= K; k += 4) {
+${[0, 1, 2, 3].map((u) => `    {
+      const x0 = v128.load32_splat(a0, ${4 * u}); const x1 = v128.load32_splat(a1, ${4 * u});
+      const b0 = v128.load(bp, ${64 * u}); const b1 = v128.load(bp, ${64 * u + 16});
+      const b2 = v128.load(bp, ${64 * u + 32}); const b3 = v128.load(bp, ${64 * u + 48});
+      c00 = ${MAC('c00', 'x0', 'b0')}; c01 = ${MAC('c01', 'x0', 'b1')}; c02 = ${MAC('c02', 'x0', 'b2')}; c03 = ${MAC('c03', 'x0', 'b3')};
+      c10 = ${MAC('c10', 'x1', 'b0')}; c11 = ${MAC('c11', 'x1', 'b1')}; c12 = ${MAC('c12', 'x1', 'b2')}; c13 = ${MAC('c13', 'x1', 'b3')};
+    }`).join('\n')}
+    a0 += 16; a1 += 16; bp += 256;
+  }
+  for (; k < K; k++) {
+    const x0 = v128.load32_splat(a0); const x1 = v128.load32_splat(a1);
+    const b0 = v128.load(bp); const b1 = v128.load(bp, 16); const b2 = v128.load(bp, 32); const b3 = v128.load(bp, 48);
+    c00 = ${MAC('c00', 'x0', 'b0')}; c01 = ${MAC('c01', 'x0', 'b1')}; c02 = ${MAC('c02', 'x0', 'b2')}; c03 = ${MAC('c03', 'x0', 'b3')};
+    c10 = ${MAC('c10', 'x1', 'b0')}; c11 = ${MAC('c11', 'x1', 'b1')}; c12 = ${MAC('c12', 'x1', 'b2')}; c13 = ${MAC('c13', 'x1', 'b3')};
+    a0 += 4; a1 += 4; bp += 64;
+  }
+  v128.store(out, c00); v128.store(out, c01, 16); v128.store(out, c02, 32); v128.store(out, c03, 48);
+  v128.store(out, c10, 64); v128.store(out, c11, 80); v128.store(out, c12, 96); v128.store(out, c13, 112);
+}
+
+/** The 4x8 tile on rows a0 and following (a1 - a0 bytes apart), for the in-L1 comparison. */
+export function tile48(a0: usize, a1: usize, bp: usize, K: i32, out: usize): void {
+  tile4x8K(a0, a1 - a0, bp, K, out);
+}
+
+export function tile_unrolled(a0: usize, a1: usize, bp: usize, K: i32, out: usize): void {
+  tileUnrolled(a0, a1, bp, K, out);
+}
+
+@inline function maxInto8(maxp: usize, t: usize): void {
+  v128.store(maxp, f32x4.max(v128.load(maxp), v128.load(t)));
+  v128.store(maxp, f32x4.max(v128.load(maxp, 16), v128.load(t, 16)), 16);
+}
+
+/** rel_base with 4x8 tiles; Tp8 packed in 8-column panels of depth d (pack8). */
+export function rel_4x8(Q: usize, B: i32, L: i32, d: i32, Tp8: usize, C: i32, R: usize, scratch: usize): void {
+  const maxp = scratch, t = scratch + 64;
+  const panels = (C + 7) / 8;
+  const rb = <usize>d << 2;
+  for (let b = 0; b < B; b++) {
+    const qb = Q + <usize>b * <usize>L * rb;
+    for (let p = 0; p < panels; p++) {
+      const bp = Tp8 + ((<usize>p * <usize>d) << 5);
+      v128.store(maxp, f32x4.splat(-Infinity)); v128.store(maxp, f32x4.splat(-Infinity), 16);
+      let l = 0;
+      for (; l + 4 <= L; l += 4) {
+        tile4x8K(qb + <usize>l * rb, rb, bp, d, t);
+        maxInto8(maxp, t); maxInto8(maxp, t + 32); maxInto8(maxp, t + 64); maxInto8(maxp, t + 96);
+      }
+      for (; l < L; l += 2) {
+        const l1 = l + 1 < L ? l + 1 : l;
+        tile2x8K(qb + <usize>l * rb, qb + <usize>l1 * rb, bp, d, t);
+        maxInto8(maxp, t); maxInto8(maxp, t + 32);
+      }
+      memory.copy(R + ((<usize>b * <usize>C + <usize>p * 8) << 2), maxp, <usize>min(8, C - p * 8) << 2);
+    }
+  }
+}
+
+/** rel_base with the unrolled tile. */
+export function rel_unrolled(Q: usize, B: i32, L: i32, d: i32, Tp: usize, C: i32, R: usize, scratch: usize): void {
+  const maxp = scratch, t = scratch + 64;
+  const panels = (C + 15) / 16;
+  for (let b = 0; b < B; b++) {
+    const qb = Q + ((<usize>b * <usize>L * <usize>d) << 2);
+    for (let p = 0; p < panels; p++) {
+      const bp = Tp + ((<usize>p * <usize>d) << 6);
+      v128.store(maxp, f32x4.splat(-Infinity)); v128.store(maxp, f32x4.splat(-Infinity), 16);
+      v128.store(maxp, f32x4.splat(-Infinity), 32); v128.store(maxp, f32x4.splat(-Infinity), 48);
+      for (let l = 0; l < L; l += 2) {
+        const l1 = l + 1 < L ? l + 1 : l;
+        tileUnrolled(qb + ((<usize>l * <usize>d) << 2), qb + ((<usize>l1 * <usize>d) << 2), bp, d, t);
+        maxInto(maxp, t);
+        maxInto(maxp, t + 64);
+      }
+      memory.copy(R + ((<usize>b * <usize>C + <usize>p * 16) << 2), maxp, <usize>min(16, C - p * 16) << 2);
+    }
+  }
+}
+
+/** pack with 8-column panels. */
+export function pack8(src: usize, N: i32, K: i32, dst: usize): void {
+  const panels = (N + 7) / 8;
+  for (let p = 0; p < panels; p++) {
+    for (let j = 0; j < 8; j++) {
+      const n = p * 8 + j;
+      for (let k = 0; k < K; k++) {
+        const v: f32 = n < N ? load<f32>(src + ((<usize>n * <usize>K + <usize>k) << 2)) : 0;
+        store<f32>(dst + ((<usize>p * <usize>K * 8 + <usize>k * 8 + <usize>j) << 2), v);
+      }
+    }
+  }
+}
+
 export function pack(src: usize, N: i32, K: i32, dst: usize): void {
   const panels = (N + 15) / 16;
   for (let p = 0; p < panels; p++) {
@@ -121,7 +262,12 @@ interface Variant {
   tile: (a0: number, a1: number, bp: number, K: number, out: number) => void;
   rel_base: (...a: number[]) => void;
   rel_split: (...a: number[]) => void;
+  rel_4x8: (...a: number[]) => void;
+  rel_unrolled: (...a: number[]) => void;
+  tile48: Variant['tile'];
+  tile_unrolled: Variant['tile'];
   pack: (src: number, N: number, K: number, dst: number) => void;
+  pack8: (src: number, N: number, K: number, dst: number) => void;
 }
 
 async function build(madd: boolean): Promise<Variant> {
@@ -156,7 +302,7 @@ const row = (what: string, ms: number, flops: number) => {
   console.log(line);
 };
 
-// The tile alone in L1 (K = 256: 16 KiB panel + 2 KiB of rows), and the shipped module's tile_2x16 on the same data
+// The tile alone in L1 (K = 256: 16 KiB panel + 2 KiB of rows; the 4x8 tile reads 8 KiB of panel and 4 KiB of rows), and the shipped module's tile_2x16 on the same data
 // and the same addresses, in alternating rounds (turbo frequency and the host's other tenants vary over seconds).
 {
   const K = 256;
@@ -169,13 +315,15 @@ const row = (what: string, ms: number, flops: number) => {
   const shipped = await instantiateKernels('simd');
   const shippedTile = (shipped.k as unknown as { tile_2x16: Variant['tile'] }).tile_2x16;
   const tiles: [string, WebAssembly.Memory, Variant['tile']][] = [
-    ...variants.map(([name, v]): [string, WebAssembly.Memory, Variant['tile']] => [`experiment, ${name}`, v.memory, v.tile]),
-    ['shipped tile_2x16 (bindings), mul+add', shipped.k.memory, shippedTile],
+    ...variants.map(([name, v]): [string, WebAssembly.Memory, Variant['tile']] => [`2x16, experiment, ${name}`, v.memory, v.tile]),
+    ['2x16, shipped tile_2x16 (bindings), mul+add', shipped.k.memory, shippedTile],
+    ['4x8 (8 KiB panel), experiment, mul+add', variants[0]![1].memory, variants[0]![1].tile48],
+    ['2x16 unrolled 4x, experiment, mul+add', variants[0]![1].memory, variants[0]![1].tile_unrolled],
   ];
   const times = new Map<string, number[]>();
   for (const [, mem] of tiles) {
     if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / 65536));
-    const f = new Float32Array(mem.buffer, a0, 2 * K);
+    const f = new Float32Array(mem.buffer, a0, 4 * K); // four rows: the 4x8 tile reads two beyond a1
     for (let i = 0; i < f.length; i++) f[i] = ((i * 7919) % 1000) / 1000 - 0.5;
     const p = new Float32Array(mem.buffer, bp, K * 16);
     for (let i = 0; i < p.length; i++) p[i] = ((i * 104729) % 1000) / 1000 - 0.5;
@@ -188,10 +336,10 @@ const row = (what: string, ms: number, flops: number) => {
       times.set(name, [...(times.get(name) ?? []), t.medianMs]);
     }
   }
-  for (const [name, ms] of times) row(`tile 2x16, K=256 in L1, ${name} (median of 3 rounds)`, median(ms), 64 * K * calls);
+  for (const [name, ms] of times) row(`tile ${name}, K=256 in L1 (median of 3 rounds)`, median(ms), 64 * K * calls);
 }
 
-// The full relevance kernel at the paper's B = 32 (and B = 1), base vs split vs madd.
+// The full relevance kernel at the paper's B = 32 (and B = 1), base vs split vs 4x8 vs unroll4 vs madd.
 for (const s of [{ B: 32, P: 49, d: 512, C: 16384 }, { B: 1, P: 49, d: 512, C: 16384 }]) {
   const { q, T } = relevanceInputs(s);
   const flops = 2 * s.B * s.P * s.d * s.C;
@@ -200,16 +348,22 @@ for (const s of [{ B: 32, P: 49, d: 512, C: 16384 }, { B: 1, P: 49, d: 512, C: 1
     const Q = 65536;
     const Tsrc = Q + q.byteLength;
     const Tp = Tsrc + T.byteLength;
-    const R = Tp + Math.ceil(s.C / 16) * 16 * s.d * 4;
+    const Tp8 = Tp + Math.ceil(s.C / 16) * 16 * s.d * 4;
+    const R = Tp8 + Math.ceil(s.C / 8) * 8 * s.d * 4;
     const scratch = R + s.B * s.C * 4;
     const end = scratch + 256 + 64 * (s.P + 1);
     if (v.memory.buffer.byteLength < end) v.memory.grow(Math.ceil((end - v.memory.buffer.byteLength) / 65536));
     new Float32Array(v.memory.buffer, Q, q.length).set(q);
     new Float32Array(v.memory.buffer, Tsrc, T.length).set(T);
     v.pack(Tsrc, s.C, s.d, Tp);
+    v.pack8(Tsrc, s.C, s.d, Tp8);
     const budget = s.B > 1 ? { budgetS: 8, min: 3, max: 9 } : { budgetS: 2, min: 9, max: 40 };
     const fns: [string, () => void][] = [['base', () => v.rel_base(Q, s.B, s.P, s.d, Tp, s.C, R, scratch)]];
-    if (name === 'mul+add') fns.push(['split KC=256', () => v.rel_split(Q, s.B, s.P, s.d, Tp, s.C, R, scratch, 256)]);
+    if (name === 'mul+add') {
+      fns.push(['split KC=256', () => v.rel_split(Q, s.B, s.P, s.d, Tp, s.C, R, scratch, 256)]);
+      fns.push(['4x8 tile, 8-column panels', () => v.rel_4x8(Q, s.B, s.P, s.d, Tp8, s.C, R, scratch)]);
+      fns.push(['unroll4', () => v.rel_unrolled(Q, s.B, s.P, s.d, Tp, s.C, R, scratch)]);
+    }
     for (const [variant, fn] of fns) {
       fn();
       const out = new Float32Array(v.memory.buffer, R, s.B * s.C).slice();
