@@ -1,7 +1,13 @@
 /**
  * The relevance kernel per shape x implementation, single-threaded, all in one run so that ratios are taken under
  * the same load. Every peer's output is checked against ours on its first call (max |difference| relative to
- * max |r|), so a row cannot be fast by computing something else.
+ * max |r|), so a row cannot be fast by computing something else. Ours, tfjs-wasm and ort-web (the peers of the
+ * ratio targets) are timed call by call in rounds (measureInterleaved), so that each ratio is taken over the same
+ * seconds: this host has slow periods of seconds to minutes that /proc/stat does not show, and one row timed inside
+ * such a period and its peer outside it gave a ratio that said more about the host than about the code (in one full
+ * run our B = 32 row, timed while another process held a core, ran at 12.6 GFLOP/s and read 1.13x against
+ * tfjs-wasm, which was timed after it; 1.64x at P = 77 in the same run). The other rows run through tinybench,
+ * one implementation after the other.
  *
  *   fdtkit-simd     our kernel, SIMD128 build, dictionary packed once (every shape)
  *   fdtkit-scalar   the same sources without SIMD (small, edge, and B = 1 at paper scale)
@@ -13,7 +19,7 @@
  *   numpy           python3 child, float32 matmul + max, OpenBLAS on 1 and on 2 threads
  */
 import { instantiateKernels, relaxedSimdSupported, type KernelModule } from '../../bindings/kernels.js';
-import { measure, type MeasureOptions, type Timing } from '../harness.js';
+import { measure, measureInterleaved, type MeasureOptions, type Timing } from '../harness.js';
 import { ortRelevanceRunner } from '../peers/onnx.js';
 import { numpyUnavailable, runNumpy, type NumpyReport } from '../peers/numpy.js';
 import { tfjsFlags, tfjsRelevanceRunner, useTfBackend } from '../peers/tfjs.js';
@@ -43,6 +49,14 @@ function budget(ctx: Ctx, s: GridShape, slow = false): MeasureOptions {
   const big = s.B * s.P > 256;
   if (ctx.full) return { budgetS: big ? 12 : 4, min: big ? (slow ? 3 : 5) : 7, max: 50 };
   return { budgetS: big ? 3 : 1.5, min: big ? (slow ? 2 : 3) : 5, max: 20 };
+}
+
+/** An implementation timed in the interleaved rounds: its call, its release, and its output's difference from ours. */
+interface Contender {
+  impl: string;
+  run: () => unknown;
+  release: () => unknown;
+  diff?: number;
 }
 
 function errorText(e: unknown): string {
@@ -77,12 +91,11 @@ export async function relevanceSuite(ctx: Ctx): Promise<void> {
         samples: ms.samples, min_ms: ms.minMs, max_ms: ms.maxMs, others_load: ms.othersLoad, extra,
       });
 
-    // Ours (the reference output for the peers' check).
+    // Ours (the reference output for the peers' check); timed below, interleaved with tfjs-wasm and ort-web.
     const ours = wasmRelevanceSetup(simd, s, q, T);
     ours.run();
     const ref = ours.read();
-    rec('fdtkit-simd', await measure(ours.run, budget(ctx, s)));
-    ours.release();
+    const contenders: Contender[] = [{ impl: 'fdtkit-simd', run: ours.run, release: ours.release }];
 
     if (scalar && (!paper || s.B === 1)) {
       const sc = wasmRelevanceSetup(scalar, s, q, T);
@@ -127,12 +140,34 @@ export async function relevanceSuite(ctx: Ctx): Promise<void> {
       try {
         const tfr = tfjsRelevanceRunner(tfWasm.tf, s, q, T);
         const diff = relDiff(await tfr.run(), ours.scale, ref);
-        rec('tfjs-wasm', await measure(tfr.run, budget(ctx, s, true)), { max_rel_diff: diff });
-        tfr.release();
+        contenders.push({ impl: 'tfjs-wasm', run: tfr.run, release: tfr.release, diff });
       } catch (e) {
         ctx.skip(KERNEL, label, 'tfjs-wasm', 1, `failed: ${errorText(e)}`, s.id);
       }
     }
+
+    if (!peersHere) {
+      ctx.skip(KERNEL, label, 'ort-web', 1, peerSkip, s.id);
+    } else {
+      try {
+        const ort = await ortRelevanceRunner(s.B, s.P, s.d, s.C, q, T, 1);
+        if (!ortInfoSet) {
+          peerInfo['ort-web'] = ort.info;
+          ortInfoSet = true;
+        }
+        const diff = relDiff(await ort.run(), ours.scale, ref);
+        contenders.push({ impl: 'ort-web', run: ort.run, release: ort.release, diff });
+      } catch (e) {
+        ctx.skip(KERNEL, label, 'ort-web', 1, `failed: ${errorText(e)}`, s.id);
+      }
+    }
+
+    // One round = one call of each, in an order reversed every other round; the budget of one implementation times
+    // their number, and at least as many rounds as ours alone would get calls.
+    const b = budget(ctx, s);
+    const timings = await measureInterleaved(contenders.map((c) => c.run), { ...b, budgetS: b.budgetS * contenders.length });
+    contenders.forEach((c, i) => rec(c.impl, timings[i]!, c.diff === undefined ? { timing: 'interleaved' } : { max_rel_diff: c.diff, timing: 'interleaved' }));
+    for (const c of contenders) await c.release();
 
     if (paper) {
       ctx.skip(KERNEL, label, 'tfjs-cpu', 1, 'tfjs-cpu runs on small and edge shapes only (~0.5 GFLOP/s)', s.id);
@@ -147,22 +182,6 @@ export async function relevanceSuite(ctx: Ctx): Promise<void> {
       }
     }
 
-    if (!peersHere) {
-      ctx.skip(KERNEL, label, 'ort-web', 1, peerSkip, s.id);
-    } else {
-      try {
-        const ort = await ortRelevanceRunner(s.B, s.P, s.d, s.C, q, T, 1);
-        if (!ortInfoSet) {
-          peerInfo['ort-web'] = ort.info;
-          ortInfoSet = true;
-        }
-        const diff = relDiff(await ort.run(), ours.scale, ref);
-        rec('ort-web', await measure(ort.run, budget(ctx, s, true)), { max_rel_diff: diff });
-        await ort.release();
-      } catch (e) {
-        ctx.skip(KERNEL, label, 'ort-web', 1, `failed: ${errorText(e)}`, s.id);
-      }
-    }
     for (const r of ctx.records) {
       const d = r.extra?.['max_rel_diff'];
       if (r.shape_id === s.id && typeof d === 'number' && d > TOLERANCE) {
