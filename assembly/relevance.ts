@@ -12,9 +12,17 @@ import { axpy, termAdd, termsEnd, termsStart } from './vec';
 export const MASK_OFFICIAL: i32 = 0;
 export const MASK_EXCLUDE: i32 = 1;
 
-/** Scratch bytes f32_relevance_fwd needs for L token slots. */
+/** Items whose query rows take one pass over each dictionary panel together (at most). */
+const MAX_ITEMS_PER_PASS: i32 = 8;
+/** Query rows of the items of one pass (L x d floats each) up to this size stay in L2 (1 MiB per core here). */
+const ITEMS_IN_CACHE_BYTES: usize = 512 << 10;
+
+/**
+ * Scratch bytes f32_relevance_fwd needs for L token slots: the maxima and arg-maxima of the items of one pass (64
+ * bytes each), a tile (128), their first padded slots (64), and the list of their real slots with their items.
+ */
 export function relevance_scratch_bytes(L: i32): usize {
-  return 256 + (<usize>L << 2);
+  return <usize>MAX_ITEMS_PER_PASS * 128 + 128 + 64 + ((<usize>MAX_ITEMS_PER_PASS * <usize>L) << 3);
 }
 
 @inline
@@ -54,58 +62,94 @@ export function f32_relevance_fwd(
 /**
  * f32_relevance_fwd for the dictionary panels [p0, p1) only (tokens 16 p0 .. 16 p1 - 1): threads split the
  * dictionary and each writes its own columns of R and ARG, so the result does not depend on the thread count.
+ *
+ * Items go G at a time (G = 1..MAX_ITEMS_PER_PASS, as many as keep their query rows within ITEMS_IN_CACHE_BYTES:
+ * 5 at the paper's image side, 3 at its caption side, 8 at the demo's). Their real slots form one list (item b's,
+ * then item b + 1's, ..., each in slot order) and the 2x16 tile takes consecutive pairs of that list. So each panel
+ * of the dictionary is read from memory once per G items instead of once per item, and an item with an odd count of
+ * real slots shares its last tile with the next item's first slot instead of computing a row twice. Every (item,
+ * token) still takes the max over its own slots in increasing slot order with the same comparison, so values and
+ * arg-maxima are those of one item at a time.
  */
 export function f32_relevance_fwd_part(
   Q: usize, B: i32, L: i32, d: i32, Tp: usize, C: i32, scale: f32, valid: usize, mode: i32,
   R: usize, ARG: usize, scratch: usize, p0: i32, p1: i32,
 ): void {
-  const maxp = scratch;
-  const argp = scratch + 64;
-  const tile = scratch + 128;
-  const rows = scratch + 256;
-  for (let b = 0; b < B; b++) {
-    // Compact the real slots of this caption; remember the first padded slot for the official floor.
+  // Item i of a pass: maxima at scratch + 128 i, arg-maxima 64 bytes after them.
+  const tile = scratch + <usize>MAX_ITEMS_PER_PASS * 128;
+  const pads = tile + 128;
+  const rows = pads + 64;
+  const owners = rows + ((<usize>MAX_ITEMS_PER_PASS * <usize>L) << 2);
+  const rowBytes = <usize>d << 2;
+  const itemBytes = <usize>L * rowBytes;
+  const G = <i32>min<usize>(<usize>MAX_ITEMS_PER_PASS, max<usize>(1, ITEMS_IN_CACHE_BYTES / max<usize>(itemBytes, 1)));
+  for (let b = 0; b < B; b += G) {
+    const items = min(G, B - b);
+    // The real slots of the pass's items as indices into their items x L query rows, with the item of each (i, as
+    // the byte offset 128 i of its maxima); each item's first padded slot.
     let nv = 0;
-    let firstPad = -1;
-    for (let l = 0; l < L; l++) {
-      const real = valid == 0 || load<i32>(valid + ((<usize>b * <usize>L + <usize>l) << 2)) != 0;
-      if (real) {
-        store<i32>(rows + (<usize>nv << 2), l);
-        nv++;
-      } else if (firstPad < 0) {
-        firstPad = l;
+    for (let i = 0; i < items; i++) {
+      store<i32>(pads + (<usize>i << 2), -1);
+      for (let l = 0; l < L; l++) {
+        const j = i * L + l;
+        if (valid == 0 || load<i32>(valid + ((<usize>b * <usize>L + <usize>j) << 2)) != 0) {
+          store<i32>(rows + (<usize>nv << 2), j);
+          store<i32>(owners + (<usize>nv << 2), i << 7);
+          nv++;
+        } else if (load<i32>(pads + (<usize>i << 2)) < 0) {
+          store<i32>(pads + (<usize>i << 2), l);
+        }
       }
     }
-    const floor = mode == MASK_OFFICIAL && firstPad >= 0;
-    const qb = Q + ((<usize>b * <usize>L * <usize>d) << 2);
+    const qb = Q + <usize>b * itemBytes;
     for (let p = p0; p < p1; p++) {
       const bp = Tp + <usize>p * panelBytes(d);
-      for (let j: usize = 0; j < 64; j += 4) {
-        store<f32>(maxp + j, -Infinity);
-        store<i32>(argp + j, -1);
+      for (let i = 0; i < items; i++) {
+        const m = scratch + (<usize>i << 7);
+        for (let q: usize = 0; q < 64; q += 4) {
+          store<f32>(m + q, -Infinity);
+          store<i32>(m + 64 + q, -1);
+        }
       }
       for (let t = 0; t < nv; t += 2) {
-        const l0 = load<i32>(rows + (<usize>t << 2));
+        const j0 = load<i32>(rows + (<usize>t << 2));
         const two = t + 1 < nv;
-        const l1 = two ? load<i32>(rows + (<usize>(t + 1) << 2)) : l0;
-        tile_2x16(qb + ((<usize>l0 * <usize>d) << 2), qb + ((<usize>l1 * <usize>d) << 2), bp, d, tile);
-        updateMax(maxp, argp, tile, l0);
-        if (two) updateMax(maxp, argp, tile + 64, l1);
+        const j1 = two ? load<i32>(rows + (<usize>(t + 1) << 2)) : j0;
+        tile_2x16(qb + <usize>j0 * rowBytes, qb + <usize>j1 * rowBytes, bp, d, tile);
+        const o0 = load<i32>(owners + (<usize>t << 2));
+        updateMax(scratch + <usize>o0, scratch + <usize>o0 + 64, tile, j0 - (o0 >> 7) * L);
+        if (two) {
+          const o1 = load<i32>(owners + (<usize>(t + 1) << 2));
+          updateMax(scratch + <usize>o1, scratch + <usize>o1 + 64, tile + 64, j1 - (o1 >> 7) * L);
+        }
       }
       const n0 = p * NR;
       const w = min(NR, C - n0);
-      const out = (<usize>b * <usize>C + <usize>n0) << 2;
-      for (let j = 0; j < w; j++) {
-        let v = load<f32>(maxp + (<usize>j << 2));
-        let a = load<i32>(argp + (<usize>j << 2));
-        if (floor && (v < 0 || (v == 0 && firstPad < a))) {
-          v = 0;
-          a = -1;
-        }
-        store<f32>(R + out + (<usize>j << 2), v * scale);
-        store<i32>(ARG + out + (<usize>j << 2), a);
+      for (let i = 0; i < items; i++) {
+        storeMaxima(scratch + (<usize>i << 7), R, ARG, (<usize>(b + i) * <usize>C + <usize>n0) << 2, w, scale, mode,
+          load<i32>(pads + (<usize>i << 2)));
       }
     }
+  }
+}
+
+/**
+ * Writes one item's w maxima (at m, arg-maxima at m + 64) times scale to R and ARG at byte offset out; in the official
+ * mode an item with padding (firstPad >= 0) is floored at 0, the padding slot winning (arg -1) where the best real
+ * score is below 0, or equal to 0 at a later slot.
+ */
+@inline
+function storeMaxima(m: usize, R: usize, ARG: usize, out: usize, w: i32, scale: f32, mode: i32, firstPad: i32): void {
+  const floor = mode == MASK_OFFICIAL && firstPad >= 0;
+  for (let j = 0; j < w; j++) {
+    let v = load<f32>(m + (<usize>j << 2));
+    let a = load<i32>(m + 64 + (<usize>j << 2));
+    if (floor && (v < 0 || (v == 0 && firstPad < a))) {
+      v = 0;
+      a = -1;
+    }
+    store<f32>(R + out + (<usize>j << 2), v * scale);
+    store<i32>(ARG + out + (<usize>j << 2), a);
   }
 }
 

@@ -122,7 +122,9 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
 
   it.each(['official', 'exclude'] as const)('relevance forward and backward, %s mask mode, at tile edges', (mode) => {
     const rng = new Rng(mode === 'official' ? 21 : 22);
-    for (const [B, L, d, C] of [[1, 1, 1, 1], [2, 3, 4, 15], [3, 5, 17, 16], [2, 2, 5, 17], [1, 7, 33, 33], [2, 4, 3, 40]] as const) {
+    // The last two: items in passes over the dictionary (8 per pass at small L d; 3 per pass at L d = 40 x 1024, the
+    // last pass partial), captions of odd and even real lengths sharing tiles across items.
+    for (const [B, L, d, C] of [[1, 1, 1, 1], [2, 3, 4, 15], [3, 5, 17, 16], [2, 2, 5, 17], [1, 7, 33, 33], [2, 4, 3, 40], [11, 3, 8, 20], [7, 40, 1024, 17]] as const) {
       const H = h();
       const q = randn(rng, B * L * d);
       const T = randn(rng, C * d);
@@ -196,14 +198,14 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
     for (const [mode, want, wantArg] of [[0, 0, -1], [1, -1 / Math.sqrt(2), 0]] as const) {
       const r = H.zeros(1);
       const arg = H.zeros(1);
-      H.k.f32_relevance_fwd(H.f32(q), 1, 3, d, Tp, 1, 1 / Math.sqrt(2), H.i32([1, 0, 1]), mode, r, arg, H.zeros(64));
+      H.k.f32_relevance_fwd(H.f32(q), 1, 3, d, Tp, 1, 1 / Math.sqrt(2), H.i32([1, 0, 1]), mode, r, arg, H.zeros(H.k.relevance_scratch_bytes(3) / 4));
       expect(H.readF32(r, 1)[0]).toBeCloseTo(want, 6);
       expect(H.readI32(arg, 1)[0]).toBe(wantArg);
     }
     // Two real slots with equal scores: the first index wins.
     const r = H.zeros(1);
     const arg = H.zeros(1);
-    H.k.f32_relevance_fwd(H.f32([2, 0, 2, 0, 2, 0]), 1, 3, d, Tp, 1, 1, 0, 0, r, arg, H.zeros(64));
+    H.k.f32_relevance_fwd(H.f32([2, 0, 2, 0, 2, 0]), 1, 3, d, Tp, 1, 1, 0, 0, r, arg, H.zeros(H.k.relevance_scratch_bytes(3) / 4));
     expect(H.readI32(arg, 1)[0]).toBe(0);
   });
 
@@ -527,7 +529,7 @@ function mixedKernels(H: Harness, q: Float64Array, T: Float64Array, w: Float64Ar
   const Tp = H.zeros(Math.ceil(C / 16) * 16 * d);
   H.k.f32_pack_nt(H.f32(T), C, d, Tp);
   const r = H.zeros(B * C);
-  H.k.f32_relevance_fwd(H.f32(q), B, L, d, Tp, C, 0.3, 0, 0, r, H.zeros(B * C), H.zeros(200));
+  H.k.f32_relevance_fwd(H.f32(q), B, L, d, Tp, C, 0.3, 0, 0, r, H.zeros(B * C), H.zeros(H.k.relevance_scratch_bytes(L) / 4));
   const y = H.zeros(B * L * C);
   H.k.f32_gemm(H.f32(q), B * L, d, d, Tp, C, 0, y, C, 0, H.zeros(32));
   const e = H.zeros(B * d);
