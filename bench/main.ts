@@ -25,7 +25,7 @@ import process from 'node:process';
 import { ALL_SUITES, Ctx, type RunOptions } from './context.js';
 import { installNodeWebGpu } from './webgpu-node.js';
 import { cpuBusy, machineInfo, printReport, writeJson, writeResults, type RunMeta } from './report.js';
-import { ceilingSuite } from './suites/ceiling.js';
+import { ceilingSuite, hostSpeedNote } from './suites/ceiling.js';
 import { dispatchSuite } from './suites/dispatch.js';
 import { memorySuite } from './suites/memory.js';
 import { peerInfo, relevanceSuite } from './suites/relevance.js';
@@ -135,6 +135,8 @@ if (opts.suites.has('ceiling') && opts.suites.size > 1) {
   } catch (e) {
     ctx.notes.push(`ceiling (end of run) failed: ${e instanceof Error ? e.message : String(e)}`);
   }
+  const slow = hostSpeedNote(ctx);
+  if (slow) ctx.notes.push(slow);
 }
 ctx.targets.push(...evaluateTargets(ctx));
 const meta: RunMeta = {

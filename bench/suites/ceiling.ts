@@ -63,3 +63,20 @@ export function measuredCeiling(ctx: Ctx): number | null {
   if (!rs.length) return null;
   return Math.max(...rs.map((r) => Number(r.extra?.['best_gflops'] ?? r.gflops)));
 }
+
+/**
+ * A note when the host ran below its speed at the start or the end of the run: the median of a K = 256 SIMD ceiling
+ * row under 85% of the run's best sample. Such periods do not slow every implementation alike (in one run that
+ * started at half speed ours lost 2x and tfjs-wasm 1.35x), so the note says that the run's ratios are not
+ * quiet-host figures. Null when the host held its speed (or the suite did not run at both ends).
+ */
+export function hostSpeedNote(ctx: Ctx): string | null {
+  const best = measuredCeiling(ctx);
+  const rs = ctx.records.filter((x) => x.kernel === 'tile_2x16' && x.impl === 'fdtkit-simd' && x.extra?.['K'] === CEILING_K && !x.skipped);
+  if (!best || rs.length < 2) return null;
+  const slow = rs.filter((r) => (r.gflops ?? 0) < 0.85 * best);
+  if (!slow.length) return null;
+  const at = rs.map((r) => `${String(r.extra?.['phase'])} ${(r.gflops ?? 0).toFixed(1)}`).join(', ');
+  return `the host ran below its speed during this run (in-L1 ceiling medians ${at} GFLOP/s against a best sample of ${best.toFixed(1)}): `
+    + 'slow periods slow the implementations unequally, so ratios from this run are not quiet-host figures';
+}
