@@ -77,6 +77,6 @@ export function hostSpeedNote(ctx: Ctx): string | null {
   const slow = rs.filter((r) => (r.gflops ?? 0) < 0.85 * best);
   if (!slow.length) return null;
   const at = rs.map((r) => `${String(r.extra?.['phase'])} ${(r.gflops ?? 0).toFixed(1)}`).join(', ');
-  return `the host ran below its speed during this run (in-L1 ceiling medians ${at} GFLOP/s against a best sample of ${best.toFixed(1)}): `
+  return `the host ran below its speed at the start or the end of this run (in-L1 ceiling medians ${at} GFLOP/s against a best sample of ${best.toFixed(1)}): `
     + 'slow periods slow the implementations unequally, so ratios from this run are not quiet-host figures';
 }

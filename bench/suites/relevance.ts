@@ -59,6 +59,15 @@ interface Contender {
   diff?: number;
 }
 
+/** Calls a runner's release (if any), ignoring its errors: a failed peer must not stop the others' clean-up. */
+async function releaseQuietly(release: (() => unknown) | undefined): Promise<void> {
+  try {
+    await release?.();
+  } catch {
+    // Nothing more to free.
+  }
+}
+
 function errorText(e: unknown): string {
   return e instanceof Error ? (e.message.split('\n')[0] ?? e.name) : String(e);
 }
@@ -137,11 +146,13 @@ export async function relevanceSuite(ctx: Ctx): Promise<void> {
       ctx.skip(KERNEL, label, 'tfjs-wasm', 1, peerSkip, s.id);
     } else {
       await useTfBackend('wasm');
+      let tfr: ReturnType<typeof tfjsRelevanceRunner> | null = null;
       try {
-        const tfr = tfjsRelevanceRunner(tfWasm.tf, s, q, T);
+        tfr = tfjsRelevanceRunner(tfWasm.tf, s, q, T);
         const diff = relDiff(await tfr.run(), ours.scale, ref);
         contenders.push({ impl: 'tfjs-wasm', run: tfr.run, release: tfr.release, diff });
       } catch (e) {
+        await releaseQuietly(tfr?.release);
         ctx.skip(KERNEL, label, 'tfjs-wasm', 1, `failed: ${errorText(e)}`, s.id);
       }
     }
@@ -149,8 +160,9 @@ export async function relevanceSuite(ctx: Ctx): Promise<void> {
     if (!peersHere) {
       ctx.skip(KERNEL, label, 'ort-web', 1, peerSkip, s.id);
     } else {
+      let ort: Awaited<ReturnType<typeof ortRelevanceRunner>> | null = null;
       try {
-        const ort = await ortRelevanceRunner(s.B, s.P, s.d, s.C, q, T, 1);
+        ort = await ortRelevanceRunner(s.B, s.P, s.d, s.C, q, T, 1);
         if (!ortInfoSet) {
           peerInfo['ort-web'] = ort.info;
           ortInfoSet = true;
@@ -158,16 +170,24 @@ export async function relevanceSuite(ctx: Ctx): Promise<void> {
         const diff = relDiff(await ort.run(), ours.scale, ref);
         contenders.push({ impl: 'ort-web', run: ort.run, release: ort.release, diff });
       } catch (e) {
+        await releaseQuietly(ort?.release);
         ctx.skip(KERNEL, label, 'ort-web', 1, `failed: ${errorText(e)}`, s.id);
       }
     }
 
     // One round = one call of each, in an order reversed every other round; the budget of one implementation times
-    // their number, and at least as many rounds as ours alone would get calls.
+    // their number, and at least `min` rounds. A failure while timing skips every contender of the shape (with the
+    // error) and the suite goes on; every runner is released either way.
     const b = budget(ctx, s);
-    const timings = await measureInterleaved(contenders.map((c) => c.run), { ...b, budgetS: b.budgetS * contenders.length });
-    contenders.forEach((c, i) => rec(c.impl, timings[i]!, c.diff === undefined ? { timing: 'interleaved' } : { max_rel_diff: c.diff, timing: 'interleaved' }));
-    for (const c of contenders) await c.release();
+    try {
+      const timings = await measureInterleaved(contenders.map((c) => c.run), { ...b, budgetS: b.budgetS * contenders.length });
+      const mark: Record<string, string> = contenders.length > 1 ? { timing: 'interleaved' } : {};
+      contenders.forEach((c, i) => rec(c.impl, timings[i]!, c.diff === undefined ? mark : { max_rel_diff: c.diff, ...mark }));
+    } catch (e) {
+      for (const c of contenders) ctx.skip(KERNEL, label, c.impl, 1, `timing failed: ${errorText(e)}`, s.id);
+    } finally {
+      for (const c of contenders) await releaseQuietly(c.release);
+    }
 
     if (paper) {
       ctx.skip(KERNEL, label, 'tfjs-cpu', 1, 'tfjs-cpu runs on small and edge shapes only (~0.5 GFLOP/s)', s.id);
