@@ -1,6 +1,7 @@
-// The relevance kernel's forward (fused GEMM + max over slots), one thread, with a recorded arg-max, d = 512,
+// The relevance kernel's forward (fused GEMM + max over slots), one thread, with a recorded arg-max. At d = 512,
 // C = 16,384: image batches at P = 49 (B = 8, 1 and 32), caption batches at L = 77 whose real slots number 5-40 (a
-// mask, in the official mode; B = 8), and the paper's caption batch with every slot real (B = 32).
+// mask, in the official mode; B = 8), and the paper's caption batch with every slot real (B = 32). At d = 128: the
+// demo's image batch (B = 128, C = 1,024) and the suite's small shape (B = 4, C = 1,000).
 //
 //   npx tsx bench/experiments/relevance-fwd.ts [--baseline OTHER/bindings/wasm-bytes.generated.ts] [--rounds N]
 //
@@ -12,12 +13,13 @@ import { compareBuilds, floats, simdBuilds } from './modules.js';
 const rounds = numberArg('--rounds', 10);
 const builds = await simdBuilds(stringArg('--baseline'));
 console.log(`one thread, ${rounds} rounds${builds.length > 1 ? ', interleaved with the baseline build' : ''}`);
-const d = 512;
-const C = 16384;
+// [label, B, L, masked, d, C]
 const cases = [
-  ['images', 8, 49, false], ['captions', 8, 77, true], ['images', 1, 49, false], ['images', 32, 49, false], ['captions, every slot real', 32, 77, false],
+  ['images', 8, 49, false, 512, 16384], ['captions', 8, 77, true, 512, 16384], ['images', 1, 49, false, 512, 16384],
+  ['images', 32, 49, false, 512, 16384], ['captions, every slot real', 32, 77, false, 512, 16384],
+  ['demo images', 128, 49, false, 128, 1024], ['small', 4, 49, false, 128, 1000],
 ] as const;
-for (const [label, B, L, masked] of cases) {
+for (const [label, B, L, masked, d, C] of cases) {
   // Caption b keeps its first 5 + (b * 13) % 36 slots.
   const real = (b: number) => (masked ? 5 + ((b * 13) % 36) : L);
   const runs = builds.map(([, m]) => {
@@ -36,6 +38,6 @@ for (const [label, B, L, masked] of cases) {
   let slots = 0;
   for (let b = 0; b < B; b++) slots += real(b);
   const gflops = (ms: number) => ` (${((2 * slots * d * C) / ms / 1e6).toFixed(1)} GFLOP/s)`;
-  console.log(`  ${label} B ${B} L ${L} (${slots} real slots): ${await compareBuilds(builds, runs, rounds, 1, gflops)}`);
+  console.log(`  ${label} B ${B} L ${L} d ${d} C ${C} (${slots} real slots): ${await compareBuilds(builds, runs, rounds, 1, gflops)}`);
 }
 process.exit(0);
