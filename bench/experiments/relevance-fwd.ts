@@ -4,6 +4,7 @@
 // demo's image batch (B = 128, C = 1,024) and the suite's small shape (B = 4, C = 1,000).
 //
 //   npx tsx bench/experiments/relevance-fwd.ts [--baseline OTHER/bindings/wasm-bytes.generated.ts] [--rounds N]
+//                                              [--case b8-p49,b8-l77-masked,b1-p49,b32-p49,b32-l77,demo,small]
 //
 // With --baseline the other build runs in the same process, interleaved call by call, and the scores and arg-maxima
 // of both are compared bit for bit.
@@ -13,13 +14,17 @@ import { compareBuilds, floats, simdBuilds } from './modules.js';
 const rounds = numberArg('--rounds', 10);
 const builds = await simdBuilds(stringArg('--baseline'));
 console.log(`one thread, ${rounds} rounds${builds.length > 1 ? ', interleaved with the baseline build' : ''}`);
-// [label, B, L, masked, d, C]
-const cases = [
-  ['images', 8, 49, false, 512, 16384], ['captions', 8, 77, true, 512, 16384], ['images', 1, 49, false, 512, 16384],
-  ['images', 32, 49, false, 512, 16384], ['captions, every slot real', 32, 77, false, 512, 16384],
-  ['demo images', 128, 49, false, 128, 1024], ['small', 4, 49, false, 128, 1000],
+// [id, label, B, L, masked, d, C]
+const CASES = [
+  ['b8-p49', 'images', 8, 49, false, 512, 16384], ['b8-l77-masked', 'captions', 8, 77, true, 512, 16384],
+  ['b1-p49', 'images', 1, 49, false, 512, 16384], ['b32-p49', 'images', 32, 49, false, 512, 16384],
+  ['b32-l77', 'captions, every slot real', 32, 77, false, 512, 16384],
+  ['demo', 'demo images', 128, 49, false, 128, 1024], ['small', 'small', 4, 49, false, 128, 1000],
 ] as const;
-for (const [label, B, L, masked, d, C] of cases) {
+const only = stringArg('--case');
+const cases = CASES.filter(([id]) => only === undefined || only.split(',').includes(id));
+if (!cases.length) throw new Error(`--case: none of ${only}; known: ${CASES.map(([id]) => id).join(', ')}`);
+for (const [id, label, B, L, masked, d, C] of cases) {
   // Caption b keeps its first 5 + (b * 13) % 36 slots.
   const real = (b: number) => (masked ? 5 + ((b * 13) % 36) : L);
   const runs = builds.map(([, m]) => {
@@ -38,6 +43,6 @@ for (const [label, B, L, masked, d, C] of cases) {
   let slots = 0;
   for (let b = 0; b < B; b++) slots += real(b);
   const gflops = (ms: number) => ` (${((2 * slots * d * C) / ms / 1e6).toFixed(1)} GFLOP/s)`;
-  console.log(`  ${label} B ${B} L ${L} d ${d} C ${C} (${slots} real slots): ${await compareBuilds(builds, runs, rounds, 1, gflops)}`);
+  console.log(`  ${id}: ${label} B ${B} L ${L} d ${d} C ${C} (${slots} real slots): ${await compareBuilds(builds, runs, rounds, 1, gflops)}`);
 }
 process.exit(0);
