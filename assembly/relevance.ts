@@ -17,12 +17,15 @@ const MAX_ITEMS_PER_PASS: i32 = 8;
 /** Query rows of the items of one pass (L x d floats each) up to this size stay in L2 (1 MiB per core here). */
 const ITEMS_IN_CACHE_BYTES: usize = 512 << 10;
 
-/**
- * Scratch bytes f32_relevance_fwd needs for L token slots: the maxima and arg-maxima of the items of one pass (64
- * bytes each), a tile (128), their first padded slots (64), and the list of their real slots with their items.
- */
+// Scratch layout of the forward: per item of a pass its 16 maxima and 16 arg-maxima (128 bytes), then the 2x16 tile,
+// then each item's first padded slot, then the pass's real slots (int32 each) and their items' offsets (int32 each).
+const TILE_AT: usize = <usize>MAX_ITEMS_PER_PASS << 7;
+const PADS_AT: usize = TILE_AT + 128;
+const SLOTS_AT: usize = PADS_AT + ((<usize>MAX_ITEMS_PER_PASS << 2) + 15 & ~15);
+
+/** Scratch bytes f32_relevance_fwd needs for L token slots (the layout above). */
 export function relevance_scratch_bytes(L: i32): usize {
-  return <usize>MAX_ITEMS_PER_PASS * 128 + 128 + 64 + ((<usize>MAX_ITEMS_PER_PASS * <usize>L) << 3);
+  return SLOTS_AT + ((<usize>MAX_ITEMS_PER_PASS * <usize>L) << 3);
 }
 
 @inline
@@ -76,9 +79,9 @@ export function f32_relevance_fwd_part(
   R: usize, ARG: usize, scratch: usize, p0: i32, p1: i32,
 ): void {
   // Item i of a pass: maxima at scratch + 128 i, arg-maxima 64 bytes after them.
-  const tile = scratch + <usize>MAX_ITEMS_PER_PASS * 128;
-  const pads = tile + 128;
-  const rows = pads + 64;
+  const tile = scratch + TILE_AT;
+  const pads = scratch + PADS_AT;
+  const rows = scratch + SLOTS_AT;
   const owners = rows + ((<usize>MAX_ITEMS_PER_PASS * <usize>L) << 2);
   const rowBytes = <usize>d << 2;
   const itemBytes = <usize>L * rowBytes;

@@ -61,7 +61,7 @@ export function tile(a0: usize, a1: usize, bp: usize, K: i32, out: usize): void 
 }
 
 /** R[b, c] = max_l Q[b, l] . T[c]; Tp packed in 16-column panels of depth d; scratch >= 256 + L * 64 bytes. */
-export function rel_base(Q: usize, B: i32, L: i32, d: i32, Tp: usize, C: i32, R: usize, scratch: usize): void {
+export function rel_base(Q: usize, B: i32, L: i32, d: i32, Tp: usize, C: i32, R: usize, scratch: usize, unrolled: bool): void {
   const maxp = scratch, t = scratch + 64;
   const panels = (C + 15) / 16;
   for (let b = 0; b < B; b++) {
@@ -72,7 +72,10 @@ export function rel_base(Q: usize, B: i32, L: i32, d: i32, Tp: usize, C: i32, R:
       v128.store(maxp, f32x4.splat(-Infinity), 32); v128.store(maxp, f32x4.splat(-Infinity), 48);
       for (let l = 0; l < L; l += 2) {
         const l1 = l + 1 < L ? l + 1 : l;
-        tileK(qb + ((<usize>l * <usize>d) << 2), qb + ((<usize>l1 * <usize>d) << 2), bp, d, t, false);
+        const a0 = qb + ((<usize>l * <usize>d) << 2);
+        const a1 = qb + ((<usize>l1 * <usize>d) << 2);
+        if (unrolled) tileUnrolled(a0, a1, bp, d, t);
+        else tileK(a0, a1, bp, d, t, false);
         maxInto(maxp, t);
         maxInto(maxp, t + 64);
       }
@@ -207,27 +210,6 @@ export function rel_4x8(Q: usize, B: i32, L: i32, d: i32, Tp8: usize, C: i32, R:
   }
 }
 
-/** rel_base with the unrolled tile. */
-export function rel_unrolled(Q: usize, B: i32, L: i32, d: i32, Tp: usize, C: i32, R: usize, scratch: usize): void {
-  const maxp = scratch, t = scratch + 64;
-  const panels = (C + 15) / 16;
-  for (let b = 0; b < B; b++) {
-    const qb = Q + ((<usize>b * <usize>L * <usize>d) << 2);
-    for (let p = 0; p < panels; p++) {
-      const bp = Tp + ((<usize>p * <usize>d) << 6);
-      v128.store(maxp, f32x4.splat(-Infinity)); v128.store(maxp, f32x4.splat(-Infinity), 16);
-      v128.store(maxp, f32x4.splat(-Infinity), 32); v128.store(maxp, f32x4.splat(-Infinity), 48);
-      for (let l = 0; l < L; l += 2) {
-        const l1 = l + 1 < L ? l + 1 : l;
-        tileUnrolled(qb + ((<usize>l * <usize>d) << 2), qb + ((<usize>l1 * <usize>d) << 2), bp, d, t);
-        maxInto(maxp, t);
-        maxInto(maxp, t + 64);
-      }
-      memory.copy(R + ((<usize>b * <usize>C + <usize>p * 16) << 2), maxp, <usize>min(16, C - p * 16) << 2);
-    }
-  }
-}
-
 /** pack with 8-column panels. */
 export function pack8(src: usize, N: i32, K: i32, dst: usize): void {
   const panels = (N + 7) / 8;
@@ -263,7 +245,6 @@ interface Variant {
   rel_base: (...a: number[]) => void;
   rel_split: (...a: number[]) => void;
   rel_4x8: (...a: number[]) => void;
-  rel_unrolled: (...a: number[]) => void;
   tile48: Variant['tile'];
   tile_unrolled: Variant['tile'];
   pack: (src: number, N: number, K: number, dst: number) => void;
@@ -358,11 +339,11 @@ for (const s of [{ B: 32, P: 49, d: 512, C: 16384 }, { B: 1, P: 49, d: 512, C: 1
     v.pack(Tsrc, s.C, s.d, Tp);
     v.pack8(Tsrc, s.C, s.d, Tp8);
     const budget = s.B > 1 ? { budgetS: 8, min: 3, max: 9 } : { budgetS: 2, min: 9, max: 40 };
-    const fns: [string, () => void][] = [['base', () => v.rel_base(Q, s.B, s.P, s.d, Tp, s.C, R, scratch)]];
+    const fns: [string, () => void][] = [['base', () => v.rel_base(Q, s.B, s.P, s.d, Tp, s.C, R, scratch, 0)]];
     if (name === 'mul+add') {
       fns.push(['split KC=256', () => v.rel_split(Q, s.B, s.P, s.d, Tp, s.C, R, scratch, 256)]);
       fns.push(['4x8 tile, 8-column panels', () => v.rel_4x8(Q, s.B, s.P, s.d, Tp8, s.C, R, scratch)]);
-      fns.push(['unroll4', () => v.rel_unrolled(Q, s.B, s.P, s.d, Tp, s.C, R, scratch)]);
+      fns.push(['unroll4', () => v.rel_base(Q, s.B, s.P, s.d, Tp, s.C, R, scratch, 1)]);
     }
     for (const [variant, fn] of fns) {
       fn();

@@ -59,7 +59,7 @@ export async function ceilingSuite(ctx: Ctx, phase: 'start' | 'end' = 'start'): 
  * (GFLOP/s), or null when the suite did not run.
  */
 export function measuredCeiling(ctx: Ctx): number | null {
-  const rs = ctx.records.filter((x) => x.kernel === 'tile_2x16' && x.impl === 'fdtkit-simd' && x.extra?.['K'] === CEILING_K && !x.skipped);
+  const rs = simdCeilingRows(ctx);
   if (!rs.length) return null;
   return Math.max(...rs.map((r) => Number(r.extra?.['best_gflops'] ?? r.gflops)));
 }
@@ -72,11 +72,16 @@ export function measuredCeiling(ctx: Ctx): number | null {
  */
 export function hostSpeedNote(ctx: Ctx): string | null {
   const best = measuredCeiling(ctx);
-  const rs = ctx.records.filter((x) => x.kernel === 'tile_2x16' && x.impl === 'fdtkit-simd' && x.extra?.['K'] === CEILING_K && !x.skipped);
+  const rs = simdCeilingRows(ctx);
   if (!best || rs.length < 2) return null;
   const slow = rs.filter((r) => (r.gflops ?? 0) < 0.85 * best);
   if (!slow.length) return null;
   const at = rs.map((r) => `${String(r.extra?.['phase'])} ${(r.gflops ?? 0).toFixed(1)}`).join(', ');
   return `the host ran below its speed at the start or the end of this run (in-L1 ceiling medians ${at} GFLOP/s against a best sample of ${best.toFixed(1)}): `
     + 'slow periods slow the implementations unequally, so ratios from this run are not quiet-host figures';
+}
+
+/** The SIMD tile's K = CEILING_K rows of the run (start and end), the ones the ceiling is taken from. */
+function simdCeilingRows(ctx: Ctx): Ctx['records'] {
+  return ctx.records.filter((x) => x.kernel === 'tile_2x16' && x.impl === 'fdtkit-simd' && x.extra?.['K'] === CEILING_K && !x.skipped);
 }
