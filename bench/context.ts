@@ -5,6 +5,8 @@
 import process from 'node:process';
 import { detectRuntime } from '../src/runtime.js';
 import { gridFor, type GridShape } from './shapes.js';
+import type { Timing } from './harness.js';
+import type { HostSpeed } from './host-speed.js';
 
 /** One measured (or skipped) row. */
 export interface BenchRecord {
@@ -32,6 +34,13 @@ export interface BenchRecord {
   others_load?: number | null;
   /** Why the row has no measurement. */
   skipped?: string;
+  /** Rows timed in interleaved rounds: this row's sample of each round, in round order. */
+  rounds_ms?: number[];
+  /**
+   * Rows timed in interleaved rounds with the host probe: the host's speed (GFLOP/s of the in-L1 tile) just before
+   * and just after this row's call of each round, 2 readings per round in round order (see host-speed.ts).
+   */
+  host_gflops?: number[];
   /** Any other value of the row (us/row, bytes, shares, max difference to ours...). */
   extra?: Record<string, number | string | boolean | null>;
 }
@@ -68,6 +77,11 @@ export interface RunOptions {
   webgpu?: boolean;
   /** Only these grid shapes (ids), or null for the mode's grid. */
   shapes: Set<string> | null;
+  /**
+   * `--gate SECONDS`: before each shape's interleaved rounds, wait up to this long for the host probe to read at
+   * least QUIET_SHARE of its fastest (0: never wait).
+   */
+  gateS?: number;
 }
 
 export const ALL_SUITES = ['ceiling', 'relevance', 'threads', 'sparsemax', 'training', 'memory', 'dispatch'] as const;
@@ -92,9 +106,22 @@ export class Ctx {
   readonly notes: string[] = [];
   readonly runtime: string;
   readonly t0 = performance.now();
+  /** The host-speed probe, read around every interleaved round; null where it could not be made. */
+  host: HostSpeed | null = null;
 
   constructor(readonly opts: RunOptions) {
     this.runtime = runtimeInfo().name;
+  }
+
+  /** The probe for measureInterleaved (undefined without one). */
+  get probe(): (() => number) | undefined {
+    const h = this.host;
+    return h ? () => h.probe() : undefined;
+  }
+
+  /** Waits for the host to be at its speed before a shape's rounds, when `--gate` asks for it. */
+  async gate(): Promise<void> {
+    if (this.host && this.opts.gateS) await this.host.waitForSpeed(this.opts.gateS, undefined, (l) => this.log(l));
   }
 
   get full(): boolean {
@@ -131,6 +158,11 @@ export class Ctx {
       (r) => r.kernel === kernel && r.impl === impl && r.threads === threads && (shapeId === undefined || r.shape_id === shapeId) && !r.skipped,
     );
   }
+}
+
+/** The per-round fields of an interleaved Timing, for its record. */
+export function roundFields(t: Timing): Pick<BenchRecord, 'rounds_ms' | 'host_gflops'> {
+  return { ...(t.roundsMs ? { rounds_ms: t.roundsMs } : {}), ...(t.hostGflops ? { host_gflops: t.hostGflops } : {}) };
 }
 
 /** Milliseconds with sensible precision. */

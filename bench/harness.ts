@@ -19,6 +19,13 @@ export interface Timing {
    * with someone else's work: the row was measured under contention.
    */
   othersLoad: number | null;
+  /** measureInterleaved: this function's sample of each round, in round order. */
+  roundsMs?: number[];
+  /**
+   * measureInterleaved with a probe: the host's speed just before and just after each of this function's calls,
+   * two readings per round in round order (2 n readings).
+   */
+  hostGflops?: number[];
 }
 
 /** A snapshot of machine and own CPU time, for othersLoad. */
@@ -61,6 +68,11 @@ export interface MeasureOptions {
   max?: number;
   /** Untimed warm-up calls (default 1; at least one runs so that the count can be chosen). */
   warmup?: number;
+  /**
+   * measureInterleaved: read the host's speed (GFLOP/s, see host-speed.ts) before the first call and after every
+   * call; its time is not in any sample.
+   */
+  probe?: () => number;
 }
 
 /**
@@ -103,7 +115,8 @@ export async function measure(fn: () => unknown, o: MeasureOptions): Promise<Tim
  * Times several functions call by call in rounds (A, B, A, B, ... with the order reversed every other round), for
  * ratios between them: this host has slow periods of seconds that /proc/stat does not show, and rows timed one after
  * the other can land in different periods (a 2x difference was seen). `warmup` untimed rounds, then n rounds with
- * n = budget / (duration of the last warm-up round), clamped to [min, max]. Returns one Timing per function.
+ * n = budget / (duration of the last warm-up round), clamped to [min, max]. Returns one Timing per function, with
+ * its samples in round order and, given `o.probe`, the host's speed around every call (see host-speed.ts).
  */
 export async function measureInterleaved(fns: (() => unknown)[], o: MeasureOptions): Promise<Timing[]> {
   const warmup = Math.max(1, o.warmup ?? 1);
@@ -115,7 +128,9 @@ export async function measureInterleaved(fns: (() => unknown)[], o: MeasureOptio
   }
   const n = Math.max(o.min ?? 3, Math.min(o.max ?? 50, Math.floor((o.budgetS * 1000) / Math.max(last, 1e-3))));
   const samples: number[][] = fns.map(() => []);
+  const host: number[][] = fns.map(() => []);
   const c0 = cpuSnapshot();
+  let before = o.probe?.() ?? 0;
   for (let r = 0; r < n; r++) {
     const order = fns.map((_, i) => i);
     if (r % 2) order.reverse();
@@ -123,10 +138,18 @@ export async function measureInterleaved(fns: (() => unknown)[], o: MeasureOptio
       const t0 = performance.now();
       await fns[i]!();
       samples[i]!.push(performance.now() - t0);
+      if (o.probe) {
+        const after = o.probe();
+        host[i]!.push(before, after);
+        before = after;
+      }
     }
   }
   const load = othersLoad(c0, cpuSnapshot());
-  return samples.map((xs) => ({ medianMs: median(xs), minMs: Math.min(...xs), maxMs: Math.max(...xs), samples: xs.length, othersLoad: load }));
+  return samples.map((xs, i) => ({
+    medianMs: median(xs), minMs: Math.min(...xs), maxMs: Math.max(...xs), samples: xs.length, othersLoad: load,
+    roundsMs: xs, ...(o.probe ? { hostGflops: host[i]! } : {}),
+  }));
 }
 
 /** Median of numbers (mean of the middle two for an even count). */

@@ -14,6 +14,8 @@
 //   --shapes a,b        only these grid shapes (ids from bench/shapes.ts: b1-p49, b32-p49, b32-p77, b256-p49,
 //                       small, edge); --full still chooses the samples and the peers run at every listed shape
 //   --python PATH       python with numpy for the native anchor (default python3)
+//   --gate SECONDS      before each shape's interleaved rounds, wait up to SECONDS for the host to run at >= 85% of
+//                       its fastest probe (bench/host-speed.ts; default 0: never wait, the rounds are marked anyway)
 //   --webgpu            Node: WebGPU through the `webgpu` package (Dawn) for the tfjs engine of the dispatch suite
 //                       (Deno has WebGPU built in; browsers too)
 //
@@ -25,7 +27,8 @@ import process from 'node:process';
 import { ALL_SUITES, Ctx, type RunOptions } from './context.js';
 import { installNodeWebGpu } from './webgpu-node.js';
 import { cpuBusy, machineInfo, printReport, writeJson, writeResults, type RunMeta } from './report.js';
-import { ceilingSuite, hostSpeedNote } from './suites/ceiling.js';
+import { ceilingSuite, hostSpeedNote, probeNote } from './suites/ceiling.js';
+import { HostSpeed } from './host-speed.js';
 import { dispatchSuite } from './suites/dispatch.js';
 import { memorySuite } from './suites/memory.js';
 import { peerInfo, relevanceSuite } from './suites/relevance.js';
@@ -36,7 +39,7 @@ import { evaluateTargets } from './targets.js';
 import { shapeById } from './shapes.js';
 import { createModel, modelThreads } from './threads.js';
 
-const USAGE = 'usage: npm run bench -- [--full] [--suites a,b] [--shapes a,b] [--threads 2] [--tag NAME] [--no-write] [--json FILE] [--python PATH] [--webgpu]\n'
+const USAGE = 'usage: npm run bench -- [--full] [--suites a,b] [--shapes a,b] [--threads 2] [--tag NAME] [--no-write] [--json FILE] [--python PATH] [--gate SECONDS] [--webgpu]\n'
   + `  suites: ${ALL_SUITES.join(', ')}\n`;
 
 /** A mistake on the command line: the message and the usage, exit status 2, no stack trace. */
@@ -67,6 +70,11 @@ function parseArgs(argv: string[]): RunOptions {
     else if (a === '--json') o.json = value();
     else if (a === '--python') o.python = value();
     else if (a === '--webgpu') o.webgpu = true;
+    else if (a === '--gate') {
+      const v = Number(value());
+      if (!(v >= 0 && v <= 3600)) usageError(`--gate takes seconds from 0 to 3600, got ${argv[i]}`);
+      o.gateS = v;
+    }
     else if (a === '--shapes') {
       o.shapes = new Set(value().split(',').map((x) => x.trim()));
       for (const id of o.shapes) {
@@ -91,6 +99,7 @@ if (opts.webgpu) {
   if (why) process.stdout.write(`--webgpu: ${why}\n`);
 }
 const ctx = new Ctx(opts);
+ctx.host = await HostSpeed.create();
 const started = new Date();
 const busyBefore = await cpuBusy();
 const loadBefore = os.loadavg();
@@ -138,6 +147,9 @@ if (opts.suites.has('ceiling') && opts.suites.size > 1) {
   const slow = hostSpeedNote(ctx);
   if (slow) ctx.notes.push(slow);
 }
+const neverFast = probeNote(ctx);
+if (neverFast) ctx.notes.push(neverFast);
+ctx.host?.release();
 ctx.targets.push(...evaluateTargets(ctx));
 const meta: RunMeta = {
   date: started.toISOString().slice(0, 10),

@@ -8,6 +8,7 @@ import os from 'node:os';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { measuredCeiling } from './suites/ceiling.js';
+import { fastestProbe, quietTiming } from './host-speed.js';
 import { GRID } from './shapes.js';
 import { fmtMiB, fmtMs, runtimeInfo, type BenchRecord, type Ctx, type TargetResult } from './context.js';
 
@@ -78,6 +79,7 @@ function implRank(r: BenchRecord): number {
 /** Rows of the relevance table: [shape, impl, threads, ms, GFLOP/s, % ceiling, time / ours]. */
 function relevanceRows(ctx: Ctx): string[][] {
   const ceiling = measuredCeiling(ctx);
+  const fastest = fastestProbe(ctx.records);
   const rows: string[][] = [];
   for (const s of GRID) {
     const recs = ctx.records.filter((r) => r.kernel === 'relevance' && r.shape_id === s.id && !r.skipped).sort((a, b) => implRank(a) - implRank(b));
@@ -92,6 +94,7 @@ function relevanceRows(ctx: Ctx): string[][] {
         r.impl.startsWith('fdtkit-simd') && ceiling ? `${((100 * r.gflops!) / (ceiling * r.threads)).toFixed(0)}%` : '',
         ours?.median_ms ? `${(r.median_ms! / ours.median_ms).toFixed(2)}x` : '',
         load(r),
+        hostCell(r, fastest),
       ]);
     }
   }
@@ -128,6 +131,13 @@ function skipRows(ctx: Ctx): string[][] {
   return rows;
 }
 
+/** A probed row's quiet calls and their median: '9/11: 45.2 ms' (see host-speed.ts), or ''. */
+function hostCell(r: BenchRecord, fastest: number): string {
+  const q = quietTiming(r, fastest);
+  if (!q) return '';
+  return `${q.quiet}/${q.calls}${q.medianMs !== null ? `: ${fmtMs(q.medianMs)} ms` : ''}`;
+}
+
 function load(r: BenchRecord): string {
   return r.others_load != null ? `${(100 * r.others_load).toFixed(0)}%` : '';
 }
@@ -147,8 +157,13 @@ function mdTable(head: string[], rows: string[][], right: Set<number> = new Set(
   ].join('\n');
 }
 
-const REL_HEAD = ['shape (B, P, d, C)', 'impl', 'threads', 'median ms', 'GFLOP/s', '% ceiling x threads', 'time / fdtkit-simd x1', "others' load"];
-const REL_RIGHT = new Set([2, 3, 4, 5, 6, 7]);
+const QUIET_TEXT = 'Quiet calls: rows timed call by call in rounds carry a reading of the host\'s speed (the in-L1 tile, '
+  + '~5 ms) just before and just after every call; a call is quiet when both read >= 85% of the run\'s fastest reading. '
+  + 'The last column gives the quiet calls and their median. The other columns are over all calls; the targets\' '
+  + 'ratios are over the quiet calls when both rows have at least 3 (bench/host-speed.ts).';
+
+const REL_HEAD = ['shape (B, P, d, C)', 'impl', 'threads', 'median ms', 'GFLOP/s', '% ceiling x threads', 'time / fdtkit-simd x1', "others' load", 'quiet calls: median'];
+const REL_RIGHT = new Set([2, 3, 4, 5, 6, 7, 8]);
 const OTHER_HEAD = ['kernel', 'shape', 'impl', 'threads', 'median ms', 'GFLOP/s', 'value', "others' load"];
 const TARGET_HEAD = ['target', 'measured', 'threshold', 'result'];
 
@@ -224,6 +239,7 @@ function markdown(ctx: Ctx, meta: RunMeta, svgName: string): string {
     '',
     mdTable(REL_HEAD, relevanceRows(ctx), REL_RIGHT),
     '',
+    ...(fastestProbe(ctx.records) > 0 ? [QUIET_TEXT, ''] : []),
     '## Ceiling, sparsemax, training step, memory',
     '',
     mdTable(OTHER_HEAD, otherRows(ctx), new Set([3, 4, 5])),

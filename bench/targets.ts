@@ -3,6 +3,7 @@
  * pass / SHORT (or skipped, with the reason). Ratios are taken between rows of the same run.
  */
 import { measuredCeiling } from './suites/ceiling.js';
+import { fastestProbe, quietTiming } from './host-speed.js';
 import { stepGemmFlops } from './shapes.js';
 import { fmtMiB, type BenchRecord, type Ctx, type TargetResult } from './context.js';
 
@@ -10,6 +11,20 @@ const PAPER_IDS = ['b1-p49', 'b32-p49', 'b32-p77', 'b256-p49'];
 
 function gf(r: BenchRecord | undefined): string {
   return r?.gflops != null ? `${r.gflops.toFixed(1)} GFLOP/s` : 'not measured';
+}
+
+/**
+ * Times of two rows to compare: each row's median over its quiet calls (the host at its speed, host-speed.ts) when
+ * both rows were probed and each has enough quiet calls, else the rows' medians. `how` says which, for the measured
+ * text: ' (quiet calls 9/11 and 10/11)', ' (all calls: quiet 1/5 and 0/5)', or '' for rows without probes.
+ */
+function comparable(a: BenchRecord, b: BenchRecord, fastest: number): { aMs: number; bMs: number; how: string } {
+  const qa = quietTiming(a, fastest);
+  const qb = quietTiming(b, fastest);
+  if (!qa || !qb) return { aMs: a.median_ms!, bMs: b.median_ms!, how: '' };
+  const counts = `${qa.quiet}/${qa.calls} and ${qb.quiet}/${qb.calls}`;
+  if (qa.medianMs !== null && qb.medianMs !== null) return { aMs: qa.medianMs, bMs: qb.medianMs, how: ` (quiet calls ${counts})` };
+  return { aMs: a.median_ms!, bMs: b.median_ms!, how: ` (all calls: too few quiet, ${counts})` };
 }
 
 export function evaluateTargets(ctx: Ctx): TargetResult[] {
@@ -37,17 +52,21 @@ export function evaluateTargets(ctx: Ctx): TargetResult[] {
   // 3. threads
   const nt = ctx.opts.threads.find((t) => t === 2) ?? ctx.opts.threads[0] ?? 2;
   const tRow = ours('b32-p49', nt);
-  const speed = tRow?.extra?.['speedup_vs_1_thread'];
+  const tOne = ctx.find('relevance', 'fdtkit-simd-engine', 1, 'b32-p49');
+  const tCmp = tRow && tOne ? comparable(tRow, tOne, fastestProbe(ctx.records)) : null;
+  const speed = tCmp ? tCmp.bMs / tCmp.aMs : tRow?.extra?.['speedup_vs_1_thread'];
   const tSkip = ctx.records.find((r) => r.kernel === 'relevance' && r.impl === 'fdtkit-simd' && r.threads === nt && r.skipped);
   out.push({
     name: `relevance on ${nt} threads vs 1 (B=32 P=49)`,
-    measured: typeof speed === 'number' ? `${speed.toFixed(2)}x (${gf(tRow)})` : 'skipped',
+    measured: typeof speed === 'number' ? `${speed.toFixed(2)}x${tCmp?.how ?? ''} (${gf(tRow)})` : 'skipped',
     target: '>= 1.8x on 2 cores',
     pass: typeof speed === 'number' ? speed >= 1.8 : null,
     note: typeof speed === 'number' ? `via ${String(tRow?.extra?.['via'])}` : (tSkip?.skipped ?? 'the threads suite did not run'),
   });
 
-  // 4-6. ratios to peers (time of peer / time of ours; >1 = we are faster)
+  // 4-6. ratios to peers (time of peer / time of ours; >1 = we are faster). Probed rows are compared over the calls
+  // in which the host ran at its speed (host-speed.ts), when each has enough of them.
+  const fastest = fastestProbe(ctx.records);
   const ratioTarget = (name: string, impl: string, threads: number, need: (x: number) => boolean, target: string, invert = false): void => {
     const parts: string[] = [];
     let ok: boolean | null = null;
@@ -55,8 +74,9 @@ export function evaluateTargets(ctx: Ctx): TargetResult[] {
       const a = ours(id, threads);
       const b = ctx.find('relevance', impl, threads, id);
       if (!a?.median_ms || !b?.median_ms) continue;
-      const x = invert ? a.median_ms / b.median_ms : b.median_ms / a.median_ms;
-      parts.push(`${id}: ${x.toFixed(2)}x`);
+      const { aMs, bMs, how } = comparable(a, b, fastest);
+      const x = invert ? aMs / bMs : bMs / aMs;
+      parts.push(`${id}: ${x.toFixed(2)}x${how}`);
       ok = (ok ?? true) && need(x);
     }
     const skip = ctx.records.find((r) => r.kernel === 'relevance' && r.impl === impl && r.threads === threads && r.skipped);

@@ -13,6 +13,7 @@
  */
 import { instantiateKernels } from '../../bindings/kernels.js';
 import { measure } from '../harness.js';
+import { fastestProbe, residentTile } from '../host-speed.js';
 import type { Ctx } from '../context.js';
 
 export const CEILING_K = 256;
@@ -22,34 +23,20 @@ export async function ceilingSuite(ctx: Ctx, phase: 'start' | 'end' = 'start'): 
   for (const build of phase === 'start' ? (['simd', 'scalar'] as const) : (['simd'] as const)) {
     const mod = await instantiateKernels(build);
     for (const K of build === 'simd' && phase === 'start' ? [CEILING_K, 512] : [CEILING_K]) {
-      // tile_2x16 is exported by the module (assembly/index.ts) but not typed in KernelExports.
-      const tile = (mod.k as unknown as { tile_2x16?: (a0: number, a1: number, bp: number, K: number, out: number) => void }).tile_2x16;
-      if (typeof tile !== 'function') {
+      const tile = residentTile(mod, K);
+      if (!tile) {
         ctx.skip('tile_2x16', `K=${K}`, `fdtkit-${build}`, 1, 'this build does not export tile_2x16');
         continue;
       }
-      const a = mod.arena;
-      const rows = a.alloc(2 * K * 4);
-      const panel = a.alloc(K * 64);
-      const out = a.alloc(128);
-      const f = mod.f32(rows, 2 * K);
-      for (let i = 0; i < f.length; i++) f[i] = ((i * 7919) % 1000) / 1000 - 0.5;
-      const p = mod.f32(panel, K * 16);
-      for (let i = 0; i < p.length; i++) p[i] = ((i * 104729) % 1000) / 1000 - 0.5;
-      const a0 = rows;
-      const a1 = rows + K * 4;
       const calls = build === 'simd' ? Math.round(2_000_000 / K) : Math.round(200_000 / K);
-      const fn = () => {
-        for (let i = 0; i < calls; i++) tile(a0, a1, panel, K, out);
-      };
-      const t = await measure(fn, { budgetS: ctx.full ? 3 : 1.5, min: 9, max: 200, warmup: 3 });
-      const flops = 2 * 2 * 16 * K * calls;
+      const t = await measure(() => tile.run(calls), { budgetS: ctx.full ? 3 : 1.5, min: 9, max: 200, warmup: 3 });
+      const flops = tile.flopsPerCall * calls;
       ctx.add({
         kernel: 'tile_2x16', shape: `K=${K} (panel ${(K * 64) / 1024} KiB + rows ${(K * 8) / 1024} KiB)${phase === 'end' ? ', end of run' : ''}`, impl: `fdtkit-${build}`,
         threads: 1, median_ms: t.medianMs, gflops: flops / (t.medianMs * 1e6), samples: t.samples, min_ms: t.minMs, max_ms: t.maxMs, others_load: t.othersLoad,
         extra: { K, calls_per_sample: calls, in_l1: K * 64 + K * 8 <= 32 * 1024, best_gflops: flops / (t.minMs * 1e6), phase },
       });
-      for (const b of [out, panel, rows]) a.free(b);
+      tile.release();
     }
   }
 }
@@ -79,6 +66,19 @@ export function hostSpeedNote(ctx: Ctx): string | null {
   const at = rs.map((r) => `${String(r.extra?.['phase'])} ${(r.gflops ?? 0).toFixed(1)}`).join(', ');
   return `the host ran below its speed at the start or the end of this run (in-L1 ceiling medians ${at} GFLOP/s against a best sample of ${best.toFixed(1)}): `
     + 'slow periods slow the implementations unequally, so ratios from this run are not quiet-host figures';
+}
+
+/**
+ * A note when even the fastest host probe of the timed rounds (host-speed.ts) stayed under 85% of the ceiling's
+ * best sample: then every call ran in a slow period, and calls marked quiet are quiet only next to the others.
+ * Null otherwise, or when either is missing.
+ */
+export function probeNote(ctx: Ctx): string | null {
+  const best = measuredCeiling(ctx);
+  const fastest = fastestProbe(ctx.records);
+  if (!best || !fastest || fastest >= 0.85 * best) return null;
+  return `the host probe read at most ${fastest.toFixed(1)} GFLOP/s during the timed rounds, ${((100 * fastest) / best).toFixed(0)}% of the ceiling's `
+    + `best sample (${best.toFixed(1)}): the timed calls ran in a slow period of the host, and the quiet ones are quiet only next to the others`;
 }
 
 /** The SIMD tile's K = CEILING_K rows of the run (start and end), the ones the ceiling is taken from. */

@@ -25,7 +25,7 @@ import { numpyUnavailable, runNumpy, type NumpyReport } from '../peers/numpy.js'
 import { tfjsFlags, tfjsRelevanceRunner, useTfBackend } from '../peers/tfjs.js';
 import { plainJsRelevanceRunner, relevanceInputs, wasmRelevanceSetup } from '../relevance.js';
 import { flopsOf, shapeLabel, type GridShape } from '../shapes.js';
-import type { Ctx } from '../context.js';
+import { roundFields, type Ctx } from '../context.js';
 
 const KERNEL = 'relevance';
 
@@ -97,7 +97,7 @@ export async function relevanceSuite(ctx: Ctx): Promise<void> {
     const rec = (impl: string, ms: Timing, extra?: Record<string, number | string>) =>
       ctx.add({
         kernel: KERNEL, shape: label, shape_id: s.id, impl, threads: 1, median_ms: ms.medianMs, gflops: flops / (ms.medianMs * 1e6),
-        samples: ms.samples, min_ms: ms.minMs, max_ms: ms.maxMs, others_load: ms.othersLoad, extra,
+        samples: ms.samples, min_ms: ms.minMs, max_ms: ms.maxMs, others_load: ms.othersLoad, extra, ...roundFields(ms),
       });
 
     // Ours (the reference output for the peers' check); timed below, interleaved with tfjs-wasm and ort-web.
@@ -180,7 +180,8 @@ export async function relevanceSuite(ctx: Ctx): Promise<void> {
     // error) and the suite goes on; every runner is released either way.
     const b = budget(ctx, s);
     try {
-      const timings = await measureInterleaved(contenders.map((c) => c.run), { ...b, budgetS: b.budgetS * contenders.length });
+      await ctx.gate();
+      const timings = await measureInterleaved(contenders.map((c) => c.run), { ...b, budgetS: b.budgetS * contenders.length, probe: ctx.probe });
       const mark: Record<string, string> = contenders.length > 1 ? { timing: 'interleaved' } : {};
       contenders.forEach((c, i) => rec(c.impl, timings[i]!, c.diff === undefined ? mark : { max_rel_diff: c.diff, ...mark }));
     } catch (e) {

@@ -11,7 +11,7 @@ import { measureInterleaved, type Timing } from '../harness.js';
 import { relevanceInputs } from '../relevance.js';
 import { flopsOf, gridFor, shapeLabel } from '../shapes.js';
 import { createModel, threadedModel, threadedRelevanceRunner } from '../threads.js';
-import type { Ctx } from '../context.js';
+import { roundFields, type Ctx } from '../context.js';
 import type { FDT } from '../../src/fdt.js';
 
 const KERNEL = 'relevance';
@@ -76,19 +76,20 @@ export async function threadsSuite(ctx: Ctx): Promise<void> {
         // Call by call, so both rows share the host's slow periods (see measureInterleaved).
         const r1 = threadedRelevanceRunner(one, s, q, T);
         const rN = threadedRelevanceRunner(m.fdt, s, q, T);
-        const [t1, tN] = (await measureInterleaved([r1.run, rN.run], { ...budget, budgetS: 2 * budget.budgetS })) as [Timing, Timing];
+        await ctx.gate();
+        const [t1, tN] = (await measureInterleaved([r1.run, rN.run], { ...budget, budgetS: 2 * budget.budgetS, probe: ctx.probe })) as [Timing, Timing];
         rN.release();
         r1.release();
         const flops = flopsOf(s) + rN.extraFlops;
         const via = rN.via === 'kernel' ? 'kernel (engine.parallel.relevance)' : 'encodeImage with imageDim 16 (relevance-dominated)';
         ctx.add({
           kernel: KERNEL, shape: shapeLabel(s), shape_id: s.id, impl: 'fdtkit-simd-engine', threads: 1, median_ms: t1.medianMs,
-          gflops: flops / (t1.medianMs * 1e6), samples: t1.samples, others_load: t1.othersLoad, extra: { via },
+          gflops: flops / (t1.medianMs * 1e6), samples: t1.samples, others_load: t1.othersLoad, extra: { via }, ...roundFields(t1),
         });
         ctx.add({
           kernel: KERNEL, shape: shapeLabel(s), shape_id: s.id, impl: 'fdtkit-simd', threads, median_ms: tN.medianMs,
           gflops: flops / (tN.medianMs * 1e6), samples: tN.samples, min_ms: tN.minMs, max_ms: tN.maxMs, others_load: tN.othersLoad,
-          extra: { via, speedup_vs_1_thread: t1.medianMs / tN.medianMs },
+          extra: { via, speedup_vs_1_thread: t1.medianMs / tN.medianMs }, ...roundFields(tN),
         });
       }
     } finally {
