@@ -171,12 +171,35 @@ export function resolveBuild(build: WasmBuild): ResolvedBuild {
   return ok ? 'simd' : 'scalar';
 }
 
-/** Compiles (once per build, memoised) and instantiates a fresh kernel module with its own memory. */
+/**
+ * Compiles (once per build, memoised) and instantiates a fresh kernel module with its own memory.
+ *
+ * Under Deno the module is the build's shared-memory twin on a memory of its own (no workers): Deno does not enable
+ * V8's WebAssembly trap handler, so V8 checks the bounds of every load and store in code, and with the twin's
+ * memory (shared, maximum 4 GiB) those checks cost far less. Measured on this project's machine (Deno 2.9.6, V8
+ * 15.0): the in-L1 tile 16.6 against 12.1 GFLOP/s, the relevance forward at B = 1 54 against 72 ms. Node and Bun
+ * run both builds at the same speed, so they keep the plain one. The two builds compute the same bits.
+ */
 export async function instantiateKernels(build: WasmBuild = 'auto'): Promise<KernelModule> {
   const which = resolveBuild(build);
+  if (sharedMemoryIsFaster()) return (await instantiateShared(which)).mod;
   const module = await compile(which, { simd: SIMD_WASM_BASE64, scalar: SCALAR_WASM_BASE64, relaxed: RELAXED_WASM_BASE64 }[which]);
   const instance = await WebAssembly.instantiate(module, {});
   return new KernelModule(instance.exports as unknown as KernelExports, which);
+}
+
+/** True in a runtime whose kernels run faster on the shared-memory twin even on one thread (Deno; see above). */
+export function sharedMemoryIsFaster(): boolean {
+  const g = globalThis as Record<string, unknown>;
+  return typeof g['Deno'] === 'object' && typeof g['SharedArrayBuffer'] === 'function';
+}
+
+/** The shared-memory twin of a build on a fresh shared memory, and its compiled module (for workers). */
+async function instantiateShared(which: ResolvedBuild): Promise<{ mod: KernelModule; module: WebAssembly.Module; memory: WebAssembly.Memory }> {
+  const module = await compile(`${which}-shared`, { simd: SIMD_SHARED_WASM_BASE64, scalar: SCALAR_SHARED_WASM_BASE64, relaxed: RELAXED_SHARED_WASM_BASE64 }[which]);
+  const memory = new WebAssembly.Memory({ initial: 2, maximum: SHARED_MAX_PAGES, shared: true });
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  return { mod: new KernelModule(instance.exports as unknown as KernelExports, which), module, memory };
 }
 
 /** True when this runtime can share wasm memory with worker threads (SharedArrayBuffer and workers). */
@@ -196,11 +219,7 @@ const SHARED_MAX_PAGES = 65536;
  * calling thread is thread 0 (its instance is `mod`).
  */
 export async function instantiateThreaded(build: WasmBuild, threads: number): Promise<{ mod: KernelModule; pool: WorkerPool }> {
-  const which = resolveBuild(build);
-  const module = await compile(`${which}-shared`, { simd: SIMD_SHARED_WASM_BASE64, scalar: SCALAR_SHARED_WASM_BASE64, relaxed: RELAXED_SHARED_WASM_BASE64 }[which]);
-  const memory = new WebAssembly.Memory({ initial: 2, maximum: SHARED_MAX_PAGES, shared: true });
-  const instance = await WebAssembly.instantiate(module, { env: { memory } });
-  const mod = new KernelModule(instance.exports as unknown as KernelExports, which);
+  const { mod, module, memory } = await instantiateShared(resolveBuild(build));
   const pool = await WorkerPool.start(threads, module, memory);
   return { mod, pool };
 }

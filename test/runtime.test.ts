@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { FDT } from '../src/index.js';
 import { detectRuntime } from '../src/runtime.js';
-import { simdSupported } from '../bindings/kernels.js';
+import { instantiateKernels, sharedMemoryIsFaster, simdSupported } from '../bindings/kernels.js';
 
 describe('runtime', () => {
   it('is the one CI asked for, and picks the SIMD build when the runtime validates it', async () => {
@@ -16,5 +16,19 @@ describe('runtime', () => {
     const r = await m.encodeImage({ data: [1, 2, 3, 4], shape: [1, 2, 2] });
     expect(r.embeddings.length).toBe(4);
     console.log(`runtime ${runtime}, wasm build ${m.build}`);
+  });
+
+  it('runs the kernels on the shared-memory twin under Deno (V8 checks bounds in code there) and on the plain build elsewhere', async () => {
+    const runtime = detectRuntime();
+    expect(sharedMemoryIsFaster()).toBe(runtime === 'deno');
+    const mod = await instantiateKernels('auto');
+    const shared = typeof SharedArrayBuffer === 'function' && mod.k.memory.buffer instanceof SharedArrayBuffer;
+    expect(shared).toBe(runtime === 'deno');
+    // The arena grows the shared memory like the plain one, and the kernels write where the views read.
+    const n = 1 << 20;
+    const p = mod.arena.alloc(4 * n);
+    mod.f32(p, n).fill(3);
+    expect(mod.f32(p, n)[n - 1]).toBe(3);
+    mod.arena.free(p);
   });
 });

@@ -2,6 +2,7 @@
 // ("what was tried and did not pay") can be re-measured on any machine:
 //
 //   npx tsx bench/experiments/kernel-variants.ts          (re-runs itself under --experimental-wasm-relaxed-simd)
+//   deno run -A --sloppy-imports bench/experiments/kernel-variants.ts;  bun bench/experiments/kernel-variants.ts
 //
 // The variants are AssemblyScript written here, compiled in memory with the installed compiler (the same options as
 // the shipped build: -O3, stub runtime, no asserts), and timed against each other in one process:
@@ -14,7 +15,9 @@
 //   4x8       4 rows x 8 columns per tile (8 accumulators, 4 broadcasts + 2 panel vectors per k step) on 8-column
 //             panels (16 KiB at d = 512, which could stay in L1 while every row of the item passes), a 2x8 tile for
 //             the last rows;
-//   unroll4   base with the k loop unrolled four times (loads at constant offsets, one pointer step per four k).
+//   unroll4   base with the k loop unrolled four times (loads at constant offsets, one pointer step per four k);
+//   bcast     unroll4 with each row read four values at a time by one v128 load and broadcast by shuffles (4.5
+//             loads per k step instead of 6: for runtimes that bounds-check every load, Deno among them).
 // Plus the 2x16 tile alone on a resident panel (the in-L1 ceiling) with mul + add and with relaxed_madd, and the
 // shipped module's tile_2x16 beside them.
 import { spawnSync } from 'node:child_process';
@@ -61,7 +64,7 @@ export function tile(a0: usize, a1: usize, bp: usize, K: i32, out: usize): void 
 }
 
 /** R[b, c] = max_l Q[b, l] . T[c]; Tp packed in 16-column panels of depth d; scratch >= 256 + L * 64 bytes. */
-export function rel_base(Q: usize, B: i32, L: i32, d: i32, Tp: usize, C: i32, R: usize, scratch: usize, unrolled: bool): void {
+export function rel_base(Q: usize, B: i32, L: i32, d: i32, Tp: usize, C: i32, R: usize, scratch: usize, mode: i32): void {
   const maxp = scratch, t = scratch + 64;
   const panels = (C + 15) / 16;
   for (let b = 0; b < B; b++) {
@@ -74,7 +77,8 @@ export function rel_base(Q: usize, B: i32, L: i32, d: i32, Tp: usize, C: i32, R:
         const l1 = l + 1 < L ? l + 1 : l;
         const a0 = qb + ((<usize>l * <usize>d) << 2);
         const a1 = qb + ((<usize>l1 * <usize>d) << 2);
-        if (unrolled) tileUnrolled(a0, a1, bp, d, t);
+        if (mode == 1) tileUnrolled(a0, a1, bp, d, t);
+        else if (mode == 2) tileBcast(a0, a1, bp, d, t);
         else tileK(a0, a1, bp, d, t, false);
         maxInto(maxp, t);
         maxInto(maxp, t + 64);
@@ -171,6 +175,40 @@ ${[0, 1, 2, 3].map((u) => `    {
   v128.store(out, c10, 64); v128.store(out, c11, 80); v128.store(out, c12, 96); v128.store(out, c13, 112);
 }
 
+/**
+ * The 2x16 tile reading four values of each row with one v128 load and broadcasting them with shuffles, k unrolled
+ * four times: 4.5 loads per k step instead of 6 (for runtimes that bounds-check every load).
+ */
+@inline function tileBcast(a0: usize, a1: usize, bp: usize, K: i32, out: usize): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 4 <= K; k += 4) {
+    const q0 = v128.load(a0); const q1 = v128.load(a1);
+${[0, 1, 2, 3].map((u) => `    {
+      const x0 = v128.shuffle<f32>(q0, q0, ${u}, ${u}, ${u}, ${u}); const x1 = v128.shuffle<f32>(q1, q1, ${u}, ${u}, ${u}, ${u});
+      const b0 = v128.load(bp, ${64 * u}); const b1 = v128.load(bp, ${64 * u + 16});
+      const b2 = v128.load(bp, ${64 * u + 32}); const b3 = v128.load(bp, ${64 * u + 48});
+      c00 = ${MAC('c00', 'x0', 'b0')}; c01 = ${MAC('c01', 'x0', 'b1')}; c02 = ${MAC('c02', 'x0', 'b2')}; c03 = ${MAC('c03', 'x0', 'b3')};
+      c10 = ${MAC('c10', 'x1', 'b0')}; c11 = ${MAC('c11', 'x1', 'b1')}; c12 = ${MAC('c12', 'x1', 'b2')}; c13 = ${MAC('c13', 'x1', 'b3')};
+    }`).join('\n')}
+    a0 += 16; a1 += 16; bp += 256;
+  }
+  for (; k < K; k++) {
+    const x0 = v128.load32_splat(a0); const x1 = v128.load32_splat(a1);
+    const b0 = v128.load(bp); const b1 = v128.load(bp, 16); const b2 = v128.load(bp, 32); const b3 = v128.load(bp, 48);
+    c00 = ${MAC('c00', 'x0', 'b0')}; c01 = ${MAC('c01', 'x0', 'b1')}; c02 = ${MAC('c02', 'x0', 'b2')}; c03 = ${MAC('c03', 'x0', 'b3')};
+    c10 = ${MAC('c10', 'x1', 'b0')}; c11 = ${MAC('c11', 'x1', 'b1')}; c12 = ${MAC('c12', 'x1', 'b2')}; c13 = ${MAC('c13', 'x1', 'b3')};
+    a0 += 4; a1 += 4; bp += 64;
+  }
+  v128.store(out, c00); v128.store(out, c01, 16); v128.store(out, c02, 32); v128.store(out, c03, 48);
+  v128.store(out, c10, 64); v128.store(out, c11, 80); v128.store(out, c12, 96); v128.store(out, c13, 112);
+}
+
+export function tile_bcast(a0: usize, a1: usize, bp: usize, K: i32, out: usize): void {
+  tileBcast(a0, a1, bp, K, out);
+}
+
 /** The 4x8 tile on rows a0 and following (a1 - a0 bytes apart), for the in-L1 comparison. */
 export function tile48(a0: usize, a1: usize, bp: usize, K: i32, out: usize): void {
   tile4x8K(a0, a1 - a0, bp, K, out);
@@ -247,6 +285,7 @@ interface Variant {
   rel_4x8: (...a: number[]) => void;
   tile48: Variant['tile'];
   tile_unrolled: Variant['tile'];
+  tile_bcast: Variant['tile'];
   pack: (src: number, N: number, K: number, dst: number) => void;
   pack8: (src: number, N: number, K: number, dst: number) => void;
 }
@@ -261,7 +300,9 @@ async function build(madd: boolean): Promise<Variant> {
   return inst.exports as unknown as Variant;
 }
 
-if (!process.execArgv.includes(FLAG) && !process.env['FDT_VARIANTS_CHILD']) {
+// Node 20 validates relaxed SIMD only behind a flag: re-run there with it. Deno and Bun validate it as is.
+const isNode = !('Deno' in globalThis) && !('Bun' in globalThis);
+if (isNode && !process.execArgv.includes(FLAG) && !process.env['FDT_VARIANTS_CHILD']) {
   const self = fileURLToPath(import.meta.url);
   const r = spawnSync(process.execPath, [FLAG, ...process.execArgv, self, ...process.argv.slice(2)], {
     stdio: 'inherit', env: { ...process.env, FDT_VARIANTS_CHILD: '1' },
@@ -300,6 +341,7 @@ const row = (what: string, ms: number, flops: number) => {
     ['2x16, shipped tile_2x16 (bindings), mul+add', shipped.k.memory, shippedTile],
     ['4x8 (8 KiB panel), experiment, mul+add', variants[0]![1].memory, variants[0]![1].tile48],
     ['2x16 unrolled 4x, experiment, mul+add', variants[0]![1].memory, variants[0]![1].tile_unrolled],
+    ['2x16 rows broadcast by shuffles, experiment, mul+add', variants[0]![1].memory, variants[0]![1].tile_bcast],
   ];
   const times = new Map<string, number[]>();
   for (const [, mem] of tiles) {
@@ -344,6 +386,7 @@ for (const s of [{ B: 32, P: 49, d: 512, C: 16384 }, { B: 1, P: 49, d: 512, C: 1
       fns.push(['split KC=256', () => v.rel_split(Q, s.B, s.P, s.d, Tp, s.C, R, scratch, 256)]);
       fns.push(['4x8 tile, 8-column panels', () => v.rel_4x8(Q, s.B, s.P, s.d, Tp8, s.C, R, scratch)]);
       fns.push(['unroll4', () => v.rel_base(Q, s.B, s.P, s.d, Tp, s.C, R, scratch, 1)]);
+      fns.push(['rows broadcast by shuffles', () => v.rel_base(Q, s.B, s.P, s.d, Tp, s.C, R, scratch, 2)]);
     }
     for (const [variant, fn] of fns) {
       fn();
