@@ -41,6 +41,8 @@ export interface BenchRecord {
    * and just after this row's call of each round, 2 readings per round in round order (see host-speed.ts).
    */
   host_gflops?: number[];
+  /** The fastest probe reading of the measurement this row was timed in (every row of it): the quiet calls' reference. */
+  host_ref_gflops?: number;
   /** Any other value of the row (us/row, bytes, shares, max difference to ours...). */
   extra?: Record<string, number | string | boolean | null>;
 }
@@ -161,8 +163,11 @@ export class Ctx {
 }
 
 /** The per-round fields of an interleaved Timing, for its record. */
-export function roundFields(t: Timing): Pick<BenchRecord, 'rounds_ms' | 'host_gflops'> {
-  return { ...(t.roundsMs ? { rounds_ms: t.roundsMs } : {}), ...(t.hostGflops ? { host_gflops: t.hostGflops } : {}) };
+export function roundFields(t: Timing): Pick<BenchRecord, 'rounds_ms' | 'host_gflops' | 'host_ref_gflops'> {
+  return {
+    ...(t.roundsMs ? { rounds_ms: t.roundsMs } : {}),
+    ...(t.hostGflops ? { host_gflops: t.hostGflops, host_ref_gflops: t.hostRefGflops } : {}),
+  };
 }
 
 /** Milliseconds with sensible precision. */

@@ -26,6 +26,8 @@ export interface Timing {
    * two readings per round in round order (2 n readings).
    */
   hostGflops?: number[];
+  /** measureInterleaved with a probe: the fastest reading of the whole measurement (every function's), the reference. */
+  hostRefGflops?: number;
 }
 
 /** A snapshot of machine and own CPU time, for othersLoad. */
@@ -146,9 +148,10 @@ export async function measureInterleaved(fns: (() => unknown)[], o: MeasureOptio
     }
   }
   const load = othersLoad(c0, cpuSnapshot());
+  const ref = Math.max(...host.flat());
   return samples.map((xs, i) => ({
     medianMs: median(xs), minMs: Math.min(...xs), maxMs: Math.max(...xs), samples: xs.length, othersLoad: load,
-    roundsMs: xs, ...(o.probe ? { hostGflops: host[i]! } : {}),
+    roundsMs: xs, ...(o.probe ? { hostGflops: host[i]!, hostRefGflops: ref } : {}),
   }));
 }
 

@@ -1,18 +1,18 @@
 /**
- * The host's speed at one moment, read around every call of an interleaved measurement.
+ * The speed of the host, and of this process, at one moment, read around every call of an interleaved measurement.
  *
- * This machine is a shared VM that often runs at half its speed, and `/proc/stat` shows nothing. The in-L1 tile
- * read every 0.5 s for a minute flips between ~18 and ~9-10 GFLOP/s, from one reading to the next or for tens of
- * seconds (bimodal: a co-tenant on the SMT sibling of this vCPU, which takes half of the FP ports, is the likely
- * cause). Such periods do not slow every implementation alike: in one run our port-bound kernel lost 2x and
- * tfjs-wasm 1.35x. So a ratio taken in a slow period says more about the host than about the code.
+ * On a shared VM the in-L1 tile can run at half its speed for seconds or minutes with nothing in `/proc/stat` (a
+ * co-tenant on the SMT sibling of the vCPU, which takes half of the FP ports, is the likely cause), and such periods
+ * do not slow every implementation alike (our port-bound kernel lost 2x, tfjs-wasm 1.35x, in one measured run). The
+ * speed of all wasm code in a process can also change by ~15% after some large JS imports (docs/PERFORMANCE.md,
+ * "The host probe"). A ratio taken across such changes says more about the host than about the code.
  *
  * The probe is the ceiling suite's micro-kernel: tile_2x16 at K = 256 on a resident panel, in L1, 5 samples of
  * 1,000 calls, ~5 ms in all; it returns the median sample's GFLOP/s. A timed call is *quiet* when the probes just
- * before and just after it both read at least QUIET_SHARE of the run's fastest probe, and a row's quiet median is
- * the median of its quiet calls: its time on a host at its speed. A call of seconds can still hold a slow spell
- * that neither probe sees, so at the paper's B = 32 the quiet median is an upper bound. The probes are stored with
- * each row (`host_gflops`), so a result file can be judged, and re-rendered, without this code.
+ * before and just after it both read at least QUIET_SHARE of the fastest reading of the same measurement
+ * (`host_ref_gflops`), and a row's quiet median is the median of its quiet calls. A call of seconds can still hold
+ * a slow spell that neither probe sees. The readings are stored with each row (`host_gflops`), so a result file
+ * can be judged, and re-rendered, without this code.
  */
 import { instantiateKernels, type KernelModule } from '../bindings/kernels.js';
 
@@ -45,7 +45,7 @@ export function residentTile(mod: KernelModule, K: number): { run: (calls: numbe
   };
 }
 
-/** A call counts as quiet when the probes just before and just after it read at least this share of the run's fastest. */
+/** A call is quiet when the probes just before and just after it read at least this share of the reference. */
 export const QUIET_SHARE = 0.85;
 
 /** Fewest quiet calls from which a row's quiet median is taken. */
@@ -138,10 +138,14 @@ export interface QuietTiming {
   calls: number;
 }
 
-/** A row's median over its quiet calls judged against `fastest`; null for a row without probes. */
-export function quietTiming(r: { rounds_ms?: number[]; host_gflops?: number[] }, fastest: number): QuietTiming | null {
-  if (!r.rounds_ms || !r.host_gflops || r.host_gflops.length !== 2 * r.rounds_ms.length || !(fastest > 0)) return null;
-  const quiet = quietCalls(r.host_gflops, fastest);
+/**
+ * A row's median over its quiet calls, judged against the fastest reading of its own measurement
+ * (`host_ref_gflops`), or against `fastest` for rows stored without one; null for a row without probes.
+ */
+export function quietTiming(r: { rounds_ms?: number[]; host_gflops?: number[]; host_ref_gflops?: number }, fastest: number): QuietTiming | null {
+  const ref = r.host_ref_gflops ?? fastest;
+  if (!r.rounds_ms || !r.host_gflops || r.host_gflops.length !== 2 * r.rounds_ms.length || !(ref > 0)) return null;
+  const quiet = quietCalls(r.host_gflops, ref);
   const xs = r.rounds_ms.filter((_, i) => quiet[i]).sort((a, b) => a - b);
   const m = xs.length >> 1;
   const med = xs.length % 2 ? xs[m]! : (xs[m - 1]! + xs[m]!) / 2;

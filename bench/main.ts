@@ -14,8 +14,9 @@
 //   --shapes a,b        only these grid shapes (ids from bench/shapes.ts: b1-p49, b32-p49, b32-p77, b256-p49,
 //                       small, edge); --full still chooses the samples and the peers run at every listed shape
 //   --python PATH       python with numpy for the native anchor (default python3)
-//   --gate SECONDS      before each shape's interleaved rounds, wait up to SECONDS for the host to run at >= 85% of
-//                       its fastest probe (bench/host-speed.ts; default 0: never wait, the rounds are marked anyway)
+//   --gate SECONDS      before each shape's interleaved rounds, wait up to SECONDS for the host probe to read at
+//                       least QUIET_SHARE (85%) of its fastest (bench/host-speed.ts; default 0: never wait, the calls
+//                       are marked quiet or not anyway)
 //   --webgpu            Node: WebGPU through the `webgpu` package (Dawn) for the tfjs engine of the dispatch suite
 //                       (Deno has WebGPU built in; browsers too)
 //
@@ -27,7 +28,7 @@ import process from 'node:process';
 import { ALL_SUITES, Ctx, type RunOptions } from './context.js';
 import { installNodeWebGpu } from './webgpu-node.js';
 import { cpuBusy, machineInfo, printReport, writeJson, writeResults, type RunMeta } from './report.js';
-import { ceilingSuite, hostSpeedNote, probeNote } from './suites/ceiling.js';
+import { ceilingSuite, hostSpeedNote, probeNotes } from './suites/ceiling.js';
 import { HostSpeed } from './host-speed.js';
 import { dispatchSuite } from './suites/dispatch.js';
 import { memorySuite } from './suites/memory.js';
@@ -71,8 +72,9 @@ function parseArgs(argv: string[]): RunOptions {
     else if (a === '--python') o.python = value();
     else if (a === '--webgpu') o.webgpu = true;
     else if (a === '--gate') {
-      const v = Number(value());
-      if (!(v >= 0 && v <= 3600)) usageError(`--gate takes seconds from 0 to 3600, got ${argv[i]}`);
+      const text = value();
+      const v = Number(text);
+      if (!/^\d+(\.\d+)?$/.test(text) || !(v <= 3600)) usageError(`--gate takes seconds from 0 to 3600, got ${JSON.stringify(text)}`);
       o.gateS = v;
     }
     else if (a === '--shapes') {
@@ -147,8 +149,7 @@ if (opts.suites.has('ceiling') && opts.suites.size > 1) {
   const slow = hostSpeedNote(ctx);
   if (slow) ctx.notes.push(slow);
 }
-const neverFast = probeNote(ctx);
-if (neverFast) ctx.notes.push(neverFast);
+ctx.notes.push(...probeNotes(ctx));
 ctx.host?.release();
 ctx.targets.push(...evaluateTargets(ctx));
 const meta: RunMeta = {

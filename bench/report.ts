@@ -8,7 +8,7 @@ import os from 'node:os';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { measuredCeiling } from './suites/ceiling.js';
-import { fastestProbe, quietTiming } from './host-speed.js';
+import { fastestProbe, MIN_QUIET_CALLS, QUIET_SHARE, quietTiming } from './host-speed.js';
 import { GRID } from './shapes.js';
 import { fmtMiB, fmtMs, runtimeInfo, type BenchRecord, type Ctx, type TargetResult } from './context.js';
 
@@ -76,7 +76,7 @@ function implRank(r: BenchRecord): number {
   return (i < 0 ? 99 : i) * 100 + r.threads;
 }
 
-/** Rows of the relevance table: [shape, impl, threads, ms, GFLOP/s, % ceiling, time / ours]. */
+/** Rows of the relevance table: [shape, impl, threads, ms, GFLOP/s, % ceiling, time / ours, others' load, quiet calls]. */
 function relevanceRows(ctx: Ctx): string[][] {
   const ceiling = measuredCeiling(ctx);
   const fastest = fastestProbe(ctx.records);
@@ -158,9 +158,9 @@ function mdTable(head: string[], rows: string[][], right: Set<number> = new Set(
 }
 
 const QUIET_TEXT = 'Quiet calls: rows timed call by call in rounds carry a reading of the host\'s speed (the in-L1 tile, '
-  + '~5 ms) just before and just after every call; a call is quiet when both read >= 85% of the run\'s fastest reading. '
-  + 'The last column gives the quiet calls and their median. The other columns are over all calls; the targets\' '
-  + 'ratios are over the quiet calls when both rows have at least 3 (bench/host-speed.ts).';
+  + `~5 ms) just before and just after every call; a call is quiet when both read >= ${100 * QUIET_SHARE}% of the fastest `
+  + 'reading of its measurement. The last column gives the quiet calls and their median. The other columns are over all '
+  + `calls; the targets' ratios are over the quiet calls when both rows have at least ${MIN_QUIET_CALLS} (bench/host-speed.ts).`;
 
 const REL_HEAD = ['shape (B, P, d, C)', 'impl', 'threads', 'median ms', 'GFLOP/s', '% ceiling x threads', 'time / fdtkit-simd x1', "others' load", 'quiet calls: median'];
 const REL_RIGHT = new Set([2, 3, 4, 5, 6, 7, 8]);

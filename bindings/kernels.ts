@@ -176,13 +176,21 @@ export function resolveBuild(build: WasmBuild): ResolvedBuild {
  *
  * Under Deno the module is the build's shared-memory twin on a memory of its own (no workers): Deno does not enable
  * V8's WebAssembly trap handler, so V8 checks the bounds of every load and store in code, and with the twin's
- * memory (shared, maximum 4 GiB) those checks cost far less. Measured on this project's machine (Deno 2.9.6, V8
- * 15.0): the in-L1 tile 16.6 against 12.1 GFLOP/s, the relevance forward at B = 1 54 against 72 ms. Node and Bun
- * run both builds at the same speed, so they keep the plain one. The two builds compute the same bits.
+ * memory (shared, maximum 4 GiB) those checks cost far less: with Deno 2.9.6 (V8 15.0) on a Cascade Lake Xeon the
+ * in-L1 tile ran at 16.6 against 12.1 GFLOP/s, the relevance forward at B = 1 in 54 against 72 ms
+ * (docs/PERFORMANCE.md, "Node, Deno and Bun"). Node and Bun run both builds at the same speed, so they keep the
+ * plain one. The two builds compute the same bits. Where the shared memory cannot be made, the plain build runs.
  */
 export async function instantiateKernels(build: WasmBuild = 'auto'): Promise<KernelModule> {
   const which = resolveBuild(build);
-  if (sharedMemoryIsFaster()) return (await instantiateShared(which)).mod;
+  if (sharedMemoryIsFaster()) {
+    try {
+      return (await instantiateShared(which)).mod;
+    } catch {
+      // A shared memory reserves 4 GiB of address space; where that is refused (ulimit -v, many live engines), the
+      // plain build runs at its own speed.
+    }
+  }
   const module = await compile(which, { simd: SIMD_WASM_BASE64, scalar: SCALAR_WASM_BASE64, relaxed: RELAXED_WASM_BASE64 }[which]);
   const instance = await WebAssembly.instantiate(module, {});
   return new KernelModule(instance.exports as unknown as KernelExports, which);

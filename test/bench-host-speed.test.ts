@@ -1,5 +1,6 @@
 // The benchmark's host-speed bookkeeping: which calls count as quiet, the quiet medians the targets compare, and
-// where measureInterleaved puts the probe readings. Pure logic: nothing here is timed.
+// where measureInterleaved puts the probe readings. No assertion depends on a timing; the last test only checks
+// that a real probe returns a positive reading.
 import { describe, expect, it } from 'vitest';
 import { measureInterleaved } from '../bench/harness.js';
 import { fastestProbe, HostSpeed, MIN_QUIET_CALLS, QUIET_SHARE, quietCalls, quietTiming } from '../bench/host-speed.js';
@@ -25,6 +26,13 @@ describe('bench host speed', () => {
     expect(quietTiming(few, 18)).toEqual({ medianMs: null, quiet: 2, calls: 3 });
   });
 
+  it('a row is judged against the fastest reading of its own measurement when it carries one', () => {
+    // Readings of 18 are quiet against a measurement whose fastest was 18, not against a run whose fastest was 21.4.
+    const row = { rounds_ms: [10, 11, 12], host_gflops: [18, 18, 18, 18, 18, 18], host_ref_gflops: 18 };
+    expect(quietTiming(row, 21.4)).toEqual({ medianMs: 11, quiet: 3, calls: 3 });
+    expect(quietTiming({ ...row, host_ref_gflops: undefined }, 21.4)).toEqual({ medianMs: null, quiet: 0, calls: 3 });
+  });
+
   it('rows without probes, or with probes that do not pair with the calls, have no quiet timing', () => {
     expect(quietTiming({ rounds_ms: [1, 2, 3] }, 18)).toBeNull();
     expect(quietTiming({ rounds_ms: [1, 2, 3], host_gflops: [18, 18, 18] }, 18)).toBeNull();
@@ -42,6 +50,8 @@ describe('bench host speed', () => {
     expect(a!.hostGflops).toEqual([0, 1, 3, 4, 4, 5]);
     expect(b!.hostGflops).toEqual([1, 2, 2, 3, 5, 6]);
     expect(a!.roundsMs).toHaveLength(3);
+    expect(a!.hostRefGflops).toBe(6);
+    expect(b!.hostRefGflops).toBe(6);
     const plain = await measureInterleaved([() => 0], { budgetS: 0, min: 2, max: 2 });
     expect(plain[0]!.hostGflops).toBeUndefined();
   });

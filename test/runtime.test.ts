@@ -24,11 +24,17 @@ describe('runtime', () => {
     const mod = await instantiateKernels('auto');
     const shared = typeof SharedArrayBuffer === 'function' && mod.k.memory.buffer instanceof SharedArrayBuffer;
     expect(shared).toBe(runtime === 'deno');
-    // The arena grows the shared memory like the plain one, and the kernels write where the views read.
+    // The arena grows the memory (shared or not) past its first pages, and a kernel writes where the views read:
+    // GELU of 3 over a 4 MiB block.
     const n = 1 << 20;
-    const p = mod.arena.alloc(4 * n);
-    mod.f32(p, n).fill(3);
-    expect(mod.f32(p, n)[n - 1]).toBe(3);
-    mod.arena.free(p);
+    const x = mod.arena.alloc(4 * n);
+    const y = mod.arena.alloc(4 * n);
+    mod.f32(x, n).fill(3);
+    mod.k.f32_gelu_fwd(x, n, y, 0);
+    const out = mod.f32(y, n);
+    expect(out[0]).toBeCloseTo(2.99595, 4);
+    expect(out[n - 1]).toBe(out[0]);
+    mod.arena.free(y);
+    mod.arena.free(x);
   });
 });

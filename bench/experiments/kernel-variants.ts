@@ -3,6 +3,7 @@
 //
 //   npx tsx bench/experiments/kernel-variants.ts          (re-runs itself under --experimental-wasm-relaxed-simd)
 //   deno run -A --sloppy-imports bench/experiments/kernel-variants.ts;  bun bench/experiments/kernel-variants.ts
+//   ... [--shared]                                        (the variants on a shared memory; always so under Deno)
 //
 // The variants are AssemblyScript written here, compiled in memory with the installed compiler (the same options as
 // the shipped build: -O3, stub runtime, no asserts), and timed against each other in one process:
@@ -24,7 +25,8 @@ import { spawnSync } from 'node:child_process';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import asc from 'assemblyscript/asc';
-import { instantiateKernels } from '../../bindings/kernels.js';
+import { instantiateKernels, sharedMemoryIsFaster } from '../../bindings/kernels.js';
+import { detectRuntime } from '../../src/runtime.js';
 import { measure, median } from '../harness.js';
 import { relevanceInputs } from '../relevance.js';
 
@@ -293,15 +295,22 @@ interface Variant {
 async function build(madd: boolean): Promise<Variant> {
   const res = await asc.compileString(SOURCE(madd), {
     optimizeLevel: 3, shrinkLevel: 0, runtime: 'stub', noAssert: true, initialMemory: 1,
-    enable: madd ? ['simd', 'relaxed-simd'] : ['simd'], exportRuntime: false,
+    enable: [...(madd ? ['simd', 'relaxed-simd'] : ['simd']), ...(SHARED ? ['threads'] : [])], exportRuntime: false,
+    ...(SHARED ? { sharedMemory: true, importMemory: true, maximumMemory: 65536 } : {}),
   } as Parameters<typeof asc.compileString>[1]);
   if (!res.binary) throw new Error(`asc failed: ${res.stderr.toString()}`);
-  const inst = await WebAssembly.instantiate(await WebAssembly.compile(res.binary as Uint8Array<ArrayBuffer>), {});
-  return inst.exports as unknown as Variant;
+  const module = await WebAssembly.compile(res.binary as Uint8Array<ArrayBuffer>);
+  if (!SHARED) return (await WebAssembly.instantiate(module, {})).exports as unknown as Variant;
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+  const inst = await WebAssembly.instantiate(module, { env: { memory } });
+  return { ...(inst.exports as object), memory } as unknown as Variant;
 }
 
 // Node 20 validates relaxed SIMD only behind a flag: re-run there with it. Deno and Bun validate it as is.
-const isNode = !('Deno' in globalThis) && !('Bun' in globalThis);
+const isNode = detectRuntime() === 'node';
+// The variants on a shared memory where the shipped kernels run on one (Deno: see instantiateKernels), or with
+// --shared, so that the shipped tile and the variants are compared on the same kind of memory.
+const SHARED = sharedMemoryIsFaster() || process.argv.includes('--shared');
 if (isNode && !process.execArgv.includes(FLAG) && !process.env['FDT_VARIANTS_CHILD']) {
   const self = fileURLToPath(import.meta.url);
   const r = spawnSync(process.execPath, [FLAG, ...process.execArgv, self, ...process.argv.slice(2)], {

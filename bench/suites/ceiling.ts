@@ -13,7 +13,7 @@
  */
 import { instantiateKernels } from '../../bindings/kernels.js';
 import { measure } from '../harness.js';
-import { fastestProbe, residentTile } from '../host-speed.js';
+import { fastestProbe, QUIET_SHARE, residentTile } from '../host-speed.js';
 import type { Ctx } from '../context.js';
 
 export const CEILING_K = 256;
@@ -69,16 +69,26 @@ export function hostSpeedNote(ctx: Ctx): string | null {
 }
 
 /**
- * A note when even the fastest host probe of the timed rounds (host-speed.ts) stayed under 85% of the ceiling's
- * best sample: then every call ran in a slow period, and calls marked quiet are quiet only next to the others.
- * Null otherwise, or when either is missing.
+ * Notes on the probe readings (host-speed.ts): when even the fastest reading of the timed rounds stayed under
+ * QUIET_SHARE of the ceiling's best sample (every call then ran in a slow period), and which measurements had a
+ * fastest reading under QUIET_SHARE of the run's fastest (the host, or this process, ran slower through all of
+ * them; their quiet calls are quiet only next to each other). Empty when neither happened.
  */
-export function probeNote(ctx: Ctx): string | null {
+export function probeNotes(ctx: Ctx): string[] {
+  const notes: string[] = [];
   const best = measuredCeiling(ctx);
   const fastest = fastestProbe(ctx.records);
-  if (!best || !fastest || fastest >= 0.85 * best) return null;
-  return `the host probe read at most ${fastest.toFixed(1)} GFLOP/s during the timed rounds, ${((100 * fastest) / best).toFixed(0)}% of the ceiling's `
-    + `best sample (${best.toFixed(1)}): the timed calls ran in a slow period of the host, and the quiet ones are quiet only next to the others`;
+  const pct = (x: number) => `${(100 * QUIET_SHARE).toFixed(0)}% of ${x.toFixed(1)}`;
+  if (best && fastest && fastest < QUIET_SHARE * best) {
+    notes.push(`the host probe read at most ${fastest.toFixed(1)} GFLOP/s during the timed rounds, under ${pct(best)} (the ceiling's best `
+      + 'sample): the timed calls ran in a slow period, and the quiet ones are quiet only next to the others');
+  }
+  const low = ctx.records.filter((r) => r.host_ref_gflops !== undefined && r.host_ref_gflops < QUIET_SHARE * fastest);
+  if (low.length) {
+    notes.push(`measured with every probe reading under ${pct(fastest)} GFLOP/s (the run's fastest): `
+      + `${low.map((r) => `${r.shape_id ?? r.shape} ${r.impl} x${r.threads} (at most ${r.host_ref_gflops!.toFixed(1)})`).join(', ')}`);
+  }
+  return notes;
 }
 
 /** The SIMD tile's K = CEILING_K rows of the run (start and end), the ones the ceiling is taken from. */

@@ -84,7 +84,8 @@ export async function threadsSuite(ctx: Ctx): Promise<void> {
         const via = rN.via === 'kernel' ? 'kernel (engine.parallel.relevance)' : 'encodeImage with imageDim 16 (relevance-dominated)';
         ctx.add({
           kernel: KERNEL, shape: shapeLabel(s), shape_id: s.id, impl: 'fdtkit-simd-engine', threads: 1, median_ms: t1.medianMs,
-          gflops: flops / (t1.medianMs * 1e6), samples: t1.samples, others_load: t1.othersLoad, extra: { via }, ...roundFields(t1),
+          gflops: flops / (t1.medianMs * 1e6), samples: t1.samples, others_load: t1.othersLoad,
+          extra: { via, paired_threads: threads }, ...roundFields(t1),
         });
         ctx.add({
           kernel: KERNEL, shape: shapeLabel(s), shape_id: s.id, impl: 'fdtkit-simd', threads, median_ms: tN.medianMs,
