@@ -3,7 +3,8 @@
 //
 //   npx tsx bench/experiments/kernel-variants.ts          (re-runs itself under --experimental-wasm-relaxed-simd)
 //   deno run -A --sloppy-imports bench/experiments/kernel-variants.ts;  bun bench/experiments/kernel-variants.ts
-//   ... [--shared]                                        (the variants on a shared memory; always so under Deno)
+//   ... [--shared | --plain]      the variants on a shared memory (the default under Deno, where the shipped kernels
+//                                 run on one) or on a plain one
 //
 // The variants are AssemblyScript written here, compiled in memory with the installed compiler (the same options as
 // the shipped build: -O3, stub runtime, no asserts), and timed against each other in one process:
@@ -310,7 +311,7 @@ async function build(madd: boolean): Promise<Variant> {
 const isNode = detectRuntime() === 'node';
 // The variants on a shared memory where the shipped kernels run on one (Deno: see instantiateKernels), or with
 // --shared, so that the shipped tile and the variants are compared on the same kind of memory.
-const SHARED = sharedMemoryIsFaster() || process.argv.includes('--shared');
+const SHARED = (sharedMemoryIsFaster() || process.argv.includes('--shared')) && !process.argv.includes('--plain');
 if (isNode && !process.execArgv.includes(FLAG) && !process.env['FDT_VARIANTS_CHILD']) {
   const self = fileURLToPath(import.meta.url);
   const r = spawnSync(process.execPath, [FLAG, ...process.execArgv, self, ...process.argv.slice(2)], {
