@@ -1,4 +1,4 @@
-import { relaxedSimdSupported } from '../../bindings/kernels.js';
+import { relaxedSimdSupported, sharedMemoryIsFaster } from '../../bindings/kernels.js';
 import { parseArgs } from 'node:util';
 import { getDispatcher } from '../dispatch/dispatcher.js';
 import { relevanceFlops, type Work } from '../dispatch/policy.js';
@@ -26,6 +26,9 @@ export async function runDoctor(args: string[]): Promise<number> {
     ? `relaxed SIMD   supported: build 'relaxed' (fused multiply-add, 1.3-1.5x on the GEMMs; last bits differ) is available`
     : `relaxed SIMD   not supported here (Node 20: --experimental-wasm-relaxed-simd); the 'relaxed' build cannot run`);
   out.push(`threads        ${caps.threads ? 'workers + SharedArrayBuffer available' : 'unavailable'}; the wasm engine runs on ${wasm.threads} thread${wasm.threads === 1 ? '' : 's'}`);
+  if (sharedMemoryIsFaster()) {
+    out.push('wasm memory    shared, on every thread count: this runtime checks wasm bounds in code, which costs less on a shared memory');
+  }
   if (caps.tfjs.available) {
     const kind = caps.tfjs.gpu ? 'GPU' : caps.tfjs.softwareDevice ? 'a software device: CPU, no GPU' : 'CPU, no GPU';
     out.push(`tfjs engine    ready on backend '${caps.tfjs.backend}' (${kind})${caps.tfjs.device ? `, device: ${caps.tfjs.device}` : ''}`);
