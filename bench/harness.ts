@@ -148,10 +148,9 @@ export async function measureInterleaved(fns: (() => unknown)[], o: MeasureOptio
     }
   }
   const load = othersLoad(c0, cpuSnapshot());
-  const ref = Math.max(...host.flat());
   return samples.map((xs, i) => ({
     medianMs: median(xs), minMs: Math.min(...xs), maxMs: Math.max(...xs), samples: xs.length, othersLoad: load,
-    roundsMs: xs, ...(o.probe ? { hostGflops: host[i]!, hostRefGflops: ref } : {}),
+    roundsMs: xs, ...(o.probe ? { hostGflops: host[i]!, hostRefGflops: Math.max(...host.flat()) } : {}),
   }));
 }
 

@@ -180,10 +180,11 @@ export function resolveBuild(build: WasmBuild): ResolvedBuild {
  * in-L1 tile ran at 16.6 against 12.1 GFLOP/s, the relevance forward at B = 1 in 54 against 72 ms
  * (docs/PERFORMANCE.md, "Node, Deno and Bun"). Node and Bun run both builds at the same speed, so they keep the
  * plain one. The two builds compute the same bits. Where the shared memory cannot be made, the plain build runs.
+ * `shared` chooses explicitly (the benchmarks compare the two).
  */
-export async function instantiateKernels(build: WasmBuild = 'auto'): Promise<KernelModule> {
+export async function instantiateKernels(build: WasmBuild = 'auto', shared = sharedMemoryIsFaster()): Promise<KernelModule> {
   const which = resolveBuild(build);
-  if (sharedMemoryIsFaster()) {
+  if (shared) {
     try {
       return (await instantiateShared(which)).mod;
     } catch {

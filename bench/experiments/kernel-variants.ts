@@ -33,6 +33,39 @@ import { relevanceInputs } from '../relevance.js';
 
 const FLAG = '--experimental-wasm-relaxed-simd';
 
+/**
+ * The 2x16 tile with its k loop unrolled four times, as AssemblyScript named `name`. The rows' values are
+ * broadcast from memory (one load32_splat per row and k), or, with `broadcast`, read four at a time by one v128 load
+ * per row and broadcast by shuffles: 4.5 loads per k step instead of 6 (for runtimes that bounds-check every load).
+ */
+const UNROLLED = (name: string, broadcast: boolean, MAC: (acc: string, x: string, b: string) => string): string => `
+@inline function ${name}(a0: usize, a1: usize, bp: usize, K: i32, out: usize): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 4 <= K; k += 4) {${broadcast ? '\n    const q0 = v128.load(a0); const q1 = v128.load(a1);' : ''}
+${[0, 1, 2, 3].map((u) => `    {
+      ${broadcast
+    ? `const x0 = v128.shuffle<f32>(q0, q0, ${u}, ${u}, ${u}, ${u}); const x1 = v128.shuffle<f32>(q1, q1, ${u}, ${u}, ${u}, ${u});`
+    : `const x0 = v128.load32_splat(a0, ${4 * u}); const x1 = v128.load32_splat(a1, ${4 * u});`}
+      const b0 = v128.load(bp, ${64 * u}); const b1 = v128.load(bp, ${64 * u + 16});
+      const b2 = v128.load(bp, ${64 * u + 32}); const b3 = v128.load(bp, ${64 * u + 48});
+      c00 = ${MAC('c00', 'x0', 'b0')}; c01 = ${MAC('c01', 'x0', 'b1')}; c02 = ${MAC('c02', 'x0', 'b2')}; c03 = ${MAC('c03', 'x0', 'b3')};
+      c10 = ${MAC('c10', 'x1', 'b0')}; c11 = ${MAC('c11', 'x1', 'b1')}; c12 = ${MAC('c12', 'x1', 'b2')}; c13 = ${MAC('c13', 'x1', 'b3')};
+    }`).join('\n')}
+    a0 += 16; a1 += 16; bp += 256;
+  }
+  for (; k < K; k++) {
+    const x0 = v128.load32_splat(a0); const x1 = v128.load32_splat(a1);
+    const b0 = v128.load(bp); const b1 = v128.load(bp, 16); const b2 = v128.load(bp, 32); const b3 = v128.load(bp, 48);
+    c00 = ${MAC('c00', 'x0', 'b0')}; c01 = ${MAC('c01', 'x0', 'b1')}; c02 = ${MAC('c02', 'x0', 'b2')}; c03 = ${MAC('c03', 'x0', 'b3')};
+    c10 = ${MAC('c10', 'x1', 'b0')}; c11 = ${MAC('c11', 'x1', 'b1')}; c12 = ${MAC('c12', 'x1', 'b2')}; c13 = ${MAC('c13', 'x1', 'b3')};
+    a0 += 4; a1 += 4; bp += 64;
+  }
+  v128.store(out, c00); v128.store(out, c01, 16); v128.store(out, c02, 32); v128.store(out, c03, 48);
+  v128.store(out, c10, 64); v128.store(out, c11, 80); v128.store(out, c12, 96); v128.store(out, c13, 112);
+}`;
+
 const SOURCE = (madd: boolean): string => {
   const MAC = (acc: string, x: string, b: string) => (madd ? `f32x4.relaxed_madd(${x}, ${b}, ${acc})` : `f32x4.add(${acc}, f32x4.mul(${x}, ${b}))`);
   return `
@@ -152,61 +185,9 @@ export function rel_split(Q: usize, B: i32, L: i32, d: i32, Tp: usize, C: i32, R
   v128.store(out, c00); v128.store(out, c01, 16); v128.store(out, c10, 32); v128.store(out, c11, 48);
 }
 
-/** The 2x16 tile with its k loop unrolled four times. */
-@inline function tileUnrolled(a0: usize, a1: usize, bp: usize, K: i32, out: usize): void {
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
-  let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
-  let k = 0;
-  for (; k + 4 <= K; k += 4) {
-${[0, 1, 2, 3].map((u) => `    {
-      const x0 = v128.load32_splat(a0, ${4 * u}); const x1 = v128.load32_splat(a1, ${4 * u});
-      const b0 = v128.load(bp, ${64 * u}); const b1 = v128.load(bp, ${64 * u + 16});
-      const b2 = v128.load(bp, ${64 * u + 32}); const b3 = v128.load(bp, ${64 * u + 48});
-      c00 = ${MAC('c00', 'x0', 'b0')}; c01 = ${MAC('c01', 'x0', 'b1')}; c02 = ${MAC('c02', 'x0', 'b2')}; c03 = ${MAC('c03', 'x0', 'b3')};
-      c10 = ${MAC('c10', 'x1', 'b0')}; c11 = ${MAC('c11', 'x1', 'b1')}; c12 = ${MAC('c12', 'x1', 'b2')}; c13 = ${MAC('c13', 'x1', 'b3')};
-    }`).join('\n')}
-    a0 += 16; a1 += 16; bp += 256;
-  }
-  for (; k < K; k++) {
-    const x0 = v128.load32_splat(a0); const x1 = v128.load32_splat(a1);
-    const b0 = v128.load(bp); const b1 = v128.load(bp, 16); const b2 = v128.load(bp, 32); const b3 = v128.load(bp, 48);
-    c00 = ${MAC('c00', 'x0', 'b0')}; c01 = ${MAC('c01', 'x0', 'b1')}; c02 = ${MAC('c02', 'x0', 'b2')}; c03 = ${MAC('c03', 'x0', 'b3')};
-    c10 = ${MAC('c10', 'x1', 'b0')}; c11 = ${MAC('c11', 'x1', 'b1')}; c12 = ${MAC('c12', 'x1', 'b2')}; c13 = ${MAC('c13', 'x1', 'b3')};
-    a0 += 4; a1 += 4; bp += 64;
-  }
-  v128.store(out, c00); v128.store(out, c01, 16); v128.store(out, c02, 32); v128.store(out, c03, 48);
-  v128.store(out, c10, 64); v128.store(out, c11, 80); v128.store(out, c12, 96); v128.store(out, c13, 112);
-}
+${UNROLLED('tileUnrolled', false, MAC)}
 
-/**
- * The 2x16 tile reading four values of each row with one v128 load and broadcasting them with shuffles, k unrolled
- * four times: 4.5 loads per k step instead of 6 (for runtimes that bounds-check every load).
- */
-@inline function tileBcast(a0: usize, a1: usize, bp: usize, K: i32, out: usize): void {
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
-  let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
-  let k = 0;
-  for (; k + 4 <= K; k += 4) {
-    const q0 = v128.load(a0); const q1 = v128.load(a1);
-${[0, 1, 2, 3].map((u) => `    {
-      const x0 = v128.shuffle<f32>(q0, q0, ${u}, ${u}, ${u}, ${u}); const x1 = v128.shuffle<f32>(q1, q1, ${u}, ${u}, ${u}, ${u});
-      const b0 = v128.load(bp, ${64 * u}); const b1 = v128.load(bp, ${64 * u + 16});
-      const b2 = v128.load(bp, ${64 * u + 32}); const b3 = v128.load(bp, ${64 * u + 48});
-      c00 = ${MAC('c00', 'x0', 'b0')}; c01 = ${MAC('c01', 'x0', 'b1')}; c02 = ${MAC('c02', 'x0', 'b2')}; c03 = ${MAC('c03', 'x0', 'b3')};
-      c10 = ${MAC('c10', 'x1', 'b0')}; c11 = ${MAC('c11', 'x1', 'b1')}; c12 = ${MAC('c12', 'x1', 'b2')}; c13 = ${MAC('c13', 'x1', 'b3')};
-    }`).join('\n')}
-    a0 += 16; a1 += 16; bp += 256;
-  }
-  for (; k < K; k++) {
-    const x0 = v128.load32_splat(a0); const x1 = v128.load32_splat(a1);
-    const b0 = v128.load(bp); const b1 = v128.load(bp, 16); const b2 = v128.load(bp, 32); const b3 = v128.load(bp, 48);
-    c00 = ${MAC('c00', 'x0', 'b0')}; c01 = ${MAC('c01', 'x0', 'b1')}; c02 = ${MAC('c02', 'x0', 'b2')}; c03 = ${MAC('c03', 'x0', 'b3')};
-    c10 = ${MAC('c10', 'x1', 'b0')}; c11 = ${MAC('c11', 'x1', 'b1')}; c12 = ${MAC('c12', 'x1', 'b2')}; c13 = ${MAC('c13', 'x1', 'b3')};
-    a0 += 4; a1 += 4; bp += 64;
-  }
-  v128.store(out, c00); v128.store(out, c01, 16); v128.store(out, c02, 32); v128.store(out, c03, 48);
-  v128.store(out, c10, 64); v128.store(out, c11, 80); v128.store(out, c12, 96); v128.store(out, c13, 112);
-}
+${UNROLLED('tileBcast', true, MAC)}
 
 export function tile_bcast(a0: usize, a1: usize, bp: usize, K: i32, out: usize): void {
   tileBcast(a0, a1, bp, K, out);

@@ -5,7 +5,7 @@
 //   npx tsx bench/experiments/shared-memory.ts [--B 1]
 //   deno run -A --sloppy-imports bench/experiments/shared-memory.ts;  bun bench/experiments/shared-memory.ts
 import process from 'node:process';
-import { instantiateKernels, instantiateThreaded, type KernelModule } from '../../bindings/kernels.js';
+import { instantiateKernels } from '../../bindings/kernels.js';
 import { detectRuntime } from '../../src/runtime.js';
 import { measureInterleaved } from '../harness.js';
 import { residentTile } from '../host-speed.js';
@@ -13,9 +13,9 @@ import { relevanceInputs, wasmRelevanceSetup } from '../relevance.js';
 import { numberArg } from './args.js';
 
 const s = { B: numberArg('--B', 1), P: 49, d: 512, C: 16384 };
-// Under Deno instantiateKernels gives the twin, so the plain build is instantiated from its bytes directly there.
-const plain = detectRuntime() === 'deno' ? await plainUnderDeno() : await instantiateKernels('simd');
-const { mod: twin, pool } = await instantiateThreaded('simd', 2);
+const plain = await instantiateKernels('simd', false);
+const twin = await instantiateKernels('simd', true);
+if (!(twin.k.memory.buffer instanceof SharedArrayBuffer)) throw new Error('no shared memory could be made here');
 const tiles = [residentTile(plain, 256)!, residentTile(twin, 256)!];
 const calls = 20000;
 const t = await measureInterleaved(tiles.map((x) => () => x.run(calls)), { budgetS: 3, min: 10, max: 40 });
@@ -25,14 +25,5 @@ const { q, T } = relevanceInputs(s);
 const runs = [wasmRelevanceSetup(plain, s, q, T), wasmRelevanceSetup(twin, s, q, T)];
 const r = await measureInterleaved(runs.map((x) => x.run), { budgetS: 4, min: 5, max: 20 });
 console.log(`${detectRuntime()}: relevance B = ${s.B}, plain ${r[0]!.medianMs.toFixed(1)} ms, shared-memory twin ${r[1]!.medianMs.toFixed(1)} ms (one thread each)`);
-pool.terminate();
 process.exit(0);
 
-/** The plain SIMD build where instantiateKernels would give the twin: compiled from the same embedded bytes. */
-async function plainUnderDeno(): Promise<KernelModule> {
-  const { SIMD_WASM_BASE64 } = await import('../../bindings/wasm-bytes.generated.js');
-  const { KernelModule: Mod } = await import('../../bindings/kernels.js');
-  const bytes = Uint8Array.from(atob(SIMD_WASM_BASE64), (c) => c.charCodeAt(0));
-  const inst = await WebAssembly.instantiate(await WebAssembly.compile(bytes), {});
-  return new Mod(inst.exports as never, 'simd');
-}
