@@ -232,31 +232,27 @@ export function rel_4x8(Q: usize, B: i32, L: i32, d: i32, Tp8: usize, C: i32, R:
   }
 }
 
-/** pack with 8-column panels. */
-export function pack8(src: usize, N: i32, K: i32, dst: usize): void {
-  const panels = (N + 7) / 8;
+/** Packs an [N, K] matrix into panels of W columns of depth K (the last panel zero-padded). */
+@inline function packPanels(src: usize, N: i32, K: i32, dst: usize, W: i32): void {
+  const panels = (N + W - 1) / W;
   for (let p = 0; p < panels; p++) {
-    for (let j = 0; j < 8; j++) {
-      const n = p * 8 + j;
+    for (let j = 0; j < W; j++) {
+      const n = p * W + j;
       for (let k = 0; k < K; k++) {
         const v: f32 = n < N ? load<f32>(src + ((<usize>n * <usize>K + <usize>k) << 2)) : 0;
-        store<f32>(dst + ((<usize>p * <usize>K * 8 + <usize>k * 8 + <usize>j) << 2), v);
+        store<f32>(dst + ((<usize>p * <usize>K * <usize>W + <usize>k * <usize>W + <usize>j) << 2), v);
       }
     }
   }
 }
 
+/** pack with 8-column panels. */
+export function pack8(src: usize, N: i32, K: i32, dst: usize): void {
+  packPanels(src, N, K, dst, 8);
+}
+
 export function pack(src: usize, N: i32, K: i32, dst: usize): void {
-  const panels = (N + 15) / 16;
-  for (let p = 0; p < panels; p++) {
-    for (let j = 0; j < 16; j++) {
-      const n = p * 16 + j;
-      for (let k = 0; k < K; k++) {
-        const v: f32 = n < N ? load<f32>(src + ((<usize>n * <usize>K + <usize>k) << 2)) : 0;
-        store<f32>(dst + ((<usize>p * <usize>K * 16 + <usize>k * 16 + <usize>j) << 2), v);
-      }
-    }
-  }
+  packPanels(src, N, K, dst, 16);
 }
 `;
 };
