@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import process from 'node:process';
 import { Bench } from 'tinybench';
+import { clearUpperVectorState } from '../bindings/vector-state.js';
 
 /** One measurement: the median and spread of `samples` calls. */
 export interface Timing {
@@ -95,6 +96,7 @@ export async function measure(fn: () => unknown, o: MeasureOptions): Promise<Tim
   const bench = new Bench({ iterations: n, time: 0, warmupIterations: 0, warmupTime: 0, throws: true });
   bench.add('task', fn);
   const c0 = cpuSnapshot();
+  clearUpperVectorState();
   await bench.run();
   const c1 = cpuSnapshot();
   const result = bench.tasks[0]!.result as unknown as {
@@ -137,6 +139,7 @@ export async function measureInterleaved(fns: (() => unknown)[], o: MeasureOptio
     const order = fns.map((_, i) => i);
     if (r % 2) order.reverse();
     for (const i of order) {
+      clearUpperVectorState(); // every call starts from the same thread state, whatever ran before (vector-state.ts)
       const t0 = performance.now();
       await fns[i]!();
       samples[i]!.push(performance.now() - t0);

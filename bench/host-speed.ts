@@ -15,6 +15,7 @@
  * can be judged, and re-rendered, without this code.
  */
 import { instantiateKernels, type KernelModule } from '../bindings/kernels.js';
+import { clearUpperVectorState } from '../bindings/vector-state.js';
 
 /**
  * tile_2x16 on one resident panel of depth K (16 columns, K * 64 bytes) and two rows (K * 8 bytes) in `mod`'s
@@ -71,6 +72,7 @@ export class HostSpeed {
 
   /** GFLOP/s of the in-L1 tile now: the median of 5 samples of 1,000 calls (~5 ms in all). */
   probe(): number {
+    clearUpperVectorState(); // the probe reads the host, not what the thread ran before (vector-state.ts)
     const rates: number[] = [];
     for (let s = 0; s < SAMPLES; s++) {
       const t0 = performance.now();

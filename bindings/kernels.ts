@@ -1,4 +1,5 @@
 import { Arena } from './arena.js';
+import { decodeBase64 } from './base64.js';
 import { WorkerPool } from './pool.js';
 import {
   RELAXED_SHARED_WASM_BASE64, RELAXED_WASM_BASE64, SCALAR_SHARED_WASM_BASE64, SCALAR_WASM_BASE64, SIMD_SHARED_WASM_BASE64,
@@ -128,13 +129,6 @@ export class KernelModule {
   f64(ptr: number, length: number): Float64Array {
     return new Float64Array(this.k.memory.buffer, ptr, length);
   }
-}
-
-function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
 }
 
 const compiled: Partial<Record<string, Promise<WebAssembly.Module>>> = {};

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { FDT } from '../src/index.js';
 import { detectRuntime } from '../src/runtime.js';
 import { instantiateKernels, sharedMemoryIsFaster, simdSupported } from '../bindings/kernels.js';
+import { clearsVectorState, clearUpperVectorState } from '../bindings/vector-state.js';
 
 describe('runtime', () => {
   it('is the one CI asked for, and picks the SIMD build when the runtime validates it', async () => {
@@ -36,5 +37,12 @@ describe('runtime', () => {
     expect(out[n - 1]).toBe(out[0]);
     mod.arena.free(y);
     mod.arena.free(x);
+  });
+
+  it('clears the upper vector state before engine calls exactly where it is left dirty: Node on x86-64', () => {
+    const proc = (globalThis as { process?: { arch?: string; getBuiltinModule?: unknown } }).process;
+    const expected = detectRuntime() === 'node' && proc?.arch === 'x64' && typeof proc.getBuiltinModule === 'function';
+    expect(clearsVectorState()).toBe(expected);
+    expect(() => clearUpperVectorState()).not.toThrow();
   });
 });

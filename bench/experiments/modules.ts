@@ -5,9 +5,10 @@ import { pathToFileURL } from 'node:url';
 import { KernelModule, type KernelExports } from '../../bindings/kernels.js';
 import { SIMD_WASM_BASE64 } from '../../bindings/wasm-bytes.generated.js';
 import { measureInterleaved } from '../harness.js';
+import { decodeBase64 } from '../../bindings/base64.js';
 
 async function load(b64: string): Promise<KernelModule> {
-  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const bytes = decodeBase64(b64);
   const { instance } = await WebAssembly.instantiate(bytes, {});
   return new KernelModule(instance.exports as unknown as KernelExports, 'simd');
 }
