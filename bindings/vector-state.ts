@@ -4,10 +4,10 @@
  * Why: in Node 20 on x86-64, large base64 encodes and decodes (`atob`, `btoa`, `Buffer#toString('base64')`,
  * `Buffer.from(s, 'base64')`; tens of KB and up) run AVX2 code that returns without VZEROUPPER, so the thread keeps
  * the upper halves of the YMM registers in use (XINUSE bit 2, read with XGETBV) until something clears them. On a
- * Cascade Lake Xeon every wasm SIMD loop of that thread then ran 13% slower, although V8 encodes every instruction of
- * those loops with VEX: the in-L1 tile read 18.7 against 21.5 GFLOP/s, `encodeImage` at the paper shape (B = 1)
- * took 57.0 against 50.8 ms (docs/PERFORMANCE.md, "Dirty vector registers"). Deno and Bun left the state clean in
- * the same tests. A user's server that decodes base64 images on the thread that calls FDT is the common case.
+ * Cascade Lake Xeon every wasm SIMD loop of that thread then ran 13-14% slower, although V8 encodes every
+ * instruction of those loops with VEX: the in-L1 tile read 18.8 against 21.6 GFLOP/s, the relevance forward at the
+ * paper shape (B = 1) took 49.6 against 43.4 ms (bench/experiments/vector-state.ts; docs/PERFORMANCE.md, "Dirty
+ * vector registers"). Deno and Bun left the state clean in the same tests. A user's server that decodes base64 images on the thread that calls FDT is the common case.
  *
  * How: JavaScript cannot execute VZEROUPPER, but a SHA-512 of one byte does: OpenSSL's SHA-512 block function on
  * x86-64 (there is no SHA-512 instruction on these CPUs) is its AVX or AVX2 code, which ends with VZEROUPPER. Where

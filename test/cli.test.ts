@@ -6,6 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { GOLDEN_DIR, goldenHeadFiles, HAS_GOLDEN, REPO_ROOT, SHARED_DIR } from './golden-io.js';
+import { clearsVectorState } from '../bindings/vector-state.js';
 
 const run = promisify(execFile);
 const FIXTURE = path.join(SHARED_DIR, 'fixtures', 'official-fdt-mini.pth.tar');
@@ -127,6 +128,8 @@ describe('fdt doctor and fdt calibrate', () => {
     expect(d1.stdout).toMatch(/wasm engine\s+ready, (simd|scalar) build/);
     expect(d1.stdout).toMatch(/tfjs engine\s+ready on backend 'cpu' \(CPU, no GPU\)/);
     expect(d1.stdout).toMatch(/thresholds\s+defaults/);
+    // The CLI runs under Node: on x86-64 the engine clears the AVX upper state before its calls (vector-state.ts).
+    expect(/vector state\s+cleared before every wasm engine call/.test(d1.stdout)).toBe(clearsVectorState());
     expect(d1.stdout).toMatch(/train step, B = 32 .* -> wasm\s+no GPU/);
     const c = await fdtEnv(env, 'calibrate', '--quick', '--backends', 'wasm');
     expect(c.code, c.stderr).toBe(0);

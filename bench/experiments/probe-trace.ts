@@ -4,9 +4,11 @@
 //   deno run -A --sloppy-imports bench/experiments/probe-trace.ts ...;  bun bench/experiments/probe-trace.ts ...
 //
 // Prints one probe reading (GFLOP/s of the in-L1 tile, ~5 ms) every --every-ms for --seconds. With --import, the
-// median and the highest of 40 readings before importing the package and again after it: in Node 20 the probe, and
-// every wasm kernel of the process with it, runs ~15% faster after importing @tensorflow/tfjs-core or
-// assemblyscript/asc (not onnxruntime-web), for the rest of the process (docs/PERFORMANCE.md, "The host probe").
+// median and the highest of 40 readings before importing the package and again after it. In Node 20 the probe ran
+// ~15% faster after importing @tensorflow/tfjs-core or assemblyscript/asc: the kernels' loading had left the
+// thread's AVX upper halves in use, and those imports cleared them. The kernels no longer leave them in use, and
+// the probe clears them before each reading (bindings/vector-state.ts; docs/PERFORMANCE.md, "Dirty vector
+// registers"), so the readings before and after now agree.
 import { HostSpeed } from '../host-speed.js';
 import { numberArg, stringArg } from './args.js';
 

@@ -1,4 +1,5 @@
 import { relaxedSimdSupported, sharedMemoryIsFaster } from '../../bindings/kernels.js';
+import { clearsVectorState } from '../../bindings/vector-state.js';
 import { parseArgs } from 'node:util';
 import { getDispatcher } from '../dispatch/dispatcher.js';
 import { relevanceFlops, type Work } from '../dispatch/policy.js';
@@ -28,6 +29,9 @@ export async function runDoctor(args: string[]): Promise<number> {
   out.push(`threads        ${caps.threads ? 'workers + SharedArrayBuffer available' : 'unavailable'}; the wasm engine runs on ${wasm.threads} thread${wasm.threads === 1 ? '' : 's'}`);
   if (sharedMemoryIsFaster()) {
     out.push('wasm memory    shared, on every thread count: this runtime checks wasm bounds in code, which costs less on a shared memory');
+  }
+  if (clearsVectorState()) {
+    out.push('vector state   cleared before every wasm engine call: Node leaves the AVX upper halves in use after large base64 work, which slowed wasm SIMD by 13%');
   }
   if (caps.tfjs.available) {
     const kind = caps.tfjs.gpu ? 'GPU' : caps.tfjs.softwareDevice ? 'a software device: CPU, no GPU' : 'CPU, no GPU';
