@@ -94,9 +94,9 @@ export async function measure(fn: () => unknown, o: MeasureOptions): Promise<Tim
   const max = o.max ?? 50;
   const n = Math.max(min, Math.min(max, Math.floor((o.budgetS * 1000) / Math.max(last, 1e-3))));
   const bench = new Bench({ iterations: n, time: 0, warmupIterations: 0, warmupTime: 0, throws: true });
-  bench.add('task', fn);
+  // Every timed call starts from the same thread state, whatever ran before (vector-state.ts).
+  bench.add('task', fn, { beforeEach: clearUpperVectorState });
   const c0 = cpuSnapshot();
-  clearUpperVectorState();
   await bench.run();
   const c1 = cpuSnapshot();
   const result = bench.tasks[0]!.result as unknown as {

@@ -138,14 +138,19 @@ function compile(key: string, b64: string): Promise<WebAssembly.Module> {
   return compiled[key]!;
 }
 
-/** True when this runtime validates the SIMD build. */
+let simdValidates: boolean | undefined;
+let relaxedValidates: boolean | undefined;
+
+/** True when this runtime validates the SIMD build (decoded and validated once). */
 export function simdSupported(): boolean {
-  return WebAssembly.validate(decodeBase64(SIMD_WASM_BASE64));
+  simdValidates ??= WebAssembly.validate(decodeBase64(SIMD_WASM_BASE64));
+  return simdValidates;
 }
 
-/** True when this runtime validates the relaxed-SIMD build (fused multiply-add). */
+/** True when this runtime validates the relaxed-SIMD build (fused multiply-add; decoded and validated once). */
 export function relaxedSimdSupported(): boolean {
-  return WebAssembly.validate(decodeBase64(RELAXED_WASM_BASE64));
+  relaxedValidates ??= WebAssembly.validate(decodeBase64(RELAXED_WASM_BASE64));
+  return relaxedValidates;
 }
 
 /** Resolves 'auto' to the build this runtime can run; throws when 'simd' or 'relaxed' is forced but unsupported. */

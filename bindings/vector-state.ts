@@ -1,17 +1,18 @@
 /**
  * Clears the upper halves of the calling thread's AVX registers where Node leaves them in use.
  *
- * Why: in Node 20 on x86-64, large base64 encodes and decodes (`atob`, `btoa`, `Buffer#toString('base64')`,
- * `Buffer.from(s, 'base64')`; tens of KB and up) run AVX2 code that returns without VZEROUPPER, so the thread keeps
- * the upper halves of the YMM registers in use (XINUSE bit 2, read with XGETBV) until something clears them. On a
- * Cascade Lake Xeon every wasm SIMD loop of that thread then ran 13-14% slower, although V8 encodes every
- * instruction of those loops with VEX: the in-L1 tile read 18.8 against 21.6 GFLOP/s, the relevance forward at the
- * paper shape (B = 1) took 49.6 against 43.4 ms (bench/experiments/vector-state.ts; docs/PERFORMANCE.md, "Dirty
- * vector registers"). Deno and Bun left the state clean in the same tests. A user's server that decodes base64 images on the thread that calls FDT is the common case.
+ * Why: in Node 20 on x86-64, base64 encodes and decodes of tens of KB and more (`atob`, `btoa`,
+ * `Buffer#toString('base64')`, `Buffer.from(s, 'base64')`) run AVX2 code that returns without VZEROUPPER, so the
+ * thread keeps the upper halves of the YMM registers in use (XINUSE bit 2, read with XGETBV) until something clears
+ * them. On a Cascade Lake Xeon every wasm SIMD loop of that thread then ran 12-13% slower, although V8 encodes every
+ * instruction of those loops with VEX: the in-L1 tile read 18.7 against 21.6 GFLOP/s, the relevance forward at the
+ * paper shape (B = 1) took 52.4 against 46.6 ms (bench/experiments/vector-state.ts; docs/PERFORMANCE.md, "Dirty
+ * vector registers"). Deno and Bun left the state clean in the same tests. A server that decodes base64 images on
+ * the thread that calls FDT is the common case.
  *
  * How: JavaScript cannot execute VZEROUPPER, but a SHA-512 of one byte does: OpenSSL's SHA-512 block function on
  * x86-64 (there is no SHA-512 instruction on these CPUs) is its AVX or AVX2 code, which ends with VZEROUPPER. Where
- * OpenSSL takes another path the hash is merely wasted: ~3 us, against the milliseconds of any engine call.
+ * OpenSSL takes another path the hash is merely wasted: 3.5 us, against the milliseconds of any engine call.
  *
  * Elsewhere (Deno, Bun, browsers, other architectures, Node before 20.16 without process.getBuiltinModule, or where
  * the hash is unavailable) it does nothing.
@@ -27,36 +28,54 @@ interface NodeCrypto {
   createHash(algorithm: string): { update(data: string): { digest(): unknown } };
 }
 
-/** The clearing call where it does something, else null. */
-function makeClearer(): (() => void) | null {
+/** What the clearer needs of the runtime: Node on x86-64 with process.getBuiltinModule (20.16+), or null. */
+function nodeOnX64(): NodeProcess | null {
   const g = globalThis as Record<string, unknown>;
   if (typeof g['Deno'] === 'object' || typeof g['Bun'] === 'object') return null;
   const proc = g['process'] as NodeProcess | undefined;
-  if (proc?.release?.name !== 'node' || proc.arch !== 'x64' || typeof proc.getBuiltinModule !== 'function') return null;
-  const crypto = proc.getBuiltinModule('node:crypto') as NodeCrypto | undefined;
-  if (!crypto || typeof crypto.createHash !== 'function') return null;
-  const clear = (): void => {
-    crypto.createHash('sha512').update('x').digest();
-  };
+  return proc?.release?.name === 'node' && proc.arch === 'x64' ? proc : null;
+}
+
+/** The clearing call where it does something, else null. */
+function makeClearer(): (() => void) | null {
+  const proc = nodeOnX64();
+  if (!proc || typeof proc.getBuiltinModule !== 'function') return null;
   try {
+    const crypto = proc.getBuiltinModule('node:crypto') as NodeCrypto | undefined;
+    if (!crypto || typeof crypto.createHash !== 'function') return null;
+    const clear = (): void => {
+      crypto.createHash('sha512').update('x').digest();
+    };
     clear();
+    return clear;
   } catch {
-    return null; // a Node whose OpenSSL refuses SHA-512
+    return null; // a Node built without crypto (ERR_NO_CRYPTO), or whose OpenSSL refuses SHA-512
   }
-  return clear;
 }
 
 let clearer: (() => void) | null | undefined;
 
-/** True where clearUpperVectorState does something: Node on x86-64, with SHA-512. */
+/** True where clearUpperVectorState does something: Node 20.16+ on x86-64, with SHA-512. */
 export function clearsVectorState(): boolean {
   if (clearer === undefined) clearer = makeClearer();
   return clearer !== null;
 }
 
 /**
+ * Node on x86-64 where the state is left as it is, with the reason (for `fdt doctor`); null where it is cleared or
+ * where it does not need to be (other runtimes and architectures).
+ */
+export function vectorStateNotCleared(): string | null {
+  if (clearsVectorState() || !nodeOnX64()) return null;
+  return typeof nodeOnX64()!.getBuiltinModule === 'function'
+    ? 'node:crypto or its SHA-512 is unavailable in this Node'
+    : 'this Node lacks process.getBuiltinModule (Node 20.16 and later have it)';
+}
+
+/**
  * Clears the upper halves of the calling thread's AVX registers (Node on x86-64; a no-op elsewhere). The wasm engine
- * calls it before every engine call, the benchmark harness before every timed call; ~3 us.
+ * calls it at the start of every engine call and before thread 0's share of each pooled kernel step, the benchmark
+ * harness before every timed call; 3.5 us (bench/experiments/vector-state.ts prints it).
  */
 export function clearUpperVectorState(): void {
   if (clearsVectorState()) clearer!();

@@ -1,75 +1,137 @@
 // The calling thread's AVX upper state and the speed of wasm SIMD (bindings/vector-state.ts):
 //
-//   npx tsx bench/experiments/vector-state.ts [--rounds 12] [--xinuse]
+//   npx tsx bench/experiments/vector-state.ts [--rounds 12] [--xinuse [--import PKG]]
 //   deno run -A --sloppy-imports bench/experiments/vector-state.ts ...;  bun bench/experiments/vector-state.ts ...
 //
-// Each round times, back to back, the state right after 1 MB of base64 work (btoa + atob) and right after
-// clearUpperVectorState (a no-op outside Node on x86-64): the in-L1 tile (the fastest of 10 samples of 1,000
-// calls, GFLOP/s) and the relevance forward at the paper shape with B = 1 (one call, ms). It prints the median and
-// the best of the rounds per state. --xinuse also prints XINUSE (XGETBV, ECX = 1; bit 2 = YMM upper halves in use)
-// in each state: xinuse.c is compiled with cc into a temporary directory; Deno and Bun call it through their FFI,
-// Node loads a fresh copy with process.dlopen, whose constructor writes it to a file (the load then fails as "not a
-// Node module", which is expected).
+// Prints what clearUpperVectorState costs per call and what decoding a build with bindings/base64.ts costs. Then
+// each round times, back to back, the state right after 1 MB of base64 work (btoa + atob) and right after
+// clearUpperVectorState (a no-op outside Node on x86-64): the in-L1 tile (the fastest of 10 samples of 1,000 calls,
+// GFLOP/s) and the relevance forward at the paper shape with B = 1 (one call, ms); the median and the best of the
+// rounds per state.
+//
+// --xinuse first prints XINUSE (XGETBV, ECX = 1; bit 2 = YMM upper halves in use) after each kind of base64 work
+// and after clearing, with a positive control (a native 256-bit write) that shows the reading sees bit 2 in this
+// runtime; --import PKG also reads it after importing PKG on a dirty thread. xinuse.c is compiled with cc into a
+// temporary directory; Deno and Bun call it through their FFI, Node loads a fresh copy with process.dlopen whose
+// constructor does the work (the load then fails as "not a Node module", which is expected).
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
+import { decodeBase64 } from '../../bindings/base64.js';
 import { instantiateKernels } from '../../bindings/kernels.js';
 import { clearsVectorState, clearUpperVectorState } from '../../bindings/vector-state.js';
+import { SIMD_WASM_BASE64 } from '../../bindings/wasm-bytes.generated.js';
 import { Rng } from '../../src/rng.js';
 import { detectRuntime } from '../../src/runtime.js';
 import { residentTile } from '../host-speed.js';
-import { flagArg, numberArg } from './args.js';
+import { flagArg, numberArg, stringArg } from './args.js';
 
 const rounds = numberArg('--rounds', 12);
 const runtime = detectRuntime();
 const BASE64_INPUT = '\x07'.repeat(1 << 20);
 const base64Work = (): void => void atob(btoa(BASE64_INPUT));
 
-/** XINUSE of this thread as hex, or null without --xinuse. */
-const readXinuse = flagArg('--xinuse') ? await xinuseReader() : () => null;
+/** The native helpers: read XINUSE, set bit 2, clear it. */
+interface Native {
+  read(): string;
+  dirty(): void;
+  clear(): void;
+}
 
-async function xinuseReader(): Promise<() => string> {
+async function native(): Promise<Native> {
   const dir = mkdtempSync(join(tmpdir(), 'xinuse-'));
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   const so = join(dir, 'xinuse.so');
   execFileSync('cc', ['-O2', '-shared', '-fPIC', '-o', so, fileURLToPath(new URL('./xinuse.c', import.meta.url))]);
-  const g = globalThis as unknown as { Deno?: { dlopen: (p: string, s: object) => { symbols: { xinuse: () => bigint } } } };
+  type Symbols = { xinuse: () => bigint | number; dirty_upper: () => void; clear_upper: () => void };
+  const hex = (x: bigint | number): string => `0x${x.toString(16)}`;
   if (runtime === 'deno') {
-    const lib = g.Deno!.dlopen(so, { xinuse: { parameters: [], result: 'u64' } });
-    return () => `0x${lib.symbols.xinuse().toString(16)}`;
+    const deno = (globalThis as unknown as { Deno: { dlopen: (p: string, s: object) => { symbols: Symbols } } }).Deno;
+    const none = { parameters: [], result: 'void' };
+    const { symbols } = deno.dlopen(so, { xinuse: { parameters: [], result: 'u64' }, dirty_upper: none, clear_upper: none });
+    return { read: () => hex(symbols.xinuse()), dirty: () => symbols.dirty_upper(), clear: () => symbols.clear_upper() };
   }
   if (runtime === 'bun') {
-    const ffi = (await import('bun:ffi' as string)) as { dlopen: (p: string, s: object) => { symbols: { xinuse: () => bigint | number } } };
-    const lib = ffi.dlopen(so, { xinuse: { args: [], returns: 'u64' } });
-    return () => `0x${lib.symbols.xinuse().toString(16)}`;
+    const ffi = (await import('bun:ffi' as string)) as { dlopen: (p: string, s: object) => { symbols: Symbols } };
+    const none = { args: [], returns: 'void' };
+    const { symbols } = ffi.dlopen(so, { xinuse: { args: [], returns: 'u64' }, dirty_upper: none, clear_upper: none });
+    return { read: () => hex(symbols.xinuse()), dirty: () => symbols.dirty_upper(), clear: () => symbols.clear_upper() };
   }
   let n = 0;
-  return () => {
+  const load = (env: 'XINUSE_OUT' | 'XINUSE_DIRTY', value: string): void => {
     const copy = join(dir, `x${n++}.so`); // a fresh file each time: dlopen runs the constructor once per object
     copyFileSync(so, copy);
-    const out = join(dir, 'xinuse.txt');
-    process.env['XINUSE_OUT'] = out;
+    delete process.env['XINUSE_OUT'];
+    delete process.env['XINUSE_DIRTY'];
+    process.env[env] = value;
     try {
       process.dlopen({ exports: {} }, copy);
     } catch {
       // "Module did not self-register": the constructor has already run.
     }
-    return readFileSync(out, 'utf8');
+  };
+  const out = join(dir, 'xinuse.txt');
+  return {
+    read: () => {
+      load('XINUSE_OUT', out);
+      return readFileSync(out, 'utf8');
+    },
+    dirty: () => load('XINUSE_DIRTY', '1'),
+    clear: clearUpperVectorState,
   };
 }
 
 const mod = await instantiateKernels('simd');
-const states = { base64: base64Work, cleared: clearUpperVectorState } as const;
+
 if (flagArg('--xinuse')) {
-  console.log(`XINUSE after instantiating the kernels: ${readXinuse()}`);
-  for (const [state, set] of Object.entries(states)) {
-    set();
-    console.log(`XINUSE right after ${state === 'base64' ? '1 MB of base64 work' : 'clearUpperVectorState'}: ${readXinuse()}`);
+  const x = await native();
+  const clearName = clearsVectorState() ? 'clearUpperVectorState()' : 'VZEROUPPER (native)';
+  const show = (what: string): void => console.log(`XINUSE ${x.read()}  right after ${what}`);
+  show('instantiating the kernels');
+  const buffer = (globalThis as { Buffer?: { from(s: string | Uint8Array, enc?: string): { toString(enc: string): string } } }).Buffer;
+  const build = decodeBase64(SIMD_WASM_BASE64);
+  const works: [string, () => unknown][] = [
+    ['a native 256-bit write (the positive control)', () => x.dirty()],
+    [`decodeBase64 of the SIMD build (${(SIMD_WASM_BASE64.length / 1024).toFixed(0)} KB of base64)`, () => decodeBase64(SIMD_WASM_BASE64)],
+    ['atob of the SIMD build', () => atob(SIMD_WASM_BASE64)],
+    ...(buffer ? [
+      ['Buffer.from(the SIMD build, \'base64\')', () => buffer.from(SIMD_WASM_BASE64, 'base64')],
+      [`Buffer#toString('base64') of the ${(build.length / 1024).toFixed(0)} KB build`, () => buffer.from(build).toString('base64')],
+    ] as [string, () => unknown][] : []),
+    ['btoa + atob of 1 MB', base64Work],
+  ];
+  for (const [what, work] of works) {
+    work();
+    show(what);
+    x.clear();
+    show(clearName);
   }
+  const pkg = stringArg('--import');
+  if (pkg) {
+    base64Work();
+    show('btoa + atob of 1 MB');
+    await import(pkg);
+    show(`importing ${pkg}`);
+  }
+  x.clear();
 }
+
+if (clearsVectorState()) {
+  const t0 = performance.now();
+  for (let i = 0; i < 10_000; i++) clearUpperVectorState();
+  console.log(`clearUpperVectorState: ${((performance.now() - t0) / 10).toFixed(1)} us per call (10,000 calls)`);
+}
+const decodeMs: number[] = [];
+for (let i = 0; i < 21; i++) {
+  const t0 = performance.now();
+  decodeBase64(SIMD_WASM_BASE64);
+  decodeMs.push(performance.now() - t0);
+}
+console.log(`decodeBase64 of the SIMD build: ${decodeMs.sort((p, q) => p - q)[10]!.toFixed(2)} ms (median of 21)`);
+const states = { base64: base64Work, cleared: clearUpperVectorState } as const;
 
 const tile = residentTile(mod, 256)!;
 const tileRate = (): number => {

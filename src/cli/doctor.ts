@@ -1,5 +1,5 @@
 import { relaxedSimdSupported, sharedMemoryIsFaster } from '../../bindings/kernels.js';
-import { clearsVectorState } from '../../bindings/vector-state.js';
+import { clearsVectorState, vectorStateNotCleared } from '../../bindings/vector-state.js';
 import { parseArgs } from 'node:util';
 import { getDispatcher } from '../dispatch/dispatcher.js';
 import { relevanceFlops, type Work } from '../dispatch/policy.js';
@@ -30,8 +30,11 @@ export async function runDoctor(args: string[]): Promise<number> {
   if (sharedMemoryIsFaster()) {
     out.push('wasm memory    shared, on every thread count: this runtime checks wasm bounds in code, which costs less on a shared memory');
   }
+  const notCleared = vectorStateNotCleared();
   if (clearsVectorState()) {
-    out.push('vector state   cleared before every wasm engine call: Node leaves the AVX upper halves in use after large base64 work, which slowed wasm SIMD by 13%');
+    out.push('vector state   cleared before every wasm engine call: Node leaves the AVX upper halves in use after large base64 work, which slowed wasm SIMD by 12-13%');
+  } else if (notCleared) {
+    out.push(`vector state   not cleared (${notCleared}): wasm SIMD runs 12-13% slower on a thread after large base64 work`);
   }
   if (caps.tfjs.available) {
     const kind = caps.tfjs.gpu ? 'GPU' : caps.tfjs.softwareDevice ? 'a software device: CPU, no GPU' : 'CPU, no GPU';

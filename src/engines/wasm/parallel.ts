@@ -1,5 +1,6 @@
 import type { KernelCall, WorkerPool } from '../../../bindings/pool.js';
 import type { KernelModule } from '../../../bindings/kernels.js';
+import { clearUpperVectorState } from '../../../bindings/vector-state.js';
 import type { Scope } from './scope.js';
 import type { AdamWHyper } from '../types.js';
 
@@ -210,6 +211,9 @@ export class Parallel {
       for (const p of parts) for (const c of p) local(c);
       return;
     }
+    // The awaits between pooled steps let the application's callbacks run on this thread, and one of them may leave
+    // the AVX upper state dirty (bindings/vector-state.ts): thread 0's share starts clean, like the call did.
+    clearUpperVectorState();
     await this.pool.run(parts, local);
   }
 }
