@@ -5,7 +5,7 @@
  * co-tenant on the SMT sibling of the vCPU, which takes half of the FP ports, is the likely cause), and such periods
  * do not slow every implementation alike (our port-bound kernel lost 2x, tfjs-wasm 1.35x, in one measured run). A
  * ratio taken across such periods says more about the host than about the code. The speed of all wasm code of a
- * thread also changes by 12-13% with its AVX upper state (docs/PERFORMANCE.md, "Dirty vector registers"), which
+ * thread also changes by 11-13% with its AVX upper state (docs/PERFORMANCE.md, "Dirty vector registers"), which
  * the probe clears before every reading, as the harness does before every timed call.
  *
  * The probe is the ceiling suite's micro-kernel: tile_2x16 at K = 256 on a resident panel, in L1, 5 samples of

@@ -3,7 +3,7 @@
  *
  * Not `atob` and not `Buffer.from(s, 'base64')`: in Node 20 on x86-64 both decode inputs of this size (46 KB) with
  * AVX2 code that returns with the upper halves of the YMM registers still in use (XINUSE bit 2; no VZEROUPPER),
- * and that state stays with the thread. On a Cascade Lake Xeon every wasm SIMD loop of the thread then ran 12-13%
+ * and that state stays with the thread. On a Cascade Lake Xeon every wasm SIMD loop of the thread then ran 11-13%
  * slower (the in-L1 tile 18.7 against 21.6 GFLOP/s) until something cleared it, though V8 encodes every
  * instruction of those loops with VEX (docs/PERFORMANCE.md, "Dirty vector registers").
  * This loop decodes the 34 KB of the SIMD build in 0.34-0.55 ms (Node, Deno, Bun; bench/experiments/vector-state.ts),

@@ -4,7 +4,7 @@
  * Why: in Node 20 on x86-64, base64 encodes and decodes of tens of KB and more (`atob`, `btoa`,
  * `Buffer#toString('base64')`, `Buffer.from(s, 'base64')`) run AVX2 code that returns without VZEROUPPER, so the
  * thread keeps the upper halves of the YMM registers in use (XINUSE bit 2, read with XGETBV) until something clears
- * them. On a Cascade Lake Xeon every wasm SIMD loop of that thread then ran 12-13% slower, although V8 encodes every
+ * them. On a Cascade Lake Xeon every wasm SIMD loop of that thread then ran 11-13% slower, although V8 encodes every
  * instruction of those loops with VEX: the in-L1 tile read 18.7 against 21.6 GFLOP/s, the relevance forward at the
  * paper shape (B = 1) took 52.4 against 46.6 ms (bench/experiments/vector-state.ts; docs/PERFORMANCE.md, "Dirty
  * vector registers"). Deno and Bun left the state clean in the same tests. A server that decodes base64 images on

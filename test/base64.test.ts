@@ -7,7 +7,7 @@ import { SIMD_WASM_BASE64 } from '../bindings/wasm-bytes.generated.js';
 
 describe('loading the kernels', () => {
   // Runs first in this file, so nothing is compiled or validated yet (each test file has its own module instances).
-  it('decodes the builds without atob or Buffer (in Node they leave the AVX upper state dirty: 12-13% off every kernel)', async () => {
+  it('decodes the builds without atob or Buffer (in Node they leave the AVX upper state dirty: 11-13% off every kernel)', async () => {
     const atob = vi.spyOn(globalThis, 'atob');
     const from = vi.spyOn(Buffer, 'from');
     try {

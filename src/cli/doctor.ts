@@ -32,9 +32,9 @@ export async function runDoctor(args: string[]): Promise<number> {
   }
   const notCleared = vectorStateNotCleared();
   if (clearsVectorState()) {
-    out.push('vector state   cleared before every wasm engine call: Node leaves the AVX upper halves in use after large base64 work, which slowed wasm SIMD by 12-13%');
+    out.push('vector state   cleared before every wasm engine call: Node leaves the AVX upper halves in use after large base64 work, which slowed wasm SIMD by 11-13%');
   } else if (notCleared) {
-    out.push(`vector state   not cleared (${notCleared}): wasm SIMD runs 12-13% slower on a thread after large base64 work`);
+    out.push(`vector state   not cleared (${notCleared}): wasm SIMD runs 11-13% slower on a thread after large base64 work`);
   }
   if (caps.tfjs.available) {
     const kind = caps.tfjs.gpu ? 'GPU' : caps.tfjs.softwareDevice ? 'a software device: CPU, no GPU' : 'CPU, no GPU';
