@@ -6,7 +6,7 @@
  * and that state stays with the thread. On a Cascade Lake Xeon every wasm SIMD loop of the thread then ran 11-13%
  * slower (the in-L1 tile 18.7 against 21.6 GFLOP/s) until something cleared it, though V8 encodes every
  * instruction of those loops with VEX (docs/PERFORMANCE.md, "Dirty vector registers").
- * This loop decodes the 34 KB of the SIMD build in 0.34-0.55 ms (Node, Deno, Bun; bench/experiments/vector-state.ts),
+ * This loop decodes the 34 KB of the SIMD build in 0.33-0.55 ms (Node, Deno, Bun; bench/experiments/vector-state.ts),
  * and a test fails if loading the kernels calls `atob` or Buffer's base64 again.
  */
 

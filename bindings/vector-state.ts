@@ -6,13 +6,13 @@
  * thread keeps the upper halves of the YMM registers in use (XINUSE bit 2, read with XGETBV) until something clears
  * them. On a Cascade Lake Xeon every wasm SIMD loop of that thread then ran 11-13% slower, although V8 encodes every
  * instruction of those loops with VEX: the in-L1 tile read 18.7 against 21.6 GFLOP/s, the relevance forward at the
- * paper shape (B = 1) took 52.4 against 46.6 ms (bench/experiments/vector-state.ts; docs/PERFORMANCE.md, "Dirty
+ * paper shape (B = 1) took 52.0 against 45.4 ms (bench/experiments/vector-state.ts; docs/PERFORMANCE.md, "Dirty
  * vector registers"). Deno and Bun left the state clean in the same tests. A server that decodes base64 images on
  * the thread that calls FDT is the common case.
  *
  * How: JavaScript cannot execute VZEROUPPER, but a SHA-512 of one byte does: OpenSSL's SHA-512 block function on
  * x86-64 (there is no SHA-512 instruction on these CPUs) is its AVX or AVX2 code, which ends with VZEROUPPER. Where
- * OpenSSL takes another path the hash is merely wasted: 3.5 us, against the milliseconds of any engine call.
+ * OpenSSL takes another path the hash is merely wasted: 3.2 us, against the milliseconds of any engine call.
  *
  * Elsewhere (Deno, Bun, browsers, other architectures, Node before 20.16 without process.getBuiltinModule, or where
  * the hash is unavailable) it does nothing.
@@ -74,8 +74,8 @@ export function vectorStateNotCleared(): string | null {
 
 /**
  * Clears the upper halves of the calling thread's AVX registers (Node on x86-64; a no-op elsewhere). The wasm engine
- * calls it at the start of every engine call and before thread 0's share of each pooled kernel step, the benchmark
- * harness before every timed call; 3.5 us (bench/experiments/vector-state.ts prints it).
+ * calls it at the start of every engine call and before thread 0's share of each pooled kernel step, the tfjs engine
+ * before each of its calls, the benchmark harness before every timed call; 3.2 us (bench/experiments/vector-state.ts prints it).
  */
 export function clearUpperVectorState(): void {
   if (clearsVectorState()) clearer!();

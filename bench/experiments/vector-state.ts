@@ -1,13 +1,13 @@
 // The calling thread's AVX upper state and the speed of wasm SIMD (bindings/vector-state.ts):
 //
-//   npx tsx bench/experiments/vector-state.ts [--rounds 12] [--xinuse [--import PKG]]
+//   npx tsx bench/experiments/vector-state.ts [--rounds 12] [--xinuse [--import PKG]] [--tfjs]
 //   deno run -A --sloppy-imports bench/experiments/vector-state.ts ...;  bun bench/experiments/vector-state.ts ...
 //
 // Prints what clearUpperVectorState costs per call and what decoding a build with bindings/base64.ts costs. Then
 // each round times, back to back, the state right after 1 MB of base64 work (btoa + atob) and right after
 // clearUpperVectorState (a no-op outside Node on x86-64): the in-L1 tile (the fastest of 10 samples of 1,000 calls,
 // GFLOP/s) and the relevance forward at the paper shape with B = 1 (one call, ms); the median and the best of the
-// rounds per state.
+// rounds per state. --tfjs adds tfjs-backend-wasm's matMul of the same GEMM (the peer, in the same states).
 //
 // --xinuse first prints XINUSE (XGETBV, ECX = 1; bit 2 = YMM upper halves in use) after each kind of base64 work
 // and after clearing, with a positive control (a native 256-bit write) that shows the reading sees bit 2 in this
@@ -164,21 +164,50 @@ const relevanceMs = (): number => {
   return performance.now() - t0;
 };
 relevanceMs();
+const tfjsMs = flagArg('--tfjs') ? await tfjsMatMul() : null;
 
-const rows = { base64: { tile: [] as number[], rel: [] as number[] }, cleared: { tile: [] as number[], rel: [] as number[] } };
+/** --tfjs: one call of tfjs-backend-wasm's matMul [49, 512] x [512, 16384] (the relevance GEMM at B = 1), ms. */
+async function tfjsMatMul(): Promise<() => number> {
+  const tf = await import('@tensorflow/tfjs-core');
+  await import('@tensorflow/tfjs-backend-wasm');
+  if (!(await tf.setBackend('wasm'))) throw new Error('--tfjs: the tfjs wasm backend did not start');
+  await tf.ready();
+  const a = tf.randomNormal([P, d]);
+  const b = tf.randomNormal([d, C]);
+  const once = (): number => {
+    const t0 = performance.now();
+    const c = tf.matMul(a, b);
+    c.dataSync();
+    c.dispose();
+    return performance.now() - t0;
+  };
+  once();
+  return once;
+}
+
+const rows = {
+  base64: { tile: [] as number[], rel: [] as number[], tfjs: [] as number[] },
+  cleared: { tile: [] as number[], rel: [] as number[], tfjs: [] as number[] },
+};
 for (let r = 0; r < rounds; r++) {
   for (const state of r % 2 ? (['cleared', 'base64'] as const) : (['base64', 'cleared'] as const)) {
     states[state]();
     rows[state].tile.push(tileRate());
     states[state]();
     rows[state].rel.push(relevanceMs());
+    if (tfjsMs) {
+      states[state]();
+      rows[state].tfjs.push(tfjsMs());
+    }
   }
 }
 const med = (xs: number[]): number => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
 console.log(`${runtime}, ${rounds} rounds, each state timed right after it was set; the state is cleared here: ${clearsVectorState()}`);
-console.log('right after                  in-L1 tile GFLOP/s (median / best)   relevance B=1 P=49 d=512 C=16384 ms (median / best)');
+console.log('right after                  in-L1 tile GFLOP/s (median / best)   relevance B=1 P=49 d=512 C=16384 ms (median / best)' +
+  (tfjsMs ? '   tfjs-wasm matMul 49x512 @ 512x16384 ms (median / best)' : ''));
 for (const state of ['base64', 'cleared'] as const) {
   const x = rows[state];
   const label = state === 'base64' ? '1 MB of base64 work' : 'clearUpperVectorState';
-  console.log(`${label.padEnd(28)} ${med(x.tile).toFixed(1).padStart(8)} / ${Math.max(...x.tile).toFixed(1).padEnd(27)} ${med(x.rel).toFixed(1).padStart(8)} / ${Math.min(...x.rel).toFixed(1)}`);
+  const tfjs = tfjsMs ? `${med(x.tfjs).toFixed(1).padStart(27)} / ${Math.min(...x.tfjs).toFixed(1)}` : '';
+  console.log(`${label.padEnd(28)} ${med(x.tile).toFixed(1).padStart(8)} / ${Math.max(...x.tile).toFixed(1).padEnd(27)} ${med(x.rel).toFixed(1).padStart(8)} / ${Math.min(...x.rel).toFixed(1).padEnd(22)}${tfjs}`.trimEnd());
 }

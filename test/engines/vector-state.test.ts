@@ -1,5 +1,6 @@
 // The wasm engine clears the calling thread's AVX upper state at the start of every engine call and before thread
-// 0's share of every pooled step (bindings/vector-state.ts); here the clearer is replaced by a counter.
+// 0's share of every pooled step, the tfjs engine before each of its calls (bindings/vector-state.ts); here the
+// clearer is replaced by a counter.
 import { describe, expect, it, vi } from 'vitest';
 
 const clears = vi.hoisted(() => ({ n: 0 }));
@@ -40,6 +41,15 @@ describe('the wasm engine and the vector state', () => {
     const before = clears.n;
     await fdt.encodeImage(patches);
     expect(clears.n - before).toBeGreaterThan(1);
+    fdt.dispose();
+  });
+
+  it('the tfjs engine clears it once per call too (tfjs-backend-wasm is wasm SIMD as well)', async () => {
+    const fdt = await FDT.create({ numTokens: 32, dim: 8, imageDim: 4, textDim: 4, seed: 1, engine: 'tfjs', backends: ['cpu'] });
+    const patches = { data: new Float32Array(2 * 3 * 4).fill(0.5), shape: [2, 3, 4] };
+    const before = clears.n;
+    await fdt.encodeImage(patches);
+    expect(clears.n - before).toBe(1);
     fdt.dispose();
   });
 });

@@ -1,6 +1,7 @@
 import type { Tensor, Tensor2D, Tensor3D, TensorContainer } from '@tensorflow/tfjs-core';
 import { FdtEngineError, FdtShapeError, FdtValueError } from '../../errors.js';
 import { MODALITIES, type Modality } from '../../params.js';
+import { clearUpperVectorState } from '../../../bindings/vector-state.js';
 import type { AdamWHyper, EncodeOutput, Engine, ForwardBackwardOptions, HeadBatch, HeadOutput, ModelState } from '../types.js';
 import { forwardModality, headForward, type HeadTensors, type ModalityTensors, type ParamTensors } from './head.js';
 import { loadTf, type LoadedTf, type LoadTfOptions, type TfLoader, type TfNamespace } from './load.js';
@@ -305,12 +306,19 @@ export class TfjsEngine implements Engine {
    * Re-activates this engine's backend if someone switched tfjs to another one (several engines on one tfjs, or
    * the application). A user namespace given without `backends` is followed as is.
    */
+  /**
+   * Re-activates the pinned backend where another caller switched tfjs' global backend; then clears the thread's
+   * AVX upper state, as the wasm engine does before its calls: with it dirty under Node, tfjs-backend-wasm's matMul
+   * took 6-10% more time (bench/experiments/vector-state.ts --tfjs; bindings/vector-state.ts).
+   */
   private async ensureBackend(): Promise<void> {
     const { tf, backend, pinned } = this.loaded;
-    if (!pinned || tf.getBackend() === backend) return;
-    const ok = await tf.setBackend(backend);
-    if (!ok) throw new FdtEngineError(`tfjs engine: could not re-activate the tfjs backend '${backend}'`);
-    await tf.ready();
+    if (pinned && tf.getBackend() !== backend) {
+      const ok = await tf.setBackend(backend);
+      if (!ok) throw new FdtEngineError(`tfjs engine: could not re-activate the tfjs backend '${backend}'`);
+      await tf.ready();
+    }
+    clearUpperVectorState();
   }
 
   private resident(model: ModelState): TfResidentParams {

@@ -107,7 +107,7 @@ export class WasmEngine implements Engine {
     this.pending++;
     const run = this.tail
       .then(() => {
-        clearUpperVectorState(); // 3.5 us; 11-13% on every kernel of the call after large base64 work on this thread
+        clearUpperVectorState(); // 3.2 us; 11-13% on every kernel of the call after large base64 work on this thread
         return call();
       })
       .finally(() => this.pending--);
