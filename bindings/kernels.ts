@@ -138,19 +138,22 @@ function compile(key: string, b64: string): Promise<WebAssembly.Module> {
   return compiled[key]!;
 }
 
-let simdValidates: boolean | undefined;
-let relaxedValidates: boolean | undefined;
+const validated: Partial<Record<string, boolean>> = {};
 
-/** True when this runtime validates the SIMD build (decoded and validated once). */
-export function simdSupported(): boolean {
-  simdValidates ??= WebAssembly.validate(decodeBase64(SIMD_WASM_BASE64));
-  return simdValidates;
+/** Whether this runtime validates a build (decoded and validated once per build, memoised like `compiled`). */
+function validates(key: string, b64: string): boolean {
+  validated[key] ??= WebAssembly.validate(decodeBase64(b64));
+  return validated[key]!;
 }
 
-/** True when this runtime validates the relaxed-SIMD build (fused multiply-add; decoded and validated once). */
+/** True when this runtime validates the SIMD build. */
+export function simdSupported(): boolean {
+  return validates('simd', SIMD_WASM_BASE64);
+}
+
+/** True when this runtime validates the relaxed-SIMD build (fused multiply-add). */
 export function relaxedSimdSupported(): boolean {
-  relaxedValidates ??= WebAssembly.validate(decodeBase64(RELAXED_WASM_BASE64));
-  return relaxedValidates;
+  return validates('relaxed', RELAXED_WASM_BASE64);
 }
 
 /** Resolves 'auto' to the build this runtime can run; throws when 'simd' or 'relaxed' is forced but unsupported. */

@@ -66,8 +66,9 @@ export function clearsVectorState(): boolean {
  * where it does not need to be (other runtimes and architectures).
  */
 export function vectorStateNotCleared(): string | null {
-  if (clearsVectorState() || !nodeOnX64()) return null;
-  return typeof nodeOnX64()!.getBuiltinModule === 'function'
+  const proc = nodeOnX64();
+  if (clearsVectorState() || !proc) return null;
+  return typeof proc.getBuiltinModule === 'function'
     ? 'node:crypto or its SHA-512 is unavailable in this Node'
     : 'this Node lacks process.getBuiltinModule (Node 20.16 and later have it)';
 }

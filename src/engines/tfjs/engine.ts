@@ -304,11 +304,8 @@ export class TfjsEngine implements Engine {
 
   /**
    * Re-activates this engine's backend if someone switched tfjs to another one (several engines on one tfjs, or
-   * the application). A user namespace given without `backends` is followed as is.
-   */
-  /**
-   * Re-activates the pinned backend where another caller switched tfjs' global backend; then clears the thread's
-   * AVX upper state, as the wasm engine does before its calls: with it dirty under Node, tfjs-backend-wasm's matMul
+   * the application); a user namespace given without `backends` is followed as is. Then clears the thread's AVX
+   * upper state, as the wasm engine does before its calls: with it dirty under Node, tfjs-backend-wasm's matMul
    * took 6-10% more time (bench/experiments/vector-state.ts --tfjs; bindings/vector-state.ts).
    */
   private async ensureBackend(): Promise<void> {
