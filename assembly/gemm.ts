@@ -149,9 +149,26 @@ export function f32_pack_nn(src: usize, K: i32, N: i32, dst: usize): void {
  * out receives 32 floats: row 0's 16 then row 1's 16. Pass a1 == a0 for a single row.
  */
 export function tile_2x16(a0: usize, a1: usize, bp: usize, K: i32, out: usize): void {
+  tile2x16(a0, a1, bp, K, out, false);
+}
+
+/**
+ * tile_2x16 continuing the sums already in out: out[r][j] += sum_k a_r[k] * panel[k][j], each lane's terms added in
+ * k order after the ones before, so a depth cut into chunks gives the bits of one full-depth call.
+ */
+export function tile_2x16_acc(a0: usize, a1: usize, bp: usize, K: i32, out: usize): void {
+  tile2x16(a0, a1, bp, K, out, true);
+}
+
+@inline
+function tile2x16(a0: usize, a1: usize, bp: usize, K: i32, out: usize, acc: bool): void {
   if (ASC_FEATURE_SIMD) {
     let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
     let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
+    if (acc) {
+      c00 = v128.load(out); c01 = v128.load(out, 16); c02 = v128.load(out, 32); c03 = v128.load(out, 48);
+      c10 = v128.load(out, 64); c11 = v128.load(out, 80); c12 = v128.load(out, 96); c13 = v128.load(out, 112);
+    }
     for (let k = 0; k < K; k++) {
       const x0 = f32x4.splat(load<f32>(a0));
       const x1 = f32x4.splat(load<f32>(a1));
@@ -193,8 +210,8 @@ export function tile_2x16(a0: usize, a1: usize, bp: usize, K: i32, out: usize): 
     v128.store(out, c13, 112);
   } else {
     for (let j = 0; j < NR; j++) {
-      let s0: f32 = 0;
-      let s1: f32 = 0;
+      let s0: f32 = acc ? load<f32>(out + (<usize>j << 2)) : 0;
+      let s1: f32 = acc ? load<f32>(out + 64 + (<usize>j << 2)) : 0;
       let p0 = a0;
       let p1 = a1;
       let pb = bp + (<usize>j << 2);
@@ -216,48 +233,88 @@ export function tile_2x16(a0: usize, a1: usize, bp: usize, K: i32, out: usize): 
 const MB: i32 = 64;
 
 /**
+ * Panel depth per chunk, here and in the relevance forward: a deeper panel (K > DEPTH_CHUNK: the paper's d = 512,
+ * its Linear layers at K = 512 and 768, their weight gradients at K = 1,568 and 2,464) is walked DEPTH_CHUNK rows at
+ * a time, every row pair of the block taking one chunk while its 16 KiB slice of the panel stays in L1 (a full panel
+ * of depth 512 is 32 KiB, all of L1), the pairs' running sums kept in scratch between chunks (tile_2x16_acc: each
+ * lane's terms still added in k order, so the bits of one full-depth tile). 128 gave the same speed as 256.
+ */
+export const DEPTH_CHUNK: i32 = 256;
+
+/** Scratch bytes f32_gemm needs: the running sums of a block's row pairs (16 floats per row). */
+export function gemm_scratch_bytes(): usize {
+  return <usize>MB << 6;
+}
+
+/**
  * C[M, N] (row stride ldc) = (accumulate ? C : 0) + A[M, K] (row stride lda) * B + bias[N] (bias = 0: none),
- * with B given as packed panels (f32_pack_nt / f32_pack_nn). tile: 32 floats of scratch.
+ * with B given as packed panels (f32_pack_nt / f32_pack_nn). scratch: gemm_scratch_bytes() bytes, 16-byte aligned.
  */
 export function f32_gemm(
-  A: usize, M: i32, K: i32, lda: i32, Bp: usize, N: i32, bias: usize, C: usize, ldc: i32, accumulate: i32, tile: usize,
+  A: usize, M: i32, K: i32, lda: i32, Bp: usize, N: i32, bias: usize, C: usize, ldc: i32, accumulate: i32, scratch: usize,
 ): void {
   const panels = (N + NR - 1) / NR;
+  const rowBytes = <usize>lda << 2;
   for (let m0 = 0; m0 < M; m0 += MB) {
     const m1 = min(M, m0 + MB);
     for (let p = 0; p < panels; p++) {
       const bp = Bp + <usize>p * panelBytes(K);
       const n0 = p * NR;
       const w = min(NR, N - n0);
-      for (let i = m0; i < m1; i += 2) {
-        const two = i + 1 < m1;
-        const a0 = A + ((<usize>i * <usize>lda) << 2);
-        const a1 = two ? a0 + (<usize>lda << 2) : a0;
-        tile_2x16(a0, a1, bp, K, tile);
-        const rows = two ? 2 : 1;
-        for (let r = 0; r < rows; r++) {
-          const crow = C + ((<usize>(i + r) * <usize>ldc + <usize>n0) << 2);
-          const trow = tile + (<usize>r << 6);
-          let j = 0;
-          if (ASC_FEATURE_SIMD) {
-            // Four columns per vector, the scalar loop's operations per value (the same bits).
-            for (; j + 4 <= w; j += 4) {
-              const o = <usize>j << 2;
-              let v = v128.load(trow + o);
-              if (bias) v = f32x4.add(v, v128.load(bias + ((<usize>n0 + <usize>j) << 2)));
-              if (accumulate) v = f32x4.add(v128.load(crow + o), v);
-              v128.store(crow + o, v);
-            }
-          }
-          for (; j < w; j++) {
-            const o = <usize>j << 2;
-            let v = load<f32>(trow + o);
-            if (bias) v += load<f32>(bias + ((<usize>n0 + <usize>j) << 2));
-            if (accumulate) v = load<f32>(crow + o) + v;
-            store<f32>(crow + o, v);
+      if (K > DEPTH_CHUNK) {
+        // Chunk by chunk of depth, every row pair's sums carried in scratch (pair i - m0 at 64 (i - m0) bytes).
+        for (let k0 = 0; k0 < K; k0 += DEPTH_CHUNK) {
+          const kc = min(DEPTH_CHUNK, K - k0);
+          const koff = <usize>k0 << 2;
+          const bk = bp + (<usize>k0 << 6);
+          for (let i = m0; i < m1; i += 2) {
+            const a0 = A + <usize>i * rowBytes + koff;
+            const a1 = i + 1 < m1 ? a0 + rowBytes : a0;
+            const sums = scratch + (<usize>(i - m0) << 6);
+            if (k0 == 0) tile_2x16(a0, a1, bk, kc, sums);
+            else tile_2x16_acc(a0, a1, bk, kc, sums);
           }
         }
+        for (let i = m0; i < m1; i += 2) {
+          storeTile(scratch + (<usize>(i - m0) << 6), i + 1 < m1 ? 2 : 1, C + ((<usize>i * <usize>ldc + <usize>n0) << 2), ldc, w, bias, n0, accumulate);
+        }
+      } else {
+        for (let i = m0; i < m1; i += 2) {
+          const a0 = A + <usize>i * rowBytes;
+          tile_2x16(a0, i + 1 < m1 ? a0 + rowBytes : a0, bp, K, scratch);
+          storeTile(scratch, i + 1 < m1 ? 2 : 1, C + ((<usize>i * <usize>ldc + <usize>n0) << 2), ldc, w, bias, n0, accumulate);
+        }
       }
+    }
+  }
+}
+
+/**
+ * Writes the first w columns of a tile's rows (row r's 16 sums at tile + 64 r) to C from crow on (row stride ldc):
+ * C = (accumulate ? C : 0) + (sum + bias[n0 + j]).
+ */
+@inline
+function storeTile(tile: usize, rows: i32, crow: usize, ldc: i32, w: i32, bias: usize, n0: i32, accumulate: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const c = crow + ((<usize>r * <usize>ldc) << 2);
+    const trow = tile + (<usize>r << 6);
+    let j = 0;
+    if (ASC_FEATURE_SIMD) {
+      // Four columns per vector, the scalar loop's operations per value (the same bits).
+      for (; j + 4 <= w; j += 4) {
+        const o = <usize>j << 2;
+        let v = v128.load(trow + o);
+        if (bias) v = f32x4.add(v, v128.load(bias + ((<usize>n0 + <usize>j) << 2)));
+        if (accumulate) v = f32x4.add(v128.load(c + o), v);
+        v128.store(c + o, v);
+      }
+    }
+    for (; j < w; j++) {
+      const o = <usize>j << 2;
+      let v = load<f32>(trow + o);
+      if (bias) v += load<f32>(bias + ((<usize>n0 + <usize>j) << 2));
+      if (accumulate) v = load<f32>(c + o) + v;
+      store<f32>(c + o, v);
     }
   }
 }

@@ -6,7 +6,7 @@
 // Mask modes (FDT-SPEC quirk 1): MASK_OFFICIAL multiplies padded scores by 0, so a caption with any padding has
 // r = max(0, max over real l); the padding slot then wins ties by index order exactly as torch.max would.
 // MASK_EXCLUDE ignores padded slots. valid = 0 means every slot is real (images).
-import { NR, panelBytes, tile_2x16 } from './gemm';
+import { DEPTH_CHUNK, NR, panelBytes, tile_2x16, tile_2x16_acc } from './gemm';
 import { axpy, termAdd, termsEnd, termsStart } from './vec';
 
 export const MASK_OFFICIAL: i32 = 0;
@@ -18,14 +18,21 @@ const MAX_ITEMS_PER_PASS: i32 = 8;
 const ITEMS_IN_CACHE_BYTES: usize = 512 << 10;
 
 // Scratch layout of the forward: per item of a pass its 16 maxima and 16 arg-maxima (128 bytes), then the 2x16 tile,
-// then each item's first padded slot, then the pass's real slots (int32 each) and their items' offsets (int32 each).
+// then each item's first padded slot, then the pass's real slots (int32 each) and their items' offsets (int32 each),
+// then (16-byte aligned) the running sums of the pass's row pairs over a depth in chunks (32 floats per pair).
 const TILE_AT: usize = <usize>MAX_ITEMS_PER_PASS << 7;
 const PADS_AT: usize = TILE_AT + 128;
 const SLOTS_AT: usize = PADS_AT + ((<usize>MAX_ITEMS_PER_PASS << 2) + 15 & ~15);
 
-/** Scratch bytes f32_relevance_fwd needs for L token slots (the layout above). */
+/** Bytes before the running sums of the row pairs: the layout above for L slots, 16-byte aligned. */
+@inline
+function sumsAt(L: i32): usize {
+  return SLOTS_AT + ((<usize>MAX_ITEMS_PER_PASS * <usize>L) << 3) + 15 & ~15;
+}
+
+/** Scratch bytes f32_relevance_fwd needs for L token slots (the layout above, then 128 bytes per row pair). */
 export function relevance_scratch_bytes(L: i32): usize {
-  return SLOTS_AT + ((<usize>MAX_ITEMS_PER_PASS * <usize>L) << 3);
+  return sumsAt(L) + ((<usize>MAX_ITEMS_PER_PASS * <usize>L + 1) >> 1 << 7);
 }
 
 @inline
@@ -73,13 +80,20 @@ export function f32_relevance_fwd(
  * real slots shares its last tile with the next item's first slot instead of computing a row twice. Every (item,
  * token) still takes the max over its own slots in increasing slot order with the same comparison, so values and
  * arg-maxima are those of one item at a time.
+ *
+ * A panel deeper than DEPTH_CHUNK (the paper's d = 512: 32 KiB, all of L1) is walked a 16 KiB chunk at a time: every
+ * row pair of the pass takes the chunk while it stays in L1, its sums carried in scratch (tile_2x16_acc), and the
+ * maxima are folded once the sums are whole, so the bits are those of one full-depth tile. Measured 1.05-1.09x at the
+ * paper shapes (bench/results/2026-11-27-relevance-depth-chunks.txt). The unchunked path stays a loop of its own: one
+ * loop for both cost ~5% at d = 128.
  */
 export function f32_relevance_fwd_part(
   Q: usize, B: i32, L: i32, d: i32, Tp: usize, C: i32, scale: f32, valid: usize, mode: i32,
   R: usize, ARG: usize, scratch: usize, p0: i32, p1: i32,
 ): void {
   // Item i of a pass: maxima at scratch + 128 i, arg-maxima 64 bytes after them.
-  const tile = scratch + TILE_AT;
+  const tileAt = scratch + TILE_AT;
+  const sums = scratch + sumsAt(L);
   const pads = scratch + PADS_AT;
   const rows = scratch + SLOTS_AT;
   const owners = rows + ((<usize>MAX_ITEMS_PER_PASS * <usize>L) << 2);
@@ -114,16 +128,29 @@ export function f32_relevance_fwd_part(
           store<i32>(m + 64 + q, -1);
         }
       }
-      for (let t = 0; t < nv; t += 2) {
-        const j0 = load<i32>(rows + (<usize>t << 2));
-        const two = t + 1 < nv;
-        const j1 = two ? load<i32>(rows + (<usize>(t + 1) << 2)) : j0;
-        tile_2x16(qb + <usize>j0 * rowBytes, qb + <usize>j1 * rowBytes, bp, d, tile);
-        const o0 = load<i32>(owners + (<usize>t << 2));
-        updateMax(scratch + <usize>o0, scratch + <usize>o0 + 64, tile, j0 - (o0 >> 7) * L);
-        if (two) {
-          const o1 = load<i32>(owners + (<usize>(t + 1) << 2));
-          updateMax(scratch + <usize>o1, scratch + <usize>o1 + 64, tile + 64, j1 - (o1 >> 7) * L);
+      if (d > DEPTH_CHUNK) {
+        // Chunk by chunk of depth, every row pair's sums carried in scratch; then the maxima from the full sums.
+        for (let k0 = 0; k0 < d; k0 += DEPTH_CHUNK) {
+          const kc = min(DEPTH_CHUNK, d - k0);
+          const koff = <usize>k0 << 2;
+          const bk = bp + (<usize>k0 << 6);
+          for (let t = 0; t < nv; t += 2) {
+            const j0 = load<i32>(rows + (<usize>t << 2));
+            const j1 = t + 1 < nv ? load<i32>(rows + (<usize>(t + 1) << 2)) : j0;
+            const a0 = qb + <usize>j0 * rowBytes + koff;
+            const a1 = qb + <usize>j1 * rowBytes + koff;
+            const acc = sums + (<usize>t << 6);
+            if (k0 == 0) tile_2x16(a0, a1, bk, kc, acc);
+            else tile_2x16_acc(a0, a1, bk, kc, acc);
+          }
+        }
+        for (let t = 0; t < nv; t += 2) pairMaxima(scratch, rows, owners, nv, t, L, sums + (<usize>t << 6));
+      } else {
+        for (let t = 0; t < nv; t += 2) {
+          const j0 = load<i32>(rows + (<usize>t << 2));
+          const j1 = t + 1 < nv ? load<i32>(rows + (<usize>(t + 1) << 2)) : j0;
+          tile_2x16(qb + <usize>j0 * rowBytes, qb + <usize>j1 * rowBytes, bp, d, tileAt);
+          pairMaxima(scratch, rows, owners, nv, t, L, tileAt);
         }
       }
       const n0 = p * NR;
@@ -133,6 +160,19 @@ export function f32_relevance_fwd_part(
           load<i32>(pads + (<usize>i << 2)));
       }
     }
+  }
+}
+
+/** Folds the scores of row pair t (rows t and t + 1 of the pass, the second only when t + 1 < nv) into their items' maxima. */
+@inline
+function pairMaxima(scratch: usize, rows: usize, owners: usize, nv: i32, t: i32, L: i32, tile: usize): void {
+  const j0 = load<i32>(rows + (<usize>t << 2));
+  const o0 = load<i32>(owners + (<usize>t << 2));
+  updateMax(scratch + <usize>o0, scratch + <usize>o0 + 64, tile, j0 - (o0 >> 7) * L);
+  if (t + 1 < nv) {
+    const j1 = load<i32>(rows + (<usize>(t + 1) << 2));
+    const o1 = load<i32>(owners + (<usize>(t + 1) << 2));
+    updateMax(scratch + <usize>o1, scratch + <usize>o1 + 64, tile + 64, j1 - (o1 >> 7) * L);
   }
 }
 

@@ -15,8 +15,10 @@ export interface KernelExports {
   f32_pack_nn(src: number, K: number, N: number, dst: number): void;
   f32_gemm(
     A: number, M: number, K: number, lda: number, Bp: number, N: number, bias: number, C: number, ldc: number,
-    accumulate: number, tile: number,
+    accumulate: number, scratch: number,
   ): void;
+  /** Scratch bytes f32_gemm needs (16-byte aligned): the running sums of a block of 64 rows, 16 columns each. */
+  gemm_scratch_bytes(): number;
   f32_transpose(src: number, R: number, C: number, dst: number): void;
   f32_colsum_acc(X: number, M: number, N: number, out: number): void;
   f32_relevance_fwd(

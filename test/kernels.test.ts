@@ -53,17 +53,45 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
           const packed = H.zeros(Math.ceil(N / 16) * 16 * K);
           H.k.f32_pack_nt(H.f32(W), N, K, packed);
           const y = H.zeros(M * N);
-          H.k.f32_gemm(H.f32(x), M, K, K, packed, N, H.f32(b), y, N, 0, H.zeros(32));
+          H.k.f32_gemm(H.f32(x), M, K, K, packed, N, H.f32(b), y, N, 0, H.zeros(H.k.gemm_scratch_bytes() / 4));
           expectClose(`gemm nt M=${M} K=${K} N=${N}`, H.readF32(y, M * N), linear(x, W, b, M, K, N));
           // pack_nn of W^T ([K, N] row-major) must give the same panels' product, accumulated onto y.
           const Wt = new Float64Array(K * N);
           for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) Wt[k * N + n] = W[n * K + k]!;
           const packed2 = H.zeros(Math.ceil(N / 16) * 16 * K);
           H.k.f32_pack_nn(H.f32(Wt), K, N, packed2);
-          H.k.f32_gemm(H.f32(x), M, K, K, packed2, N, 0, y, N, 1, H.zeros(32));
+          H.k.f32_gemm(H.f32(x), M, K, K, packed2, N, 0, y, N, 1, H.zeros(H.k.gemm_scratch_bytes() / 4));
           const twice = linear(x, W, b, M, K, N).map((v, i) => v + (v - b[i % N]!));
           expectClose(`gemm nn accumulate M=${M} K=${K} N=${N}`, H.readF32(y, M * N), twice);
         }
+      }
+    }
+  });
+
+  it('gemm over a depth cut into chunks of 256 (K = 257, 512, 600; M across a 64-row block) gives the bits of one float32 multiply and add per term in k order, then bias, then accumulation', () => {
+    const rng = new Rng(12);
+    const f = Math.fround;
+    for (const [M, K, N] of [[3, 257, 17], [65, 512, 16], [66, 600, 33]] as const) {
+      const H = h();
+      const x = f32round(randn(rng, M * K));
+      const W = f32round(randn(rng, N * K));
+      const b = f32round(randn(rng, N));
+      const C0 = f32round(randn(rng, M * N));
+      const packed = H.zeros(Math.ceil(N / 16) * 16 * K);
+      H.k.f32_pack_nt(H.f32(W), N, K, packed);
+      for (const [bias, accumulate] of [[false, 0], [true, 1]] as const) {
+        const y = H.f32(C0);
+        H.k.f32_gemm(H.f32(x), M, K, K, packed, N, bias ? H.f32(b) : 0, y, N, accumulate, H.zeros(H.k.gemm_scratch_bytes() / 4));
+        const want = new Float64Array(M * N);
+        for (let m = 0; m < M; m++) {
+          for (let n = 0; n < N; n++) {
+            let s = 0;
+            for (let k = 0; k < K; k++) s = f(s + f(x[m * K + k]! * W[n * K + k]!));
+            if (bias) s = f(s + b[n]!);
+            want[m * N + n] = accumulate ? f(C0[m * N + n]! + s) : s;
+          }
+        }
+        expectIdentical(`gemm M=${M} K=${K} N=${N} bias=${bias}`, H.readF32(y, M * N), want);
       }
     }
   });
@@ -105,14 +133,14 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
       const Wp = H.zeros(Math.ceil(K / 16) * 16 * N);
       H.k.f32_pack_nn(H.f32(W), N, K, Wp);
       const gx = H.zeros(M * K);
-      H.k.f32_gemm(H.f32(gy), M, N, N, Wp, K, 0, gx, K, 0, H.zeros(32));
+      H.k.f32_gemm(H.f32(gy), M, N, N, Wp, K, 0, gx, K, 0, H.zeros(H.k.gemm_scratch_bytes() / 4));
       expectClose('gx', H.readF32(gx, M * K), ref.gx);
       const gyt = H.zeros(N * M);
       H.k.f32_transpose(H.f32(gy), M, N, gyt);
       const xp = H.zeros(Math.ceil(K / 16) * 16 * M);
       H.k.f32_pack_nn(H.f32(x), M, K, xp);
       const gW = H.zeros(N * K);
-      H.k.f32_gemm(gyt, N, M, M, xp, K, 0, gW, K, 1, H.zeros(32));
+      H.k.f32_gemm(gyt, N, M, M, xp, K, 0, gW, K, 1, H.zeros(H.k.gemm_scratch_bytes() / 4));
       expectClose('gW', H.readF32(gW, N * K), ref.gW);
       const gb = H.zeros(N);
       H.k.f32_colsum_acc(H.f32(gy), M, N, gb);
@@ -184,6 +212,42 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
       H.k.f32_relevance_bwd(H.f32(gR), H.i32(arg), H.f32(q), H.f32(T), B, L, C, d, scale, gqOut, gTOut);
       expectIdentical(`gq C=${C}`, H.readF32(gqOut, B * L * d), gq);
       expectIdentical(`gT C=${C}`, H.readF32(gTOut, C * d), gT);
+    }
+  });
+
+  it('relevance forward over a depth cut into chunks of 256 (d = 300, 512, 777) gives the bits of the full-depth GEMM: r = max over real slots of (q . t) times scale', () => {
+    const rng = new Rng(24);
+    const f = Math.fround;
+    for (const d of [300, 512, 777]) {
+      const [B, L, C] = [3, 5, 40];
+      const H = h();
+      const q = randn(rng, B * L * d);
+      const T = randn(rng, C * d);
+      const Tp = H.zeros(Math.ceil(C / 16) * 16 * d);
+      H.k.f32_pack_nt(H.f32(T), C, d, Tp);
+      const qptr = H.f32(q);
+      // Item b keeps its first L - b slots (odd and even counts, so row pairs straddle items); excluded padding.
+      const valid = Int32Array.from({ length: B * L }, (_, i) => (i % L < L - Math.floor(i / L) ? 1 : 0));
+      const scale = f(0.05);
+      const r = H.zeros(B * C);
+      const arg = H.zeros(B * C);
+      H.k.f32_relevance_fwd(qptr, B, L, d, Tp, C, scale, H.i32(valid), 1, r, arg, H.zeros(H.k.relevance_scratch_bytes(L) / 4));
+      const y = H.zeros(B * L * C);
+      H.k.f32_gemm(qptr, B * L, d, d, Tp, C, 0, y, C, 0, H.zeros(H.k.gemm_scratch_bytes() / 4));
+      const scores = H.readF32(y, B * L * C);
+      const [want, wantArg] = [new Float64Array(B * C), new Int32Array(B * C)];
+      for (let b = 0; b < B; b++) {
+        for (let c = 0; c < C; c++) {
+          let [best, at] = [-Infinity, -1];
+          for (let l = 0; l < L; l++) {
+            const s = scores[(b * L + l) * C + c]!;
+            if (valid[b * L + l] && s > best) [best, at] = [s, l];
+          }
+          [want[b * C + c], wantArg[b * C + c]] = [f(best * scale), at];
+        }
+      }
+      expectIdentical(`r d=${d}`, H.readF32(r, B * C), want);
+      expect(Array.from(H.readI32(arg, B * C))).toEqual(Array.from(wantArg));
     }
   });
 
@@ -393,7 +457,7 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
       const gyt = H.zeros(N * M);
       H.k.f32_transpose(H.f32(gy), M, N, gyt);
       const G = H.zeros(N * K);
-      H.k.f32_gemm(gyt, N, M, M, xhp, K, 0, G, K, 0, H.zeros(32));
+      H.k.f32_gemm(gyt, N, M, M, xhp, K, 0, G, K, 0, H.zeros(H.k.gemm_scratch_bytes() / 4));
       const S = H.zeros(N);
       H.k.f32_colsum_acc(H.f32(gy), M, N, S);
       // The outputs accumulate: start them from known values and subtract those.
@@ -531,7 +595,7 @@ function mixedKernels(H: Harness, q: Float64Array, T: Float64Array, w: Float64Ar
   const r = H.zeros(B * C);
   H.k.f32_relevance_fwd(H.f32(q), B, L, d, Tp, C, 0.3, 0, 0, r, H.zeros(B * C), H.zeros(H.k.relevance_scratch_bytes(L) / 4));
   const y = H.zeros(B * L * C);
-  H.k.f32_gemm(H.f32(q), B * L, d, d, Tp, C, 0, y, C, 0, H.zeros(32));
+  H.k.f32_gemm(H.f32(q), B * L, d, d, Tp, C, 0, y, C, 0, H.zeros(H.k.gemm_scratch_bytes() / 4));
   const e = H.zeros(B * d);
   H.k.f32_wsum_fwd(H.f32(w), H.f32(T), B, C, d, e);
   const gw = H.zeros(B * C);

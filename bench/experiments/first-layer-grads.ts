@@ -18,7 +18,7 @@ const mod = await instantiateKernels('simd');
 const k = mod.k;
 const alloc = (n: number, seed = 0) => floats(mod, n, seed ? (i) => Math.sin(seed * i + 0.5) : undefined);
 const N = 512;
-const gemmScratch = alloc(32);
+const gemmScratch = mod.arena.alloc(k.gemm_scratch_bytes());
 console.log(`one thread, ${rounds} rounds, interleaved`);
 for (const [name, M, K] of [['image', 32 * 49, 768], ['captions', 32 * 77, 512]] as const) {
   const x = alloc(M * K, 1);

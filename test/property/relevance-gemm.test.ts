@@ -60,7 +60,7 @@ describe('GEMM with packed panels', () => {
         if (pack === 'nt') mem.k.f32_pack_nt(mem.f32(W), N, K, Bp);
         else mem.k.f32_pack_nn(mem.f32(transpose(W, N, K)), K, N, Bp);
         const Cp = mem.f32(C0);
-        mem.k.f32_gemm(mem.f32(Apad), M, K, lda, Bp, N, bias ? mem.f32(b) : 0, Cp, ldc, accumulate ? 1 : 0, mem.zeros(32));
+        mem.k.f32_gemm(mem.f32(Apad), M, K, lda, Bp, N, bias ? mem.f32(b) : 0, Cp, ldc, accumulate ? 1 : 0, mem.zeros(mem.k.gemm_scratch_bytes() / 4));
         return { C: mem.readF32(Cp, M * ldc), panels: mem.readF32(Bp, panelFloats(N, K)) };
       });
       const y = linear(A, W, bias ? b : null, M, K, N);
@@ -121,13 +121,13 @@ describe('GEMM with packed panels', () => {
         const Wp = mem.zeros(panelFloats(K, N));
         mem.k.f32_pack_nn(mem.f32(W), N, K, Wp);
         const gx = mem.zeros(M * K);
-        mem.k.f32_gemm(mem.f32(gy), M, N, N, Wp, K, 0, gx, K, 0, mem.zeros(32));
+        mem.k.f32_gemm(mem.f32(gy), M, N, N, Wp, K, 0, gx, K, 0, mem.zeros(mem.k.gemm_scratch_bytes() / 4));
         const gyt = mem.zeros(N * M);
         mem.k.f32_transpose(mem.f32(gy), M, N, gyt);
         const xp = mem.zeros(panelFloats(K, M));
         mem.k.f32_pack_nn(mem.f32(x), M, K, xp);
         const gW = mem.zeros(N * K);
-        mem.k.f32_gemm(gyt, N, M, M, xp, K, 0, gW, K, 1, mem.zeros(32));
+        mem.k.f32_gemm(gyt, N, M, M, xp, K, 0, gW, K, 1, mem.zeros(mem.k.gemm_scratch_bytes() / 4));
         const gb = mem.zeros(N);
         mem.k.f32_colsum_acc(mem.f32(gy), M, N, gb);
         return { gx: mem.readF32(gx, M * K), gW: mem.readF32(gW, N * K), gb: mem.readF32(gb, N) };

@@ -28,11 +28,11 @@ export async function clipPass(
   const s = new Scope(mod);
   const d = dims.dim;
   try {
-    const tile = s.bytes(128);
+    const scratch = s.bytes(k.gemm_scratch_bytes());
     const side = (name: string, x: Float32Array, Din: number) => {
       const xp = s.upload(x);
       const e = s.f32(B * d);
-      k.f32_gemm(xp, B, Din, Din, rp.packedNT(`${name}.weight`, d, Din), d, rp.raw(`${name}.bias`), e, d, 0, tile);
+      k.f32_gemm(xp, B, Din, Din, rp.packedNT(`${name}.weight`, d, Din), d, rp.raw(`${name}.bias`), e, d, 0, scratch);
       const ehat = s.f32(B * d);
       const norms = s.f32(B);
       k.f32_l2norm_fwd(e, B, d, ehat, norms);

@@ -49,9 +49,10 @@ export class Parallel {
     const T = this.split(2 * M * K * N, Math.ceil(M / 2));
     const parts: KernelCall[][] = [];
     const per = Math.ceil(M / 2 / T) * 2;
+    const scratch = this.mod.k.gemm_scratch_bytes();
     for (let t = 0, m0 = 0; t < T && m0 < M; t++, m0 += per) {
       const rows = Math.min(per, M - m0);
-      parts.push([['f32_gemm', [A + m0 * lda * 4, rows, K, lda, Bp, N, bias, C + m0 * ldc * 4, ldc, accumulate, s.bytes(128)]]]);
+      parts.push([['f32_gemm', [A + m0 * lda * 4, rows, K, lda, Bp, N, bias, C + m0 * ldc * 4, ldc, accumulate, s.bytes(scratch)]]]);
     }
     await this.run(parts);
   }
