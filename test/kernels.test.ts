@@ -68,12 +68,16 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
     }
   });
 
-  it('gemm over a depth cut into chunks of 256 (K = 257, 512, 600; M across a 64-row block) gives the bits of one float32 multiply and add per term in k order, then bias, then accumulation', () => {
+  it('gemm over a depth cut into chunks of 256 (K = 257, 512, 600; M across a 64-row block; a row stride) gives the bits of one float32 multiply and add per term in k order, then bias, then accumulation, its scratch used and not overrun', () => {
     const rng = new Rng(12);
     const f = Math.fround;
-    for (const [M, K, N] of [[3, 257, 17], [65, 512, 16], [66, 600, 33]] as const) {
+    const CANARY = 1234.5;
+    // [M, K, N, lda]: lda > K reads A through a row stride.
+    for (const [M, K, N, lda] of [[3, 257, 17, 257], [65, 512, 16, 515], [66, 600, 33, 600]] as const) {
       const H = h();
       const x = f32round(randn(rng, M * K));
+      const xs = new Float64Array(M * lda).fill(3e38); // the stride's padding must not leak into C
+      for (let m = 0; m < M; m++) for (let k = 0; k < K; k++) xs[m * lda + k] = x[m * K + k]!;
       const W = f32round(randn(rng, N * K));
       const b = f32round(randn(rng, N));
       const C0 = f32round(randn(rng, M * N));
@@ -81,7 +85,10 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
       H.k.f32_pack_nt(H.f32(W), N, K, packed);
       for (const [bias, accumulate] of [[false, 0], [true, 1]] as const) {
         const y = H.f32(C0);
-        H.k.f32_gemm(H.f32(x), M, K, K, packed, N, bias ? H.f32(b) : 0, y, N, accumulate, H.zeros(H.k.gemm_scratch_bytes() / 4));
+        const bytes = H.k.gemm_scratch_bytes();
+        const scratch = H.f32(new Float64Array(bytes / 4 + 16).fill(CANARY));
+        H.k.f32_gemm(H.f32(xs), M, K, lda, packed, N, bias ? H.f32(b) : 0, y, N, accumulate, scratch);
+        expect(Array.from(H.readF32(scratch + bytes, 16)), `past the scratch M=${M}`).toEqual(new Array(16).fill(CANARY));
         const want = new Float64Array(M * N);
         for (let m = 0; m < M; m++) {
           for (let n = 0; n < N; n++) {
@@ -215,39 +222,58 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
     }
   });
 
-  it('relevance forward over a depth cut into chunks of 256 (d = 300, 512, 777) gives the bits of the full-depth GEMM: r = max over real slots of (q . t) times scale', () => {
+  it('relevance forward over a depth cut into chunks of 256 gives the bits of one float32 multiply and add per term in k order: both mask modes, odd row counts per pass, several passes, scratch used to its end and not beyond', () => {
     const rng = new Rng(24);
     const f = Math.fround;
-    for (const d of [300, 512, 777]) {
-      const [B, L, C] = [3, 5, 40];
+    const CANARY = 1234.5;
+    // [B, L, d, C, real slots per item (null: every slot real)]. Groups of G items per pass: 2 at L d = 77 x 777, 5 at
+    // 77 x 300, so each pass below has an odd count of real rows; at 63 x 260 G = 8 and the 504 rows fill the scratch.
+    const cases: [number, number, number, number, number[] | null][] = [
+      [5, 77, 777, 40, [77, 76, 1, 2, 73]], [7, 77, 300, 33, [77, 76, 1, 2, 73, 40, 9]], [8, 63, 260, 17, null],
+    ];
+    for (const [B, L, d, C, keep] of cases) {
       const H = h();
-      const q = randn(rng, B * L * d);
-      const T = randn(rng, C * d);
+      const q = f32round(randn(rng, B * L * d));
+      const T = f32round(randn(rng, C * d));
       const Tp = H.zeros(Math.ceil(C / 16) * 16 * d);
       H.k.f32_pack_nt(H.f32(T), C, d, Tp);
       const qptr = H.f32(q);
-      // Item b keeps its first L - b slots (odd and even counts, so row pairs straddle items); excluded padding.
-      const valid = Int32Array.from({ length: B * L }, (_, i) => (i % L < L - Math.floor(i / L) ? 1 : 0));
-      const scale = f(0.05);
-      const r = H.zeros(B * C);
-      const arg = H.zeros(B * C);
-      H.k.f32_relevance_fwd(qptr, B, L, d, Tp, C, scale, H.i32(valid), 1, r, arg, H.zeros(H.k.relevance_scratch_bytes(L) / 4));
-      const y = H.zeros(B * L * C);
-      H.k.f32_gemm(qptr, B * L, d, d, Tp, C, 0, y, C, 0, H.zeros(H.k.gemm_scratch_bytes() / 4));
-      const scores = H.readF32(y, B * L * C);
-      const [want, wantArg] = [new Float64Array(B * C), new Int32Array(B * C)];
-      for (let b = 0; b < B; b++) {
+      const valid = keep ? Int32Array.from({ length: B * L }, (_, i) => (i % L < keep[Math.floor(i / L)]! ? 1 : 0)) : null;
+      // Scores as the tile forms them: one float32 product and one float32 add per term, in k order.
+      const score = new Float64Array(B * L * C);
+      for (let r = 0; r < B * L; r++) {
         for (let c = 0; c < C; c++) {
-          let [best, at] = [-Infinity, -1];
-          for (let l = 0; l < L; l++) {
-            const s = scores[(b * L + l) * C + c]!;
-            if (valid[b * L + l] && s > best) [best, at] = [s, l];
-          }
-          [want[b * C + c], wantArg[b * C + c]] = [f(best * scale), at];
+          let acc = 0;
+          for (let k = 0; k < d; k++) acc = f(acc + f(q[r * d + k]! * T[c * d + k]!));
+          score[r * C + c] = acc;
         }
       }
-      expectIdentical(`r d=${d}`, H.readF32(r, B * C), want);
-      expect(Array.from(H.readI32(arg, B * C))).toEqual(Array.from(wantArg));
+      const scale = f(0.05);
+      for (const mode of [0, 1]) {
+        const bytes = H.k.relevance_scratch_bytes(L);
+        const scratch = H.f32(new Float64Array(bytes / 4 + 16).fill(CANARY));
+        const r = H.zeros(B * C);
+        const arg = H.zeros(B * C);
+        H.k.f32_relevance_fwd(qptr, B, L, d, Tp, C, scale, valid ? H.i32(valid) : 0, mode, r, arg, scratch);
+        const [want, wantArg] = [new Float64Array(B * C), new Int32Array(B * C)];
+        for (let b = 0; b < B; b++) {
+          const firstPad = keep && keep[b]! < L ? keep[b]! : -1;
+          for (let c = 0; c < C; c++) {
+            let [best, at] = [-Infinity, -1];
+            for (let l = 0; l < L; l++) {
+              const v = score[(b * L + l) * C + c]!;
+              if ((!valid || valid[b * L + l]) && v > best) [best, at] = [v, l];
+            }
+            if (mode === 0 && firstPad >= 0 && (best < 0 || (best === 0 && firstPad < at))) [best, at] = [0, -1];
+            [want[b * C + c], wantArg[b * C + c]] = [f(best * scale), at];
+          }
+        }
+        const tag = `B=${B} L=${L} d=${d} mode=${mode}`;
+        expectIdentical(`r ${tag}`, H.readF32(r, B * C), want);
+        expect(Array.from(H.readI32(arg, B * C)), `arg ${tag}`).toEqual(Array.from(wantArg));
+        expect(Array.from(H.readF32(scratch + bytes, 16)), `past the scratch ${tag}`).toEqual(new Array(16).fill(CANARY));
+        if (mode === 0 && keep) expect(wantArg.includes(-1), 'the padding floor wins somewhere').toBe(true);
+      }
     }
   });
 
@@ -688,5 +714,21 @@ describe.skipIf(!RELAXED)(`relaxed build (fused multiply-add)${RELAXED ? '' : ':
     expectClose('relaxed relevance vs reference', a['relevance']!, relevance(q, T, null, B, L, C, d, 1 / (0.3 * Math.sqrt(d))).r);
     expectClose('relaxed gemm vs reference', a['gemm']!, linear(q, T, null, B * L, d, C));
     for (const k of ['wsum', 'layernorm', 'layernorm bwd', 'sparsemax', 'adamw', 'xhat', 'ln_linear gW', 'ln_linear ggamma', 'infonce', 'gelu', 'gelu bwd', 'gelu bwd (kept erfc)']) expectIdentical(`relaxed ${k} vs simd`, a[k]!, b[k]!);
+  });
+
+  it('GEMM and relevance over a depth cut into chunks (K = d = 300) match the float64 reference', async () => {
+    const R = await Harness.create('relaxed');
+    const rng = new Rng(94);
+    const [B, L, d, C] = [3, 5, 300, 21];
+    const q = randn(rng, B * L * d);
+    const T = randn(rng, C * d);
+    const Tp = R.zeros(Math.ceil(C / 16) * 16 * d);
+    R.k.f32_pack_nt(R.f32(T), C, d, Tp);
+    const r = R.zeros(B * C);
+    R.k.f32_relevance_fwd(R.f32(q), B, L, d, Tp, C, 0.3, 0, 0, r, R.zeros(B * C), R.zeros(R.k.relevance_scratch_bytes(L) / 4));
+    expectClose('relaxed relevance d=300 vs reference', R.readF32(r, B * C), relevance(q, T, null, B, L, C, d, 1 / (0.3 * Math.sqrt(d))).r);
+    const y = R.zeros(B * L * C);
+    R.k.f32_gemm(R.f32(q), B * L, d, d, Tp, C, 0, y, C, 0, R.zeros(R.k.gemm_scratch_bytes() / 4));
+    expectClose('relaxed gemm K=300 vs reference', R.readF32(y, B * L * C), linear(q, T, null, B * L, d, C));
   });
 });

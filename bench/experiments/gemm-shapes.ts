@@ -28,8 +28,8 @@ const match = stringArg('--match');
 for (const [label, M, K, N] of cases.filter(([label]) => match === undefined || label.includes(match))) {
   const runs = builds.map(([, m]) => {
     const input = (n: number) => floats(m, n, (i) => Math.sin(i));
-    const [A, Bp, bias, C, tile] = [input(M * K), input(Math.ceil(N / 16) * 16 * K), input(N), input(M * N), gemmScratch(m)];
-    return { call: () => m.k.f32_gemm(A, M, K, K, Bp, N, bias, C, N, 1, tile), out: () => m.f32(C, M * N) };
+    const [A, Bp, bias, C, scratch] = [input(M * K), input(Math.ceil(N / 16) * 16 * K), input(N), input(M * N), gemmScratch(m)];
+    return { call: () => m.k.f32_gemm(A, M, K, K, Bp, N, bias, C, N, 1, scratch), out: () => m.f32(C, M * N) };
   });
   const gflops = (ms: number) => ` (${((2 * M * K * N) / ms / 1e6).toFixed(1)} GFLOP/s)`;
   console.log(`  ${label.padEnd(26)} [${M}, ${K}] x [${K}, ${N}]: ${await compareBuilds(builds, runs, rounds, 1, gflops)}`);
