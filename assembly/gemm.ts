@@ -290,6 +290,17 @@ export function f32_gemm(
 }
 
 /**
+ * f32_gemm over rows [m0, m1) of A and C only (their pointers as for the whole call): threads claim row ranges of a
+ * pooled GEMM at run time. Each row's results do not depend on the others, so they are the bits of the whole call.
+ */
+export function f32_gemm_rows(
+  A: usize, K: i32, lda: i32, Bp: usize, N: i32, bias: usize, C: usize, ldc: i32, accumulate: i32, scratch: usize,
+  m0: i32, m1: i32,
+): void {
+  f32_gemm(A + ((<usize>m0 * <usize>lda) << 2), m1 - m0, K, lda, Bp, N, bias, C + ((<usize>m0 * <usize>ldc) << 2), ldc, accumulate, scratch);
+}
+
+/**
  * Writes the first w columns of a tile's rows (row r's 16 sums at tile + 64 r) to C from crow on (row stride ldc):
  * C = (accumulate ? C : 0) + (sum + bias[n0 + j]).
  */

@@ -17,6 +17,11 @@ export interface KernelExports {
     A: number, M: number, K: number, lda: number, Bp: number, N: number, bias: number, C: number, ldc: number,
     accumulate: number, scratch: number,
   ): void;
+  /** f32_gemm over rows [m0, m1) only (A and C as for the whole call): the row ranges a pooled GEMM's threads claim. */
+  f32_gemm_rows(
+    A: number, K: number, lda: number, Bp: number, N: number, bias: number, C: number, ldc: number, accumulate: number,
+    scratch: number, m0: number, m1: number,
+  ): void;
   /** Scratch bytes f32_gemm needs (16-byte aligned): the running sums of a block of 64 rows, 16 columns each. */
   gemm_scratch_bytes(): number;
   f32_transpose(src: number, R: number, C: number, dst: number): void;

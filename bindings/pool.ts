@@ -4,6 +4,26 @@ import { WORKER_SOURCE } from './worker-source.js';
 /** One kernel call: the export's name and its numeric arguments. */
 export type KernelCall = [name: keyof KernelExports & string, args: number[]];
 
+/**
+ * A kernel call over a range of work units, claimed at run time: args[at] and args[at + 1] receive [u0, u1).
+ * Every thread of a claimed round runs its own call (its own scratch) over the ranges it claims.
+ */
+export interface ClaimedCall {
+  call: KernelCall;
+  at: number;
+}
+
+/**
+ * Claims ranges [u0, min(units, u0 + grain)) of [0, units) from the int32 counter at byte offset `counter` of a
+ * shared buffer, one Atomics.add each, and runs each range, until none is left. Threads that run this on the same
+ * counter (zero at the start) together run every range exactly once, however their speeds differ. The pool's workers
+ * run the same loop (worker-source.ts).
+ */
+export function claimLoop(buffer: ArrayBufferLike, counter: number, units: number, grain: number, run: (u0: number, u1: number) => void): void {
+  const cell = new Int32Array(buffer, counter, 1);
+  for (let u0 = Atomics.add(cell, 0, grain); u0 < units; u0 = Atomics.add(cell, 0, grain)) run(u0, Math.min(units, u0 + grain));
+}
+
 interface Port {
   post(msg: unknown): void;
   onMessage(fn: (msg: { id: number; error?: string }) => void): void;
@@ -130,6 +150,37 @@ export class WorkerPool {
     let localError: unknown = null;
     try {
       for (const c of parts[0] ?? []) local(c);
+    } catch (e) {
+      localError = e;
+    }
+    const settled = await Promise.allSettled(remote);
+    if (localError) throw localError;
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /**
+   * Runs parts[0] on this thread and parts[i] on worker i - 1, each claiming ranges of [0, units) `grain` at a
+   * time from the int32 counter at byte offset `counter` of the shared memory (zero at the start; see claimLoop)
+   * until none is left: a thread that starts late or runs slow takes fewer ranges instead of holding up the call.
+   * Errors as in run().
+   */
+  async runClaimed(parts: ClaimedCall[], counter: number, units: number, grain: number, local: (call: KernelCall) => void): Promise<void> {
+    await this.revive();
+    const remote = parts.slice(1).map(({ call: [name, args], at }, i) =>
+      this.workers[i]!.request({ calls: [], claim: { counter, units, grain, name, args, at } }));
+    let localError: unknown = null;
+    try {
+      const first = parts[0];
+      if (first) {
+        const { call: [name, template], at } = first;
+        const args = [...template];
+        claimLoop(this.memory.buffer, counter, units, grain, (u0, u1) => {
+          args[at] = u0;
+          args[at + 1] = u1;
+          local([name, args]);
+        });
+      }
     } catch (e) {
       localError = e;
     }

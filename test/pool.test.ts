@@ -1,6 +1,7 @@
 // The worker pool: results identical for any thread count, a worker error fails only its call, a dead worker is
 // replaced, and runtimes without SharedArrayBuffer fall back to one thread (or throw when threads are forced).
 import { describe, expect, it } from 'vitest';
+import { claimLoop } from '../bindings/pool.js';
 import { WasmEngine } from '../src/engines/wasm/engine.js';
 import { FDT, FdtEngineError, Trainer } from '../src/index.js';
 import type { GradientResult, ParamGradientResult } from '../src/index.js';
@@ -57,6 +58,54 @@ describe('worker pool', () => {
       expect(Array.from(out[t]!.grads.tokens)).toEqual(Array.from(out[1]!.grads.tokens));
       for (const [k, g] of Object.entries(paramsOnly[1]!.grads.params)) expect(Array.from(paramsOnly[t]!.grads.params[k]!), `${k} without inputs on ${t} threads`).toEqual(Array.from(g));
     }
+  });
+
+  it('claimed ranges: claimers on one counter run every range of [0, units) exactly once, however they interleave', () => {
+    for (const [units, grain, steal] of [[37, 5, 1], [37, 5, 3], [1024, 16, 2], [3, 8, 1], [40, 8, 0]] as const) {
+      const buffer = new SharedArrayBuffer(32);
+      const counter = 8; // a byte offset into the buffer, as in wasm memory
+      const mine: [number, number][] = [];
+      const theirs: [number, number][] = [];
+      // Another thread claiming `steal` ranges between each two of ours, with the same Atomics.add.
+      const cell = new Int32Array(buffer, counter, 1);
+      claimLoop(buffer, counter, units, grain, (u0, u1) => {
+        mine.push([u0, u1]);
+        for (let i = 0; i < steal; i++) {
+          const v = Atomics.add(cell, 0, grain);
+          if (v < units) theirs.push([v, Math.min(units, v + grain)]);
+        }
+      });
+      const all = [...mine, ...theirs].sort((a, b) => a[0] - b[0]);
+      expect(all[0]![0], `${units}/${grain}/${steal}`).toBe(0);
+      for (let i = 1; i < all.length; i++) expect(all[i]![0]).toBe(all[i - 1]![1]);
+      expect(all.at(-1)![1]).toBe(units);
+      expect(mine.length).toBeGreaterThan(0);
+      if (steal === 0) expect(mine.length).toBe(Math.ceil(units / grain));
+    }
+  });
+
+  it('the relevance forward over claimed panel ranges equals one thread\'s, with the worker busy when the call starts', async () => {
+    const one = await FDT.create({ ...config, threads: 1 });
+    const two = await FDT.create({ ...config, threads: 2 });
+    const x = { data: Float32Array.from(new Rng(21).normals(6 * 49 * 32)), shape: [6, 49, 32] };
+    const want = await one.encodeImage(x);
+    const engine = two.wasm;
+    engine.parallel.minParallelFlops = 0;
+    // The worker first runs GELU over 1 M values (~10 ms), queued ahead of the call: thread 0 starts claiming panels
+    // alone, and the call must still cover every panel once.
+    const n = 1 << 20;
+    const [src, dst] = [engine.mod.arena.alloc(n * 4), engine.mod.arena.alloc(n * 4)];
+    engine.mod.f32(src, n).fill(0.5);
+    const worker = (engine.workerPool as unknown as { workers: { request(m: object): Promise<void> }[] }).workers[0]!;
+    const busy = worker.request({ calls: [['f32_gelu_fwd', [src, n, dst, 0]]] });
+    const got = await two.encodeImage(x);
+    await busy;
+    engine.mod.arena.free(src);
+    engine.mod.arena.free(dst);
+    expect(Array.from(got.relevance)).toEqual(Array.from(want.relevance));
+    expect(Array.from(got.embeddings)).toEqual(Array.from(want.embeddings));
+    one.dispose();
+    two.dispose();
   });
 
   it('the dictionary packed over 3 threads equals one thread\'s packing, partial last panel included', async () => {

@@ -1,4 +1,4 @@
-import type { KernelCall, WorkerPool } from '../../../bindings/pool.js';
+import type { ClaimedCall, KernelCall, WorkerPool } from '../../../bindings/pool.js';
 import type { KernelModule } from '../../../bindings/kernels.js';
 import { clearUpperVectorState } from '../../../bindings/vector-state.js';
 import type { Scope } from './scope.js';
@@ -18,6 +18,14 @@ export interface AdamWOperands {
 // Below this many FLOPs a kernel runs on the calling thread: a round trip to the workers costs ~0.1 ms, about
 // 1.5 MFLOP of kernel time here.
 const MIN_PARALLEL_FLOPS = 4e6;
+
+// Ranges of dictionary panels each thread claims, on average, in a claimed round (Parallel.relevance): at the
+// paper's C = 16,384 on 2 threads, 16 panels a claim (~0.7 ms of work at B = 1), so a thread that starts late or
+// runs slow leaves at most one claim's time behind.
+const CLAIMS_PER_THREAD = 32;
+
+// Rows per claim of a pooled GEMM: one 64-row block of f32_gemm, which walks every weight panel once per block.
+const GEMM_CLAIM_ROWS = 64;
 
 /**
  * Splits kernels over the worker pool: GEMM by output rows, the relevance forward by dictionary panels, its
@@ -41,31 +49,57 @@ export class Parallel {
     return this.pool?.size ?? 1;
   }
 
-  /** f32_gemm, rows split across threads (row ranges of even length). */
+  /**
+   * f32_gemm, rows split across threads: they claim ranges of GEMM_CLAIM_ROWS rows at run time (one block of the
+   * kernel each), as the relevance forward claims panels.
+   */
   async gemm(
-    s: Scope, A: number, M: number, K: number, lda: number, Bp: number, N: number, bias: number, C: number, ldc: number,
-    accumulate: number,
+    s: Pick<Scope, 'bytes'>, A: number, M: number, K: number, lda: number, Bp: number, N: number, bias: number, C: number,
+    ldc: number, accumulate: number,
   ): Promise<void> {
     const T = this.split(2 * M * K * N, Math.ceil(M / 2));
-    const parts: KernelCall[][] = [];
-    const per = Math.ceil(M / 2 / T) * 2;
     const scratch = this.mod.k.gemm_scratch_bytes();
-    for (let t = 0, m0 = 0; t < T && m0 < M; t++, m0 += per) {
-      const rows = Math.min(per, M - m0);
-      parts.push([['f32_gemm', [A + m0 * lda * 4, rows, K, lda, Bp, N, bias, C + m0 * ldc * 4, ldc, accumulate, s.bytes(scratch)]]]);
-    }
-    await this.run(parts);
+    const call = (bytes: number, m0: number, m1: number): KernelCall =>
+      ['f32_gemm_rows', [A, K, lda, Bp, N, bias, C, ldc, accumulate, bytes, m0, m1]];
+    await this.claimed(T, M, GEMM_CLAIM_ROWS, () => ({ call: call(s.bytes(scratch), 0, 0), at: 10 }), s);
   }
 
-  /** f32_relevance_fwd, dictionary panels split across threads (each with its own scratch). */
+  /**
+   * f32_relevance_fwd, dictionary panels split across threads (each with its own scratch). The threads claim
+   * ranges of panels at run time (WorkerPool.runClaimed), CLAIMS_PER_THREAD per thread on average, instead of one
+   * fixed half each: a worker woken late, or slowed by the host, no longer holds up the call.
+   */
   async relevance(
-    s: Scope, Q: number, B: number, L: number, d: number, Tp: number, C: number, scale: number, valid: number, mode: number,
-    R: number, ARG: number,
+    s: Pick<Scope, 'bytes'>, Q: number, B: number, L: number, d: number, Tp: number, C: number, scale: number, valid: number,
+    mode: number, R: number, ARG: number,
   ): Promise<void> {
     const bytes = this.mod.k.relevance_scratch_bytes(L);
-    await this.ranges(2 * B * L * d * C, Math.ceil(C / 16), (p0, p1) => [
-      ['f32_relevance_fwd_part', [Q, B, L, d, Tp, C, scale, valid, mode, R, ARG, s.bytes(bytes), p0, p1]],
-    ]);
+    const panels = Math.ceil(C / 16);
+    const T = this.split(2 * B * L * d * C, panels);
+    const call = (scratch: number, p0: number, p1: number): KernelCall =>
+      ['f32_relevance_fwd_part', [Q, B, L, d, Tp, C, scale, valid, mode, R, ARG, scratch, p0, p1]];
+    const grain = Math.max(1, Math.ceil(panels / (T * CLAIMS_PER_THREAD)));
+    await this.claimed(T, panels, grain, () => ({ call: call(s.bytes(bytes), 0, 0), at: 12 }), s);
+  }
+
+  /**
+   * Runs a kernel over [0, units) on T threads that claim `grain` units at a time (WorkerPool.runClaimed), each
+   * thread with the call part(t) makes (its own scratch); with one thread, one call over the whole range.
+   */
+  private async claimed(T: number, units: number, grain: number, part: (t: number) => ClaimedCall, s: Pick<Scope, 'bytes'>): Promise<void> {
+    if (T <= 1 || !this.pool) {
+      const { call: [name, args], at } = part(0);
+      args[at] = 0;
+      args[at + 1] = units;
+      this.local([name, args]);
+      return;
+    }
+    const counter = s.bytes(16);
+    this.mod.i32(counter, 1)[0] = 0;
+    const parts = Array.from({ length: T }, (_, t) => part(t));
+    // As in run(): thread 0's share starts with the vector state clean.
+    clearUpperVectorState();
+    await this.pool.runClaimed(parts, counter, units, grain, this.local);
   }
 
   /**
@@ -206,8 +240,10 @@ export class Parallel {
     return Math.max(1, Math.min(this.pool.size, units));
   }
 
+  private readonly local = ([name, args]: KernelCall): void => (this.mod.k[name] as (...a: number[]) => void)(...args);
+
   private async run(parts: KernelCall[][]): Promise<void> {
-    const local = ([name, args]: KernelCall) => (this.mod.k[name] as (...a: number[]) => void)(...args);
+    const local = this.local;
     if (parts.length <= 1 || !this.pool) {
       for (const p of parts) for (const c of p) local(c);
       return;
