@@ -145,18 +145,12 @@ export class WorkerPool {
    * Rejects with the first worker error after every part has settled (no kernel is left running on shared memory).
    */
   async run(parts: KernelCall[][], local: (call: KernelCall) => void): Promise<void> {
-    await this.revive();
-    const remote = parts.slice(1).map((calls, i) => this.workers[i]!.request({ calls }));
-    let localError: unknown = null;
-    try {
-      for (const c of parts[0] ?? []) local(c);
-    } catch (e) {
-      localError = e;
-    }
-    const settled = await Promise.allSettled(remote);
-    if (localError) throw localError;
-    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed) throw failed.reason;
+    await this.round(
+      parts.slice(1).map((calls) => ({ calls })),
+      () => {
+        for (const c of parts[0] ?? []) local(c);
+      },
+    );
   }
 
   /**
@@ -166,13 +160,11 @@ export class WorkerPool {
    * Errors as in run().
    */
   async runClaimed(parts: ClaimedCall[], counter: number, units: number, grain: number, local: (call: KernelCall) => void): Promise<void> {
-    await this.revive();
-    const remote = parts.slice(1).map(({ call: [name, args], at }, i) =>
-      this.workers[i]!.request({ calls: [], claim: { counter, units, grain, name, args, at } }));
-    let localError: unknown = null;
-    try {
-      const first = parts[0];
-      if (first) {
+    await this.round(
+      parts.slice(1).map(({ call: [name, args], at }) => ({ calls: [], claim: { counter, units, grain, name, args, at } })),
+      () => {
+        const first = parts[0];
+        if (!first) return;
         const { call: [name, template], at } = first;
         const args = [...template];
         claimLoop(this.memory.buffer, counter, units, grain, (u0, u1) => {
@@ -180,7 +172,20 @@ export class WorkerPool {
           args[at + 1] = u1;
           local([name, args]);
         });
-      }
+      },
+    );
+  }
+
+  /**
+   * One round: requests[i] to worker i, then thisThread() here; settles every request before it returns, and
+   * rethrows this thread's error first, else the first worker's.
+   */
+  private async round(requests: Record<string, unknown>[], thisThread: () => void): Promise<void> {
+    await this.revive();
+    const remote = requests.map((msg, i) => this.workers[i]!.request(msg));
+    let localError: unknown = null;
+    try {
+      thisThread();
     } catch (e) {
       localError = e;
     }
