@@ -65,7 +65,9 @@ async function spawn(): Promise<Port> {
   return {
     post: (m) => w.postMessage(m),
     onMessage: (fn) => (w.onmessage = (e: MessageEvent) => fn(e.data)),
-    onFailure: (fn) => (w.onerror = (e: ErrorEvent) => (e.preventDefault(), fn(new Error(e.message)))),
+    // An error event does not stop a Web Worker: it is stopped here, so no request still queued in it (a claimed
+    // round's, say) can run on memory its caller has freed after the round settled.
+    onFailure: (fn) => (w.onerror = (e: ErrorEvent) => (e.preventDefault(), w.terminate(), fn(new Error(e.message)))),
     hold: () => undefined,
     terminate: () => w.terminate(),
   };

@@ -84,28 +84,41 @@ describe('worker pool', () => {
     }
   });
 
-  it('the relevance forward over claimed panel ranges equals one thread\'s, with the worker busy when the call starts', async () => {
-    const one = await FDT.create({ ...config, threads: 1 });
-    const two = await FDT.create({ ...config, threads: 2 });
-    const x = { data: Float32Array.from(new Rng(21).normals(6 * 49 * 32)), shape: [6, 49, 32] };
-    const want = await one.encodeImage(x);
-    const engine = two.wasm;
+  it('the relevance forward over claimed panel ranges equals one thread\'s kernel, with the worker busy when the call starts; every thread runs its claim loop to the end once', async () => {
+    const m = await FDT.create({ ...config, threads: 2 });
+    const engine = m.wasm;
     engine.parallel.minParallelFlops = 0;
-    // The worker first runs GELU over 1 M values (~10 ms), queued ahead of the call: thread 0 starts claiming panels
-    // alone, and the call must still cover every panel once.
+    const mod = engine.mod;
+    const rng = new Rng(21);
+    const [B, L, d, C] = [3, 49, 48, 2000];
+    const panels = Math.ceil(C / 16);
+    const f32 = (n: number, fill?: () => number) => {
+      const p = mod.arena.alloc(n * 4);
+      if (fill) mod.f32(p, n).set(Float32Array.from({ length: n }, fill));
+      return p;
+    };
+    const [Q, T, Tp] = [f32(B * L * d, () => rng.normal()), f32(C * d, () => rng.normal()), f32(panels * 16 * d)];
+    mod.k.f32_pack_nt(T, C, d, Tp);
+    const [R1, A1, R2, A2] = [f32(B * C), f32(B * C), f32(B * C), f32(B * C)];
+    const one = mod.arena.alloc(mod.k.relevance_scratch_bytes(L));
+    mod.k.f32_relevance_fwd(Q, B, L, d, Tp, C, 0.25, 0, 0, R1, A1, one);
+    // The worker first runs GELU over 1 M values (~10 ms), queued just ahead of the pooled call: this thread starts
+    // claiming panels alone.
     const n = 1 << 20;
-    const [src, dst] = [engine.mod.arena.alloc(n * 4), engine.mod.arena.alloc(n * 4)];
-    engine.mod.f32(src, n).fill(0.5);
-    const worker = (engine.workerPool as unknown as { workers: { request(m: object): Promise<void> }[] }).workers[0]!;
+    const [src, dst] = [f32(n, () => 0.5), f32(n)];
+    const worker = (engine.workerPool as unknown as { workers: { request(msg: object): Promise<void> }[] }).workers[0]!;
     const busy = worker.request({ calls: [['f32_gelu_fwd', [src, n, dst, 0]]] });
-    const got = await two.encodeImage(x);
+    const blocks: number[] = [];
+    const scope = { bytes: (k: number) => (blocks.push(mod.arena.alloc(k)), blocks.at(-1)!) };
+    await engine.parallel.relevance(scope, Q, B, L, d, Tp, C, 0.25, 0, 0, R2, A2);
     await busy;
-    engine.mod.arena.free(src);
-    engine.mod.arena.free(dst);
-    expect(Array.from(got.relevance)).toEqual(Array.from(want.relevance));
-    expect(Array.from(got.embeddings)).toEqual(Array.from(want.embeddings));
-    one.dispose();
-    two.dispose();
+    expect(Array.from(mod.f32(R2, B * C))).toEqual(Array.from(mod.f32(R1, B * C)));
+    expect(Array.from(mod.i32(A2, B * C))).toEqual(Array.from(mod.i32(A1, B * C)));
+    // The counter (the round's first block) took one add per claim and one more per thread, whose claim found
+    // nothing left: each of the 2 threads ran its loop, the worker's included, to the end exactly once.
+    const grain = Math.ceil(panels / (2 * 32));
+    expect(mod.i32(blocks[0]!, 1)[0]).toBe((Math.ceil(panels / grain) + 2) * grain);
+    m.dispose();
   });
 
   it('the dictionary packed over 3 threads equals one thread\'s packing, partial last panel included', async () => {

@@ -24,8 +24,10 @@ const MIN_PARALLEL_FLOPS = 4e6;
 // runs slow leaves at most one claim's time behind.
 const CLAIMS_PER_THREAD = 32;
 
-// Rows per claim of a pooled GEMM: one 64-row block of f32_gemm, which walks every weight panel once per block.
+// Rows per claim of a pooled GEMM: one 64-row block of f32_gemm, which walks every weight panel once per block; at
+// least GEMM_MIN_CLAIMS claims per thread where M is small.
 const GEMM_CLAIM_ROWS = 64;
+const GEMM_MIN_CLAIMS = 2;
 
 /**
  * Splits kernels over the worker pool: GEMM by output rows, the relevance forward by dictionary panels, its
@@ -51,7 +53,7 @@ export class Parallel {
 
   /**
    * f32_gemm, rows split across threads: they claim ranges of GEMM_CLAIM_ROWS rows at run time (one block of the
-   * kernel each), as the relevance forward claims panels.
+   * kernel each; fewer rows for a small M), as the relevance forward claims panels. Claims start at even rows.
    */
   async gemm(
     s: Pick<Scope, 'bytes'>, A: number, M: number, K: number, lda: number, Bp: number, N: number, bias: number, C: number,
@@ -61,7 +63,10 @@ export class Parallel {
     const scratch = this.mod.k.gemm_scratch_bytes();
     const call = (bytes: number, m0: number, m1: number): KernelCall =>
       ['f32_gemm_rows', [A, K, lda, Bp, N, bias, C, ldc, accumulate, bytes, m0, m1]];
-    await this.claimed(T, M, GEMM_CLAIM_ROWS, () => ({ call: call(s.bytes(scratch), 0, 0), at: 10 }), s);
+    // Blocks of 64 rows; fewer (an even count, so rows pair as on one thread) where M is small, for GEMM_MIN_CLAIMS
+    // claims per thread (M = 49 on 2 threads: 14 rows, 4 claims, where 64 would leave the worker idle).
+    const grain = Math.min(GEMM_CLAIM_ROWS, 2 * Math.ceil(M / (2 * T * GEMM_MIN_CLAIMS)));
+    await this.claimed(T, M, grain, () => ({ call: call(s.bytes(scratch), 0, 0), at: 10 }), s);
   }
 
   /**
