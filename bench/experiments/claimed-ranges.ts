@@ -2,7 +2,7 @@
 // claims 16 panels at a time from an atomic counter) against the scheme before them (one fixed half of the panels
 // per thread, through the same pool), and the engine on one thread, timed call by call in rounds:
 //
-//   npx tsx bench/experiments/claimed-ranges.ts [--case b1-p49,b32-p49] [--rounds 20]
+//   npx tsx bench/experiments/claimed-ranges.ts [--case b1-p49,b32-p49,demo] [--rounds 20]
 //
 // Each line prints the three medians (and minima) and their ratios. With the host at its speed the two schemes
 // should time the same; when one vCPU is slowed (a co-tenant), the fixed halves wait for the slow thread.
@@ -18,7 +18,8 @@ const rounds = numberArg('--rounds', 20);
 const ids = (stringArg('--case') ?? 'b1-p49,b32-p49').split(',');
 const median = (x: number[]) => [...x].sort((a, b) => a - b)[x.length >> 1]!;
 for (const id of ids) {
-  const s = gridFor('full').find((g) => g.id === id);
+  // 'demo': the demo's image batch (B = 128, C = 1,024, d = 128), not in the suite's grid.
+  const s = id === 'demo' ? { ...gridFor('full').find((g) => g.id === 'small')!, id, B: 128, P: 49, d: 128, C: 1024 } : gridFor('full').find((g) => g.id === id);
   if (!s) throw new Error(`--case: no shape ${id}`);
   const cfg = { numTokens: s.C, dim: s.d, imageDim: 16, textDim: 16, temperature: 1, seed: 1, build: 'simd' as const };
   const one = await createModel({ ...cfg, threads: 1 });
