@@ -1,6 +1,7 @@
 // A real browser: Debian's Chromium, headless, driven by playwright-core. The library is bundled by esbuild, served
-// from 127.0.0.1, and runs a golden case plus one training step in the page and in a Web Worker; the results must
-// equal Node's. A screenshot is kept in test-artifacts/.
+// from 127.0.0.1, and runs a golden case plus one training step in the page and in a Web Worker, and again on 2
+// threads in a cross-origin-isolated page (the engine's Web Worker pool on a shared memory); the results must equal
+// Node's. A screenshot is kept in test-artifacts/.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -37,17 +38,49 @@ describe.skipIf(SKIP !== '')(`in Chromium (headless) ${SKIP}`, () => {
       '/page.js': ['text/javascript', await bundle('page.ts')],
       '/worker.js': ['text/javascript', await bundle('worker.ts')],
       '/golden.json': ['application/json', readFileSync(GOLDEN, 'utf8')],
+      // The cross-origin-isolated page: served with COOP / COEP below, so it has SharedArrayBuffer and a worker pool.
+      '/iso/': ['text/html', '<!doctype html><meta charset="utf-8"><title>running</title><h1>fdtkit, threads</h1><p id="out">running…</p><script type="module" src="/iso/page.js"></script>'],
+      '/iso/page.js': ['text/javascript', await bundle('page-threads.ts')],
+      '/iso/golden.json': ['application/json', readFileSync(GOLDEN, 'utf8')],
     };
     server = createServer((req, res) => {
       const f = files[req.url ?? ''];
       if (req.url === '/favicon.ico') return void res.writeHead(204).end();
       if (!f) return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': f[0] }).end(f[1]);
+      const isolation = req.url?.startsWith('/iso/') ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {};
+      res.writeHead(200, { 'content-type': f[0], ...isolation }).end(f[1]);
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   });
   afterAll(() => new Promise<void>((r) => (server ? server.close(() => r()) : r())));
+
+  it('runs the same case on 2 threads in a cross-origin-isolated page (Web Workers on a shared memory, every kernel split), equal to Node on one', async () => {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      page.on('console', (m) => void (m.type() === 'error' && errors.push(`console.error: ${m.text()}`)));
+      await page.goto(`${url}iso/`);
+      await page.waitForFunction(() => document.title !== 'running', undefined, { timeout: 60_000 }).catch(async (e: Error) => {
+        throw new Error(`${e.message}; page says: ${await page.textContent('#out')}; ${errors.join(' | ')}`);
+      });
+      expect(errors).toEqual([]);
+      expect(await page.title(), await page.textContent('#out') ?? '').toBe('done');
+      const got = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as { isolated: boolean; threads: Record<string, unknown> };
+      expect(got.isolated).toBe(true);
+      expect(got.threads['threads']).toBe(2);
+      const node = await runCase(JSON.parse(readFileSync(GOLDEN, 'utf8')));
+      for (const key of ['loss', 'imageEmbeddings', 'textWeights', 'gradSpaceDict', 'stepLoss', 'dictionaryAfterStep']) {
+        // Results do not depend on the thread count: the same bits as one thread in Node.
+        expect(got.threads[key], `2 threads: ${key}`).toEqual(node[key]);
+      }
+    } finally {
+      await browser.close();
+    }
+  });
 
   it('runs an FDT encode and a training step in the page and in a Web Worker, equal to Node', async () => {
     const { chromium } = await import('playwright-core');

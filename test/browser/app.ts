@@ -10,19 +10,24 @@ interface Golden {
 
 const flat = (x: unknown): number[] => (Array.isArray(x) ? x.flatMap(flat) : [x as number]);
 
-/** What the page (and its worker) computes; the Node side computes the same and compares. */
-export async function runCase(g: Golden): Promise<Record<string, number[] | number | string>> {
+/**
+ * What the page (and its worker) computes; the Node side computes the same and compares. `threads` starts the
+ * engine's worker pool (a cross-origin-isolated page); every kernel is then split over it, however small the case.
+ */
+export async function runCase(g: Golden, threads?: number): Promise<Record<string, number[] | number | string>> {
   const c = g.config;
   const params = Object.fromEntries(Object.entries(g.params).map(([k, v]) => [k, flat(v)]));
   const model = await FDT.fromParams(
     { numTokens: c.fdt_num, dim: c.fdt_dim, imageDim: c.img_token_dim, textDim: c.txt_token_dim, temperature: c.temperature, normalizer: c.att_func },
-    params,
+    params, threads ? { threads } : {},
   );
+  if (threads) model.wasm.parallel.minParallelFlops = 0;
   const batch = { patches: g.inputs.patch_features, tokens: g.inputs.word_features, valid: g.inputs.text_valid };
   const r = await model.gradients(batch);
   const trainer = new Trainer(model, { schedule: { lr: 1e-3, warmupStartLr: 1e-3, warmupSteps: 0, totalSteps: 10 } });
   const step = await trainer.stepOn(batch);
   return {
+    threads: model.threads,
     build: model.build,
     loss: r.loss,
     imageEmbeddings: Array.from(r.image.embeddings),
