@@ -66,7 +66,8 @@ async function spawn(): Promise<Port> {
     post: (m) => w.postMessage(m),
     onMessage: (fn) => (w.onmessage = (e: MessageEvent) => fn(e.data)),
     // An error event does not stop a Web Worker: it is stopped here, so no request still queued in it (a claimed
-    // round's, say) can run on memory its caller has freed after the round settled.
+    // round's, say) runs after the round has settled (terminate() is asynchronous: a kernel already running may
+    // still finish).
     onFailure: (fn) => (w.onerror = (e: ErrorEvent) => (e.preventDefault(), w.terminate(), fn(new Error(e.message)))),
     hold: () => undefined,
     terminate: () => w.terminate(),

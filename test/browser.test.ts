@@ -55,7 +55,7 @@ describe.skipIf(SKIP !== '')(`in Chromium (headless) ${SKIP}`, () => {
   });
   afterAll(() => new Promise<void>((r) => (server ? server.close(() => r()) : r())));
 
-  it('runs the same case on 2 threads in a cross-origin-isolated page (Web Workers on a shared memory, every kernel split), equal to Node on one', async () => {
+  it('runs the same case on 2 threads in a cross-origin-isolated page (Web Workers on a shared memory, every pooled kernel\'s threshold at 0), equal to Node on one; a claimed relevance forward there equals one thread\'s, both threads\' claim loops run to the end', async () => {
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
     try {
@@ -69,9 +69,14 @@ describe.skipIf(SKIP !== '')(`in Chromium (headless) ${SKIP}`, () => {
       });
       expect(errors).toEqual([]);
       expect(await page.title(), await page.textContent('#out') ?? '').toBe('done');
-      const got = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as { isolated: boolean; threads: Record<string, unknown> };
+      const got = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as {
+        isolated: boolean; threads: Record<string, unknown>; claimed: { threads: number; equal: boolean; counter: number; expectedCounter: number };
+      };
       expect(got.isolated).toBe(true);
       expect(got.threads['threads']).toBe(2);
+      expect(got.claimed.threads).toBe(2);
+      expect(got.claimed.equal, 'claimed relevance forward vs one thread').toBe(true);
+      expect(got.claimed.counter).toBe(got.claimed.expectedCounter);
       const node = await runCase(JSON.parse(readFileSync(GOLDEN, 'utf8')));
       for (const key of ['loss', 'imageEmbeddings', 'textWeights', 'gradSpaceDict', 'stepLoss', 'dictionaryAfterStep']) {
         // Results do not depend on the thread count: the same bits as one thread in Node.

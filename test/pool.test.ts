@@ -118,6 +118,7 @@ describe('worker pool', () => {
     // nothing left: each of the 2 threads ran its loop, the worker's included, to the end exactly once.
     const grain = Math.ceil(panels / (2 * 32));
     expect(mod.i32(blocks[0]!, 1)[0]).toBe((Math.ceil(panels / grain) + 2) * grain);
+    for (const p of [...blocks, Q, T, Tp, R1, A1, R2, A2, one, src, dst]) mod.arena.free(p);
     m.dispose();
   });
 

@@ -1,6 +1,7 @@
-// The relevance forward on 2 threads: the engine's claimed panel ranges (engine.parallel.relevance: each thread
-// claims 16 panels at a time from an atomic counter) against the scheme before them (one fixed half of the panels
-// per thread, through the same pool), and the engine on one thread, timed call by call in rounds:
+// The relevance forward on 2 threads: the engine's claimed panel ranges (engine.parallel.relevance: the threads
+// claim panels from an atomic counter, 32 claims per thread on average: 16 panels a claim at C = 16,384) against the
+// scheme before them (one fixed half of the panels per thread, through the same pool), and the engine on one
+// thread, timed call by call in rounds:
 //
 //   npx tsx bench/experiments/claimed-ranges.ts [--case b1-p49,b32-p49,demo] [--rounds 20]
 //

@@ -12,7 +12,8 @@ const flat = (x: unknown): number[] => (Array.isArray(x) ? x.flatMap(flat) : [x 
 
 /**
  * What the page (and its worker) computes; the Node side computes the same and compares. `threads` starts the
- * engine's worker pool (a cross-origin-isolated page); every kernel is then split over it, however small the case.
+ * engine's worker pool (a cross-origin-isolated page), with every pooled kernel's work threshold at 0 so that each
+ * one with more than one unit of work is split over it (the golden case's relevance, C = 16, is one panel: not split).
  */
 export async function runCase(g: Golden, threads?: number): Promise<Record<string, number[] | number | string>> {
   const c = g.config;

@@ -24,8 +24,8 @@ const MIN_PARALLEL_FLOPS = 4e6;
 // runs slow leaves at most one claim's time behind.
 const CLAIMS_PER_THREAD = 32;
 
-// Rows per claim of a pooled GEMM: one 64-row block of f32_gemm, which walks every weight panel once per block; at
-// least GEMM_MIN_CLAIMS claims per thread where M is small.
+// Rows per claim of a pooled GEMM: one 64-row block of f32_gemm, which walks every weight panel once per block; up to
+// about GEMM_MIN_CLAIMS claims per thread where M is small.
 const GEMM_CLAIM_ROWS = 64;
 const GEMM_MIN_CLAIMS = 2;
 
@@ -63,8 +63,9 @@ export class Parallel {
     const scratch = this.mod.k.gemm_scratch_bytes();
     const call = (bytes: number, m0: number, m1: number): KernelCall =>
       ['f32_gemm_rows', [A, K, lda, Bp, N, bias, C, ldc, accumulate, bytes, m0, m1]];
-    // Blocks of 64 rows; fewer (an even count, so rows pair as on one thread) where M is small, for GEMM_MIN_CLAIMS
-    // claims per thread (M = 49 on 2 threads: 14 rows, 4 claims, where 64 would leave the worker idle).
+    // Blocks of 64 rows; fewer where M is small, for about GEMM_MIN_CLAIMS claims per thread (M = 49 on 2 threads:
+    // 14 rows, 4 claims, where 64 would leave the worker idle). An even count, so no claim but the last ends in a lone
+    // row (each row's results are the same either way: the tile computes every row in its own lanes).
     const grain = Math.min(GEMM_CLAIM_ROWS, 2 * Math.ceil(M / (2 * T * GEMM_MIN_CLAIMS)));
     await this.claimed(T, M, grain, () => ({ call: call(s.bytes(scratch), 0, 0), at: 10 }), s);
   }
