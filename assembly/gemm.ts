@@ -156,8 +156,23 @@ export function tile_2x16(a0: usize, a1: usize, bp: usize, K: i32, out: usize): 
  * tile_2x16 continuing the sums already in out: out[r][j] += sum_k a_r[k] * panel[k][j], each lane's terms added in
  * k order after the ones before, so a depth cut into chunks gives the bits of one full-depth call.
  */
-export function tile_2x16_acc(a0: usize, a1: usize, bp: usize, K: i32, out: usize): void {
+function tile_2x16_acc(a0: usize, a1: usize, bp: usize, K: i32, out: usize): void {
   tile2x16(a0, a1, bp, K, out, true);
+}
+
+/**
+ * The tile over depth [k0, k0 + kc) of rows a0, a1 (pointers to their first value) and the panel at bp: the sums in
+ * out start at k0 = 0 and continue after it (tile_2x16_acc), so the chunks of a depth, in order, give the bits of
+ * one full-depth tile_2x16.
+ */
+@inline
+export function tileDepthChunk(a0: usize, a1: usize, bp: usize, k0: i32, kc: i32, out: usize): void {
+  if (k0 == 0) {
+    tile_2x16(a0, a1, bp, kc, out);
+  } else {
+    const koff = <usize>k0 << 2;
+    tile_2x16_acc(a0 + koff, a1 + koff, bp + (<usize>k0 << 6), kc, out);
+  }
 }
 
 @inline
@@ -236,7 +251,7 @@ const MB: i32 = 64;
  * Panel depth per chunk, here and in the relevance forward: a deeper panel (K > DEPTH_CHUNK: the paper's d = 512,
  * its Linear layers at K = 512 and 768, their weight gradients at K = 1,568 and 2,464) is walked DEPTH_CHUNK rows at
  * a time, every row pair of the block taking one chunk while its 16 KiB slice of the panel stays in L1 (a full panel
- * of depth 512 is 32 KiB, all of L1), the pairs' running sums kept in scratch between chunks (tile_2x16_acc: each
+ * of depth 512 is 32 KiB, all of L1), the pairs' running sums kept in scratch between chunks (tileDepthChunk: each
  * lane's terms still added in k order, so the bits of one full-depth tile). 128 gave the same speed as 256.
  */
 export const DEPTH_CHUNK: i32 = 256;
@@ -265,14 +280,9 @@ export function f32_gemm(
         // Chunk by chunk of depth, every row pair's sums carried in scratch (pair i - m0 at 64 (i - m0) bytes).
         for (let k0 = 0; k0 < K; k0 += DEPTH_CHUNK) {
           const kc = min(DEPTH_CHUNK, K - k0);
-          const koff = <usize>k0 << 2;
-          const bk = bp + (<usize>k0 << 6);
           for (let i = m0; i < m1; i += 2) {
-            const a0 = A + <usize>i * rowBytes + koff;
-            const a1 = i + 1 < m1 ? a0 + rowBytes : a0;
-            const sums = scratch + (<usize>(i - m0) << 6);
-            if (k0 == 0) tile_2x16(a0, a1, bk, kc, sums);
-            else tile_2x16_acc(a0, a1, bk, kc, sums);
+            const a0 = A + <usize>i * rowBytes;
+            tileDepthChunk(a0, i + 1 < m1 ? a0 + rowBytes : a0, bp, k0, kc, scratch + (<usize>(i - m0) << 6));
           }
         }
         for (let i = m0; i < m1; i += 2) {

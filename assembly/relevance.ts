@@ -6,7 +6,7 @@
 // Mask modes (FDT-SPEC quirk 1): MASK_OFFICIAL multiplies padded scores by 0, so a caption with any padding has
 // r = max(0, max over real l); the padding slot then wins ties by index order exactly as torch.max would.
 // MASK_EXCLUDE ignores padded slots. valid = 0 means every slot is real (images).
-import { DEPTH_CHUNK, NR, panelBytes, tile_2x16, tile_2x16_acc } from './gemm';
+import { DEPTH_CHUNK, NR, panelBytes, tile_2x16, tileDepthChunk } from './gemm';
 import { axpy, termAdd, termsEnd, termsStart } from './vec';
 
 export const MASK_OFFICIAL: i32 = 0;
@@ -82,7 +82,7 @@ export function f32_relevance_fwd(
  * arg-maxima are those of one item at a time.
  *
  * A panel deeper than DEPTH_CHUNK (the paper's d = 512: 32 KiB, all of L1) is walked a 16 KiB chunk at a time: every
- * row pair of the pass takes the chunk while it stays in L1, its sums carried in scratch (tile_2x16_acc), and the
+ * row pair of the pass takes the chunk while it stays in L1, its sums carried in scratch (tileDepthChunk), and the
  * maxima are folded once the sums are whole, so the bits are those of one full-depth tile. Measured 1.00-1.09x at the
  * paper shapes with the host at its speed, 0.90-0.98x in most runs in its slow periods (bench/results/2026-11-27-
  * relevance-depth-chunks*.txt). The unchunked path stays a loop of its own: a version with one loop for both ran ~5%
@@ -133,16 +133,10 @@ export function f32_relevance_fwd_part(
         // Chunk by chunk of depth, every row pair's sums carried in scratch; then the maxima from the full sums.
         for (let k0 = 0; k0 < d; k0 += DEPTH_CHUNK) {
           const kc = min(DEPTH_CHUNK, d - k0);
-          const koff = <usize>k0 << 2;
-          const bk = bp + (<usize>k0 << 6);
           for (let t = 0; t < nv; t += 2) {
             const j0 = load<i32>(rows + (<usize>t << 2));
             const j1 = t + 1 < nv ? load<i32>(rows + (<usize>(t + 1) << 2)) : j0;
-            const a0 = qb + <usize>j0 * rowBytes + koff;
-            const a1 = qb + <usize>j1 * rowBytes + koff;
-            const acc = sums + (<usize>t << 6);
-            if (k0 == 0) tile_2x16(a0, a1, bk, kc, acc);
-            else tile_2x16_acc(a0, a1, bk, kc, acc);
+            tileDepthChunk(qb + <usize>j0 * rowBytes, qb + <usize>j1 * rowBytes, bp, k0, kc, sums + (<usize>t << 6));
           }
         }
         for (let t = 0; t < nv; t += 2) pairMaxima(scratch, rows, owners, nv, t, L, sums + (<usize>t << 6));
