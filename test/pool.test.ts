@@ -2,6 +2,7 @@
 // replaced, and runtimes without SharedArrayBuffer fall back to one thread (or throw when threads are forced).
 import { describe, expect, it } from 'vitest';
 import { claimLoop } from '../bindings/pool.js';
+import { claimedRelevance } from './helpers/claimed-relevance.js';
 import { WasmEngine } from '../src/engines/wasm/engine.js';
 import { FDT, FdtEngineError, Trainer } from '../src/index.js';
 import type { GradientResult, ParamGradientResult } from '../src/index.js';
@@ -86,39 +87,11 @@ describe('worker pool', () => {
 
   it('the relevance forward over claimed panel ranges equals one thread\'s kernel, with the worker busy when the call starts; every thread runs its claim loop to the end once', async () => {
     const m = await FDT.create({ ...config, threads: 2 });
-    const engine = m.wasm;
-    engine.parallel.minParallelFlops = 0;
-    const mod = engine.mod;
-    const rng = new Rng(21);
-    const [B, L, d, C] = [3, 49, 48, 2000];
-    const panels = Math.ceil(C / 16);
-    const f32 = (n: number, fill?: () => number) => {
-      const p = mod.arena.alloc(n * 4);
-      if (fill) mod.f32(p, n).set(Float32Array.from({ length: n }, fill));
-      return p;
-    };
-    const [Q, T, Tp] = [f32(B * L * d, () => rng.normal()), f32(C * d, () => rng.normal()), f32(panels * 16 * d)];
-    mod.k.f32_pack_nt(T, C, d, Tp);
-    const [R1, A1, R2, A2] = [f32(B * C), f32(B * C), f32(B * C), f32(B * C)];
-    const one = mod.arena.alloc(mod.k.relevance_scratch_bytes(L));
-    mod.k.f32_relevance_fwd(Q, B, L, d, Tp, C, 0.25, 0, 0, R1, A1, one);
-    // The worker first runs GELU over 1 M values (~10 ms), queued just ahead of the pooled call: this thread starts
-    // claiming panels alone.
-    const n = 1 << 20;
-    const [src, dst] = [f32(n, () => 0.5), f32(n)];
-    const worker = (engine.workerPool as unknown as { workers: { request(msg: object): Promise<void> }[] }).workers[0]!;
-    const busy = worker.request({ calls: [['f32_gelu_fwd', [src, n, dst, 0]]] });
-    const blocks: number[] = [];
-    const scope = { bytes: (k: number) => (blocks.push(mod.arena.alloc(k)), blocks.at(-1)!) };
-    await engine.parallel.relevance(scope, Q, B, L, d, Tp, C, 0.25, 0, 0, R2, A2);
-    await busy;
-    expect(Array.from(mod.f32(R2, B * C))).toEqual(Array.from(mod.f32(R1, B * C)));
-    expect(Array.from(mod.i32(A2, B * C))).toEqual(Array.from(mod.i32(A1, B * C)));
-    // The counter (the round's first block) took one add per claim and one more per thread, whose claim found
-    // nothing left: each of the 2 threads ran its loop, the worker's included, to the end exactly once.
-    const grain = Math.ceil(panels / (2 * 32));
-    expect(mod.i32(blocks[0]!, 1)[0]).toBe((Math.ceil(panels / grain) + 2) * grain);
-    for (const p of [...blocks, Q, T, Tp, R1, A1, R2, A2, one, src, dst]) mod.arena.free(p);
+    const got = await claimedRelevance(m, 3, 49, true);
+    expect(Array.from(got.pooled.r)).toEqual(Array.from(got.one.r));
+    expect(Array.from(got.pooled.arg)).toEqual(Array.from(got.one.arg));
+    // Each of the 2 threads ran its loop, the worker's included, to the end exactly once.
+    expect(got.counter).toBe(got.expectedCounter);
     m.dispose();
   });
 

@@ -24,6 +24,11 @@ const MIN_PARALLEL_FLOPS = 4e6;
 // runs slow leaves at most one claim's time behind.
 const CLAIMS_PER_THREAD = 32;
 
+/** Dictionary panels per claim of a pooled relevance forward over `panels` panels on `threads` threads. */
+export function relevanceClaimPanels(panels: number, threads: number): number {
+  return Math.max(1, Math.ceil(panels / (threads * CLAIMS_PER_THREAD)));
+}
+
 // Rows per claim of a pooled GEMM: one 64-row block of f32_gemm, which walks every weight panel once per block; up to
 // about GEMM_MIN_CLAIMS claims per thread where M is small.
 const GEMM_CLAIM_ROWS = 64;
@@ -84,7 +89,7 @@ export class Parallel {
     const T = this.split(2 * B * L * d * C, panels);
     const call = (scratch: number, p0: number, p1: number): KernelCall =>
       ['f32_relevance_fwd_part', [Q, B, L, d, Tp, C, scale, valid, mode, R, ARG, scratch, p0, p1]];
-    const grain = Math.max(1, Math.ceil(panels / (T * CLAIMS_PER_THREAD)));
+    const grain = relevanceClaimPanels(panels, T);
     await this.claimed(T, panels, grain, () => ({ call: call(s.bytes(bytes), 0, 0), at: 12 }), s);
   }
 
