@@ -185,8 +185,8 @@ function tile2x16(a0: usize, a1: usize, bp: usize, K: i32, out: usize, acc: bool
       c10 = v128.load(out, 64); c11 = v128.load(out, 80); c12 = v128.load(out, 96); c13 = v128.load(out, 112);
     }
     for (let k = 0; k < K; k++) {
-      const x0 = f32x4.splat(load<f32>(a0));
-      const x1 = f32x4.splat(load<f32>(a1));
+      const x0 = v128.load32_splat(a0);
+      const x1 = v128.load32_splat(a1);
       const b0 = v128.load(bp);
       const b1 = v128.load(bp, 16);
       const b2 = v128.load(bp, 32);
