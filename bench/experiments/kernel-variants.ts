@@ -8,7 +8,8 @@
 //
 // The variants are AssemblyScript written here, compiled in memory with the installed compiler (the same options as
 // the shipped build: -O3, stub runtime, no asserts), and timed against each other in one process:
-//   base      the shipped scheme before the grouped forward and the depth chunks of 2026-11-27: per item, per
+//   base      the shipped scheme before the grouped forward, the depth chunks and the broadcast from memory
+//             (v128.load32_splat) of 2026-11-27: per item, per
 //             16-column panel, per pair of rows, a full-depth 2x16 tile (8 f32x4 accumulators, mul + add), then the
 //             max into the panel's 16 running maxima;
 //   split     the panel depth cut into chunks of KC = 256 (a 16 KiB slice of the panel), every row pair's partial
