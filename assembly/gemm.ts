@@ -175,58 +175,30 @@ export function tileDepthChunk(a0: usize, a1: usize, bp: usize, k0: i32, kc: i32
   }
 }
 
+/**
+ * How the SIMD tile broadcasts its two row values per k step: from memory (v128.load32_splat: one vbroadcastss
+ * xmm, [mem]) or by a scalar load and a register broadcast (f32x4.splat(load<f32>(p))). The same bits either way.
+ * Node 20 (V8 11.3) compiles the first to 33 instructions per k step and the second to 35, one more than its 4-wide
+ * front end issues in the 8 cycles the two FP ports need: in L1 the tile runs at 23.4 against 21.0 GFLOP/s
+ * (bench/experiments/tile-code.ts lists both loops). Under Deno (V8 15.0, without the trap handler, so every access
+ * is bounds-checked in code) the first runs at 12.0 against 16.4 on the shared-memory twin that Deno uses: the
+ * bindings choose the register broadcast there (tileBroadcastFromMemory in bindings/kernels.ts).
+ */
+let broadcastFromMemory: bool = true;
+
+/** Sets the tile's broadcast (1: from memory, the default; 0: scalar load and register broadcast); returns the previous one. */
+export function tile_set_broadcast(fromMemory: i32): i32 {
+  const previous = broadcastFromMemory ? 1 : 0;
+  broadcastFromMemory = fromMemory != 0;
+  return previous;
+}
+
 @inline
 function tile2x16(a0: usize, a1: usize, bp: usize, K: i32, out: usize, acc: bool): void {
   if (ASC_FEATURE_SIMD) {
-    let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
-    let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
-    if (acc) {
-      c00 = v128.load(out); c01 = v128.load(out, 16); c02 = v128.load(out, 32); c03 = v128.load(out, 48);
-      c10 = v128.load(out, 64); c11 = v128.load(out, 80); c12 = v128.load(out, 96); c13 = v128.load(out, 112);
-    }
-    for (let k = 0; k < K; k++) {
-      // One broadcast from memory per row value (vbroadcastss xmm, [mem]: one load uop). Written as
-      // f32x4.splat(load<f32>(a)), V8 emits a scalar load and a register broadcast: 35 instructions per k step
-      // (33 uops, more than the 4-wide front end issues in the 8 cycles the FP ports need) instead of 33 (31), and
-      // the tile ran at 21.0 GFLOP/s in L1 instead of 23.4 (bench/experiments/tile-code.ts). The same bits.
-      const x0 = v128.load32_splat(a0);
-      const x1 = v128.load32_splat(a1);
-      const b0 = v128.load(bp);
-      const b1 = v128.load(bp, 16);
-      const b2 = v128.load(bp, 32);
-      const b3 = v128.load(bp, 48);
-      if (ASC_FEATURE_RELAXED_SIMD) {
-        // The relaxed build: one fused multiply-add per lane where the CPU has FMA (one rounding instead of two).
-        c00 = f32x4.relaxed_madd(x0, b0, c00);
-        c01 = f32x4.relaxed_madd(x0, b1, c01);
-        c02 = f32x4.relaxed_madd(x0, b2, c02);
-        c03 = f32x4.relaxed_madd(x0, b3, c03);
-        c10 = f32x4.relaxed_madd(x1, b0, c10);
-        c11 = f32x4.relaxed_madd(x1, b1, c11);
-        c12 = f32x4.relaxed_madd(x1, b2, c12);
-        c13 = f32x4.relaxed_madd(x1, b3, c13);
-      } else {
-        c00 = f32x4.add(c00, f32x4.mul(x0, b0));
-        c01 = f32x4.add(c01, f32x4.mul(x0, b1));
-        c02 = f32x4.add(c02, f32x4.mul(x0, b2));
-        c03 = f32x4.add(c03, f32x4.mul(x0, b3));
-        c10 = f32x4.add(c10, f32x4.mul(x1, b0));
-        c11 = f32x4.add(c11, f32x4.mul(x1, b1));
-        c12 = f32x4.add(c12, f32x4.mul(x1, b2));
-        c13 = f32x4.add(c13, f32x4.mul(x1, b3));
-      }
-      a0 += 4;
-      a1 += 4;
-      bp += 64;
-    }
-    v128.store(out, c00);
-    v128.store(out, c01, 16);
-    v128.store(out, c02, 32);
-    v128.store(out, c03, 48);
-    v128.store(out, c10, 64);
-    v128.store(out, c11, 80);
-    v128.store(out, c12, 96);
-    v128.store(out, c13, 112);
+    // One loop per broadcast, chosen once per call (a tile call runs K >= 1 k steps; 256 in the chunked kernels).
+    if (broadcastFromMemory) tile2x16Simd(a0, a1, bp, K, out, acc, true);
+    else tile2x16Simd(a0, a1, bp, K, out, acc, false);
   } else {
     for (let j = 0; j < NR; j++) {
       let s0: f32 = acc ? load<f32>(out + (<usize>j << 2)) : 0;
@@ -246,6 +218,56 @@ function tile2x16(a0: usize, a1: usize, bp: usize, K: i32, out: usize, acc: bool
       store<f32>(out + 64 + (<usize>j << 2), s1);
     }
   }
+}
+
+/** The SIMD tile with the broadcast `fromMemory` (a constant at each call site, so each gets its own loop). */
+@inline
+function tile2x16Simd(a0: usize, a1: usize, bp: usize, K: i32, out: usize, acc: bool, fromMemory: bool): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
+  if (acc) {
+    c00 = v128.load(out); c01 = v128.load(out, 16); c02 = v128.load(out, 32); c03 = v128.load(out, 48);
+    c10 = v128.load(out, 64); c11 = v128.load(out, 80); c12 = v128.load(out, 96); c13 = v128.load(out, 112);
+  }
+  for (let k = 0; k < K; k++) {
+    const x0 = fromMemory ? v128.load32_splat(a0) : f32x4.splat(load<f32>(a0));
+    const x1 = fromMemory ? v128.load32_splat(a1) : f32x4.splat(load<f32>(a1));
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    const b2 = v128.load(bp, 32);
+    const b3 = v128.load(bp, 48);
+    if (ASC_FEATURE_RELAXED_SIMD) {
+      // The relaxed build: one fused multiply-add per lane where the CPU has FMA (one rounding instead of two).
+      c00 = f32x4.relaxed_madd(x0, b0, c00);
+      c01 = f32x4.relaxed_madd(x0, b1, c01);
+      c02 = f32x4.relaxed_madd(x0, b2, c02);
+      c03 = f32x4.relaxed_madd(x0, b3, c03);
+      c10 = f32x4.relaxed_madd(x1, b0, c10);
+      c11 = f32x4.relaxed_madd(x1, b1, c11);
+      c12 = f32x4.relaxed_madd(x1, b2, c12);
+      c13 = f32x4.relaxed_madd(x1, b3, c13);
+    } else {
+      c00 = f32x4.add(c00, f32x4.mul(x0, b0));
+      c01 = f32x4.add(c01, f32x4.mul(x0, b1));
+      c02 = f32x4.add(c02, f32x4.mul(x0, b2));
+      c03 = f32x4.add(c03, f32x4.mul(x0, b3));
+      c10 = f32x4.add(c10, f32x4.mul(x1, b0));
+      c11 = f32x4.add(c11, f32x4.mul(x1, b1));
+      c12 = f32x4.add(c12, f32x4.mul(x1, b2));
+      c13 = f32x4.add(c13, f32x4.mul(x1, b3));
+    }
+    a0 += 4;
+    a1 += 4;
+    bp += 64;
+  }
+  v128.store(out, c00);
+  v128.store(out, c01, 16);
+  v128.store(out, c02, 32);
+  v128.store(out, c03, 48);
+  v128.store(out, c10, 64);
+  v128.store(out, c11, 80);
+  v128.store(out, c12, 96);
+  v128.store(out, c13, 112);
 }
 
 // Rows per block: 64 rows of K = 768 floats (192 KiB) stay in L2 while every panel streams past them.

@@ -7,7 +7,10 @@
 //   - inputs are finite (the TypeScript layer validates them); ties go to the lowest index.
 // The same sources build with SIMD128 (simd target) and without (scalar target); both give identical bits. The
 // *-shared targets import one shared memory so that worker threads run kernels on the same data.
-export { f32_pack_nt, f32_pack_nn, f32_gemm, f32_gemm_rows, gemm_scratch_bytes, f32_transpose, f32_colsum_acc, tile_2x16 } from './gemm';
+export {
+  f32_pack_nt, f32_pack_nn, f32_gemm, f32_gemm_rows, gemm_scratch_bytes, f32_transpose, f32_colsum_acc, tile_2x16,
+  tile_set_broadcast,
+} from './gemm';
 export {
   f32_relevance_fwd, f32_relevance_fwd_part, f32_relevance_bwd, f32_relevance_bwd_gq_part, f32_relevance_bwd_gt_part,
   relevance_scratch_bytes,

@@ -1,6 +1,6 @@
 import { Arena } from './arena.js';
 import { decodeBase64 } from './base64.js';
-import { WorkerPool } from './pool.js';
+import { type KernelCall, WorkerPool } from './pool.js';
 import {
   RELAXED_SHARED_WASM_BASE64, RELAXED_WASM_BASE64, SCALAR_SHARED_WASM_BASE64, SCALAR_WASM_BASE64, SIMD_SHARED_WASM_BASE64,
   SIMD_WASM_BASE64, SOURCE_HASH,
@@ -24,6 +24,11 @@ export interface KernelExports {
   ): void;
   /** Scratch bytes f32_gemm needs (16-byte aligned): the running sums of a block of 64 rows, 16 columns each. */
   gemm_scratch_bytes(): number;
+  /**
+   * Sets how the SIMD tile broadcasts its row values (1: from memory, the default; 0: a scalar load and a register
+   * broadcast); the same bits either way. Returns the previous setting.
+   */
+  tile_set_broadcast(fromMemory: number): number;
   f32_transpose(src: number, R: number, C: number, dst: number): void;
   f32_colsum_acc(X: number, M: number, N: number, out: number): void;
   f32_relevance_fwd(
@@ -208,8 +213,27 @@ export async function instantiateKernels(build: WasmBuild = 'auto', shared = sha
 
 /** True in a runtime whose kernels run faster on the shared-memory twin even on one thread (Deno; see above). */
 export function sharedMemoryIsFaster(): boolean {
-  const g = globalThis as Record<string, unknown>;
-  return typeof g['Deno'] === 'object' && typeof g['SharedArrayBuffer'] === 'function';
+  return isDeno() && typeof (globalThis as Record<string, unknown>)['SharedArrayBuffer'] === 'function';
+}
+
+/**
+ * Whether the SIMD tile of a module on a shared (or a plain) memory broadcasts its row values from memory, its
+ * default (tile_set_broadcast, assembly/gemm.ts): everywhere but on a shared memory under Deno. There, with Deno
+ * 2.9.6 (V8 15.0) on a Cascade Lake Xeon, the in-L1 tile ran at 12.0 GFLOP/s with the broadcast from memory against
+ * 16.4 with a scalar load and a register broadcast; Node 20 runs the first at 23.4 against 21.0, Node 24 and
+ * Chromium 156 at least as fast as the second, Bun both alike (docs/PERFORMANCE.md, "Broadcast from memory").
+ */
+export function tileBroadcastFromMemory(shared: boolean): boolean {
+  return !(shared && isDeno());
+}
+
+/** The calls that configure a fresh instance of a shared-memory module (the caller's and every worker's). */
+function sharedSetup(): KernelCall[] {
+  return [['tile_set_broadcast', [tileBroadcastFromMemory(true) ? 1 : 0]]];
+}
+
+function isDeno(): boolean {
+  return typeof (globalThis as Record<string, unknown>)['Deno'] === 'object';
 }
 
 /** The shared-memory twin of a build on a fresh shared memory, and its compiled module (for workers). */
@@ -217,7 +241,9 @@ async function instantiateShared(which: ResolvedBuild): Promise<{ mod: KernelMod
   const module = await compile(`${which}-shared`, { simd: SIMD_SHARED_WASM_BASE64, scalar: SCALAR_SHARED_WASM_BASE64, relaxed: RELAXED_SHARED_WASM_BASE64 }[which]);
   const memory = new WebAssembly.Memory({ initial: 2, maximum: SHARED_MAX_PAGES, shared: true });
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
-  return { mod: new KernelModule(instance.exports as unknown as KernelExports, which), module, memory };
+  const exports = instance.exports as unknown as KernelExports;
+  for (const [name, args] of sharedSetup()) (exports[name] as unknown as (...a: number[]) => unknown)(...args);
+  return { mod: new KernelModule(exports, which), module, memory };
 }
 
 /** True when this runtime can share wasm memory with worker threads (SharedArrayBuffer and workers). */
@@ -238,7 +264,7 @@ const SHARED_MAX_PAGES = 65536;
  */
 export async function instantiateThreaded(build: WasmBuild, threads: number): Promise<{ mod: KernelModule; pool: WorkerPool }> {
   const { mod, module, memory } = await instantiateShared(resolveBuild(build));
-  const pool = await WorkerPool.start(threads, module, memory);
+  const pool = await WorkerPool.start(threads, module, memory, sharedSetup());
   return { mod, pool };
 }
 

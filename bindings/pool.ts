@@ -98,9 +98,10 @@ class PoolWorker {
     port.hold(false);
   }
 
-  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<PoolWorker> {
+  /** A worker with the module instantiated on `memory`, then `setup`'s calls run on it (tile_set_broadcast, ...). */
+  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, setup: KernelCall[]): Promise<PoolWorker> {
     const w = new PoolWorker(await spawn());
-    await w.request({ init: { module, memory } });
+    await w.request({ init: { module, memory, setup } });
     return w;
   }
 
@@ -129,13 +130,18 @@ export class WorkerPool {
   private constructor(
     private readonly module: WebAssembly.Module,
     private readonly memory: WebAssembly.Memory,
+    private readonly setup: KernelCall[],
     private readonly workers: PoolWorker[],
   ) {}
 
-  /** Starts `threads - 1` workers on the shared module and memory (thread 0 is the caller). */
-  static async start(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<WorkerPool> {
-    const workers = await Promise.all(Array.from({ length: threads - 1 }, () => PoolWorker.start(module, memory)));
-    return new WorkerPool(module, memory, workers);
+  /**
+   * Starts `threads - 1` workers on the shared module and memory (thread 0 is the caller), each running `setup`'s
+   * calls once after it instantiates the module (a replaced worker too), so that every thread's instance is
+   * configured as the caller's.
+   */
+  static async start(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, setup: KernelCall[] = []): Promise<WorkerPool> {
+    const workers = await Promise.all(Array.from({ length: threads - 1 }, () => PoolWorker.start(module, memory, setup)));
+    return new WorkerPool(module, memory, setup, workers);
   }
 
   /** Threads in all, the caller's included. */
@@ -212,7 +218,7 @@ export class WorkerPool {
     for (let i = 0; i < this.workers.length; i++) {
       if (this.workers[i]!.dead) {
         this.workers[i]!.terminate();
-        this.workers[i] = await PoolWorker.start(this.module, this.memory);
+        this.workers[i] = await PoolWorker.start(this.module, this.memory, this.setup);
       }
     }
   }

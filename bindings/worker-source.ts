@@ -1,11 +1,12 @@
 /**
  * The code every pool worker runs, as a string: workers are created from it (Node: `eval`, elsewhere a Blob URL),
  * so no worker script is resolved from a path at run time. A worker instantiates the shared-memory kernel module
- * on the memory it is sent, then runs batches of kernel calls: {id, calls: [[name, args], ...]} -> {id} or
- * {id, error}. Kernels touch only the memory ranges the caller assigned to this worker. A request may also carry
- * {claim: {counter, units, grain, name, args, at}}: the worker then claims ranges [u0, u0 + grain) of [0, units)
- * from the int32 counter at byte offset `counter` (Atomics.add, as every other thread of the call does) and runs
- * name(...args) with args[at] = u0, args[at + 1] = the range's end, until none is left (claimLoop in pool.ts).
+ * on the memory it is sent and runs the init message's setup calls on it ({init: {module, memory, setup}}), then
+ * runs batches of kernel calls: {id, calls: [[name, args], ...]} -> {id} or {id, error}. Kernels touch only the
+ * memory ranges the caller assigned to this worker. A request may also carry {claim: {counter, units, grain, name,
+ * args, at}}: the worker then claims ranges [u0, u0 + grain) of [0, units) from the int32 counter at byte offset
+ * `counter` (Atomics.add, as every other thread of the call does) and runs name(...args) with args[at] = u0,
+ * args[at + 1] = the range's end, until none is left (claimLoop in pool.ts).
  */
 export const WORKER_SOURCE = `
 let kernels = null;
@@ -14,7 +15,15 @@ function handle(msg, reply) {
   if (msg.init) {
     memory = msg.init.memory;
     WebAssembly.instantiate(msg.init.module, { env: { memory: msg.init.memory } }).then(
-      (instance) => { kernels = instance.exports; reply({ id: msg.id }); },
+      (instance) => {
+        kernels = instance.exports;
+        try {
+          for (const [name, args] of msg.init.setup || []) kernels[name](...args);
+          reply({ id: msg.id });
+        } catch (e) {
+          reply({ id: msg.id, error: 'worker setup failed: ' + (e && e.message || e) });
+        }
+      },
       (e) => reply({ id: msg.id, error: 'worker init failed: ' + (e && e.message || e) }),
     );
     return;

@@ -11,7 +11,8 @@ import {
   relevance, relevanceVjp, softmax, softmaxVjp, sparsemaxSort, sparsemaxVjp, weightedSum, weightedSumVjp,
 } from './reference/ops.js';
 import { Rng } from './reference/rng.js';
-import { relaxedSimdSupported } from '../bindings/kernels.js';
+import { relaxedSimdSupported, sharedMemoryIsFaster } from '../bindings/kernels.js';
+import { detectRuntime } from '../src/runtime.js';
 
 const EDGE = [1, 2, 3, 4, 5, 15, 16, 17, 33];
 
@@ -692,6 +693,44 @@ describe('SIMD and scalar builds give identical bits', () => {
     const simd = mixedKernels(harness['simd']!, q, T, w, B, L, d, C);
     const scalar = mixedKernels(harness['scalar']!, q, T, w, B, L, d, C);
     for (const n of Object.keys(simd)) expectIdentical(n, simd[n]!, scalar[n]!);
+  });
+});
+
+// The SIMD tile broadcasts its two row values per k step from memory (v128.load32_splat) or by a scalar load and a
+// register broadcast, chosen per instance (tile_set_broadcast: the second on Deno's shared memory, where it is
+// faster). Both must give the same bits, in every kernel built on the tile, chunked depth included.
+describe('the tile\'s two broadcasts', () => {
+  it(`default to this runtime's choice (${detectRuntime() === 'deno' ? 'register broadcast on Deno\'s shared memory' : 'from memory'}) and report the previous setting when set`, () => {
+    const k = harness['simd']!.k;
+    const initial = k.tile_set_broadcast(1);
+    try {
+      expect(initial).toBe(detectRuntime() === 'deno' && sharedMemoryIsFaster() ? 0 : 1);
+      expect(k.tile_set_broadcast(0)).toBe(1);
+      expect(k.tile_set_broadcast(7)).toBe(0); // any non-zero value means "from memory"
+      expect(k.tile_set_broadcast(0)).toBe(1);
+    } finally {
+      k.tile_set_broadcast(initial);
+    }
+  });
+
+  it.each([[3, 7, 37, 45], [2, 5, 300, 21]])('give identical bits in every kernel (B %i, L %i, d %i, C %i), on the SIMD build and, where it runs, the relaxed one', async (B, L, d, C) => {
+    const rng = new Rng(95 + d);
+    const q = randn(rng, B * L * d);
+    const T = randn(rng, C * d);
+    const w = f32round(sparsemaxSort(randn(rng, B * C), B, C));
+    const builds: [string, Harness][] = [['simd', harness['simd']!]];
+    if (relaxedSimdSupported()) builds.push(['relaxed', await Harness.create('relaxed')]);
+    for (const [name, h] of builds) {
+      const initial = h.k.tile_set_broadcast(1);
+      try {
+        const fromMemory = mixedKernels(h, q, T, w, B, L, d, C);
+        h.k.tile_set_broadcast(0);
+        const register = mixedKernels(h, q, T, w, B, L, d, C);
+        for (const n of Object.keys(fromMemory)) expectIdentical(`${name} ${n}: from memory vs register broadcast`, fromMemory[n]!, register[n]!);
+      } finally {
+        h.k.tile_set_broadcast(initial);
+      }
+    }
   });
 });
 

@@ -1,7 +1,8 @@
 // The worker pool: results identical for any thread count, a worker error fails only its call, a dead worker is
 // replaced, and runtimes without SharedArrayBuffer fall back to one thread (or throw when threads are forced).
 import { describe, expect, it } from 'vitest';
-import { claimLoop } from '../bindings/pool.js';
+import { tileBroadcastFromMemory } from '../bindings/kernels.js';
+import { claimLoop, WorkerPool } from '../bindings/pool.js';
 import { claimedRelevance } from './helpers/claimed-relevance.js';
 import { WasmEngine } from '../src/engines/wasm/engine.js';
 import { FDT, FdtEngineError, Trainer } from '../src/index.js';
@@ -126,6 +127,35 @@ describe('worker pool', () => {
     const after = await m.loss(b);
     expect(after.loss).toBe(good.loss);
     expect(Array.from(after.image.embeddings)).toEqual(Array.from(good.image.embeddings));
+  });
+
+  it('every worker runs the setup calls once after it instantiates the module, a replaced worker too; the model\'s instance has this runtime\'s tile broadcast', async () => {
+    const m = await FDT.create({ ...config, threads: 2 });
+    const mod = m.wasm.mod;
+    // tile_set_broadcast returns the previous setting: the caller's shared-memory instance got sharedSetup().
+    const initial = mod.k.tile_set_broadcast(1);
+    mod.k.tile_set_broadcast(initial);
+    expect(initial).toBe(tileBroadcastFromMemory(true) ? 1 : 0);
+    const [M, N] = [5, 7];
+    const X = mod.arena.alloc(M * N * 4);
+    const sums = mod.arena.alloc(N * 4);
+    mod.f32(X, M * N).set(Float32Array.from({ length: M * N }, (_, i) => i + 1));
+    mod.f32(sums, N).fill(0);
+    // A setup call with a visible effect: the column sums of X, accumulated into `sums` (+=) once per run.
+    const { module, memory } = m.wasm.workerPool as unknown as { module: WebAssembly.Module; memory: WebAssembly.Memory };
+    const pool = await WorkerPool.start(2, module, memory, [['f32_colsum_acc', [X, M, N, sums]]]);
+    try {
+      const colsum = Array.from({ length: N }, (_, j) => Array.from({ length: M }, (_, i) => i * N + j + 1).reduce((a, v) => a + v, 0));
+      expect(Array.from(mod.f32(sums, N))).toEqual(colsum);
+      await expect(pool.inject(0, 'crash')).rejects.toThrow();
+      await pool.run([[], []], () => {}); // replaces the dead worker, which runs the setup again
+      expect(Array.from(mod.f32(sums, N))).toEqual(colsum.map((v) => 2 * v));
+    } finally {
+      pool.terminate();
+      mod.arena.free(X);
+      mod.arena.free(sums);
+      m.dispose();
+    }
   });
 
   it('calls issued without awaiting run one after another: an encode issued during an AdamW update sees the updated parameters', async () => {
