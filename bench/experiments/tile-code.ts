@@ -17,7 +17,8 @@
 //                  until 2026-11-27);
 //   load32_splat   one broadcast from memory per row value (v128.load32_splat(p)): the shipped tile since;
 // each with mul + add and, where relaxed SIMD validates (Node 20 needs --experimental-wasm-relaxed-simd, which this
-// script passes to itself and to its children), with relaxed_madd.
+// script passes to itself and to its children), with relaxed_madd; then the shipped tile with each broadcast
+// (tile_set_broadcast), timed beside them.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,8 +26,10 @@ import { join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import asc from 'assemblyscript/asc';
+import { instantiateKernels, sharedMemoryIsFaster } from '../../bindings/kernels.js';
 import { detectRuntime } from '../../src/runtime.js';
 import { measure, median } from '../harness.js';
+import { residentTile } from '../host-speed.js';
 import { flagArg, numberArg } from './args.js';
 
 const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
@@ -130,7 +133,7 @@ for (const [macName, relaxed, mac] of MACS) {
 
 if (runtime !== 'bun') { // Bun runs JavaScriptCore: no V8 listing, the timings below only
   console.log(`${runtime}: the 2x16 tile's k loop in V8's optimised code, per k step (64 FLOP)`);
-  console.log(`${'variant'.padEnd(28)} instructions  uops  FP   cycles >= max(FP / 2, uops / 4)`);
+  console.log(`${'variant'.padEnd(32)} instructions  uops  FP   cycles >= max(FP / 2, uops / 4)`);
 }
 for (const v of runtime === 'bun' ? [] : variants) {
   const code = listing(v.binary);
@@ -138,32 +141,49 @@ for (const v of runtime === 'bun' ? [] : variants) {
   if (!loop) {
     // Deno's V8 is built without the disassembler: it prints the code's size only.
     const size = /Instructions \(size = (\d+)/.exec(code)?.[1];
-    console.log(`${v.name.padEnd(28)} no instructions listed by this runtime's V8${size ? ` (the function's code: ${size} bytes)` : ''}`);
+    console.log(`${v.name.padEnd(32)} no instructions listed by this runtime's V8${size ? ` (the function's code: ${size} bytes)` : ''}`);
     continue;
   }
   const bound = Math.max(loop.fp / 2, loop.uops / 4);
-  console.log(`${v.name.padEnd(28)} ${String(loop.lines.length).padStart(12)} ${String(loop.uops).padStart(5)} ${String(loop.fp).padStart(3)}   ${bound.toFixed(2)} (${loop.fp / 2 >= loop.uops / 4 ? 'FP ports' : 'front end'})`);
+  console.log(`${v.name.padEnd(32)} ${String(loop.lines.length).padStart(12)} ${String(loop.uops).padStart(5)} ${String(loop.fp).padStart(3)}   ${bound.toFixed(2)} (${loop.fp / 2 >= loop.uops / 4 ? 'FP ports' : 'front end'})`);
   if (flagArg('--list')) console.log(loop.lines.map((t) => `    ${t}`).join('\n'));
 }
 
-// The tile in L1: K = 256 (a 16 KiB panel and 2 KiB of rows), alternating rounds (the host's speed varies).
+// The tile in L1: K = 256 (a 16 KiB panel and 2 KiB of rows), alternating rounds (the host's speed varies). Beside
+// the variants, the shipped module's tile_2x16 on the instance this runtime gets (Deno: the shared-memory twin) with
+// each setting of tile_set_broadcast, in the same process.
 const K = 256, a0 = 1024, a1 = a0 + 4 * K, bp = 8192, out = bp + 64 * K, calls = 8000;
 for (const { memory } of variants) {
   const f = new Float32Array(memory.buffer, a0, (out - a0) / 4); // the rows, then the panel (one 64 KiB page)
   for (let i = 0; i < f.length; i++) f[i] = ((i * 7919) % 1000) / 1000 - 0.5;
 }
+const shipped = await instantiateKernels('simd');
+const resident = residentTile(shipped, K)!;
+const shippedDefault = shipped.k.tile_set_broadcast(1);
+const memoryKind = sharedMemoryIsFaster() ? 'shared memory' : 'plain memory';
+const timed: [string, () => void][] = [
+  ...variants.map(({ name, tile }): [string, () => void] => [name, () => {
+    for (let i = 0; i < calls; i++) tile(a0, a1, bp, K, out);
+  }]),
+  ...([[1, 'from memory'], [0, 'register']] as const).map(([setting, what]): [string, () => void] => [
+    `shipped, ${what}${setting === shippedDefault ? ' (default)' : ''}`,
+    () => {
+      shipped.k.tile_set_broadcast(setting);
+      resident.run(calls);
+    },
+  ]),
+];
 const times = new Map<string, number[]>();
 const rounds = numberArg('--rounds', 5);
 for (let round = 0; round < rounds; round++) {
-  for (const { name, tile } of variants) {
-    const t = await measure(() => {
-      for (let i = 0; i < calls; i++) tile(a0, a1, bp, K, out);
-    }, { budgetS: 0.5, min: 10, max: 100, warmup: 3 });
+  for (const [name, run] of timed) {
+    const t = await measure(run, { budgetS: 0.5, min: 10, max: 100, warmup: 3 });
     times.set(name, [...(times.get(name) ?? []), t.medianMs]);
   }
 }
-console.log(`\nin L1 (K = ${K}), ${rounds} alternating rounds: GFLOP/s of the median round, [best round]`);
+shipped.k.tile_set_broadcast(shippedDefault);
+console.log(`\nin L1 (K = ${K}), ${rounds} alternating rounds: GFLOP/s of the median round, [best round]; shipped: tile_2x16 of the simd build on a ${memoryKind}`);
 for (const [name, ms] of times) {
   const gflops = (t: number) => (64 * K * calls) / (t * 1e6);
-  console.log(`${name.padEnd(28)} ${gflops(median(ms)).toFixed(1).padStart(5)}  [${gflops(Math.min(...ms)).toFixed(1)}]`);
+  console.log(`${name.padEnd(32)} ${gflops(median(ms)).toFixed(1).padStart(5)}  [${gflops(Math.min(...ms)).toFixed(1)}]`);
 }
