@@ -17,8 +17,10 @@
 //                  until 2026-11-27);
 //   load32_splat   one broadcast from memory per row value (v128.load32_splat(p)): the shipped tile since;
 // each with mul + add and, where relaxed SIMD validates (Node 20 needs --experimental-wasm-relaxed-simd, which this
-// script passes to itself and to its children), with relaxed_madd; then the shipped tile with each broadcast
-// (tile_set_broadcast), timed beside them.
+// script passes to itself and to its children), with relaxed_madd; and load32_splat with mul + add and its k loop
+// unrolled twice (its counts per k step are the loop's halved; "spills" counts the loop's stack accesses, values
+// that did not stay in the 16 xmm registers). Then the shipped tile with each broadcast (tile_set_broadcast) is
+// timed beside them.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,26 +41,30 @@ if (runtime === 'node' && !process.execArgv.includes(RELAXED_FLAG)) {
   process.exit(r.status ?? 1);
 }
 
-/** The tile, as AssemblyScript exporting `tile(a0, a1, bp, K, out)`: out[r][j] = sum_k a_r[k] * panel[k][j]. */
-function tileSource(broadcast: (row: string) => string, mac: (acc: string, x: string, b: string) => string): string {
+/**
+ * The tile, as AssemblyScript exporting `tile(a0, a1, bp, K, out)`: out[r][j] = sum_k a_r[k] * panel[k][j], its k
+ * loop unrolled `unroll` times (K a multiple of it).
+ */
+function tileSource(broadcast: (row: string, offset: number) => string, mac: (acc: string, x: string, b: string) => string, unroll = 1): string {
   const acc = ['c00', 'c01', 'c02', 'c03', 'c10', 'c11', 'c12', 'c13'];
-  const updates = acc.map((c) => `${c} = ${mac(c, c[1] === '0' ? 'x0' : 'x1', `b${c[2]}`)};`).join(' ');
-  const stores = acc.map((c, i) => `v128.store(out, ${c}, ${16 * i});`).join(' ');
+  const step = (u: number) => `{
+    const x0 = ${broadcast('a0', 4 * u)}; const x1 = ${broadcast('a1', 4 * u)};
+    ${[0, 1, 2, 3].map((j) => `const b${j} = v128.load(bp, ${64 * u + 16 * j});`).join(' ')}
+    ${acc.map((c) => `${c} = ${mac(c, c[1] === '0' ? 'x0' : 'x1', `b${c[2]}`)};`).join(' ')}
+  }`;
   return `export function tile(a0: usize, a1: usize, bp: usize, K: i32, out: usize): void {
   let ${acc.map((c) => `${c} = f32x4.splat(0)`).join(', ')};
-  for (let k = 0; k < K; k++) {
-    const x0 = ${broadcast('a0')}; const x1 = ${broadcast('a1')};
-    const b0 = v128.load(bp); const b1 = v128.load(bp, 16); const b2 = v128.load(bp, 32); const b3 = v128.load(bp, 48);
-    ${updates}
-    a0 += 4; a1 += 4; bp += 64;
+  for (let k = 0; k < K; k += ${unroll}) {
+    ${Array.from({ length: unroll }, (_, u) => step(u)).join('\n    ')}
+    a0 += ${4 * unroll}; a1 += ${4 * unroll}; bp += ${64 * unroll};
   }
-  ${stores}
+  ${acc.map((c, i) => `v128.store(out, ${c}, ${16 * i});`).join(' ')}
 }`;
 }
 
-const BROADCASTS: [string, (row: string) => string][] = [
-  ['scalar+splat', (row) => `f32x4.splat(load<f32>(${row}))`],
-  ['load32_splat', (row) => `v128.load32_splat(${row})`],
+const BROADCASTS: [string, (row: string, offset: number) => string][] = [
+  ['scalar+splat', (row, offset) => `f32x4.splat(load<f32>(${row}, ${offset}))`],
+  ['load32_splat', (row, offset) => `v128.load32_splat(${row}, ${offset})`],
 ];
 const MACS: [string, boolean, (acc: string, x: string, b: string) => string][] = [
   ['mul+add', false, (acc, x, b) => `f32x4.add(${acc}, f32x4.mul(${x}, ${b}))`],
@@ -110,30 +116,40 @@ for (let i = 0; i < 1000; i++) exports.tile(1024, 2048, 4096, 64, 8192);\n`);
   }
 }
 
-interface Variant { name: string; binary: Uint8Array; tile: (a0: number, a1: number, bp: number, K: number, out: number) => void; memory: WebAssembly.Memory }
+interface Variant {
+  name: string;
+  unroll: number;
+  binary: Uint8Array;
+  tile: (a0: number, a1: number, bp: number, K: number, out: number) => void;
+  memory: WebAssembly.Memory;
+}
 
+// Every broadcast with each multiply-add, and the shipped scheme with its k loop unrolled twice.
+const SCHEMES = [
+  ...MACS.flatMap((mac) => BROADCASTS.map((broadcast) => ({ mac, broadcast, unroll: 1 }))),
+  { mac: MACS[0]!, broadcast: BROADCASTS[1]!, unroll: 2 },
+];
 const variants: Variant[] = [];
-for (const [macName, relaxed, mac] of MACS) {
-  for (const [broadcastName, broadcast] of BROADCASTS) {
-    const res = await asc.compileString(tileSource(broadcast, mac), {
-      optimizeLevel: 3, shrinkLevel: 0, runtime: 'stub', noAssert: true, initialMemory: 1, exportRuntime: false,
-      enable: relaxed ? ['simd', 'relaxed-simd'] : ['simd'],
-    } as Parameters<typeof asc.compileString>[1]);
-    if (!res.binary) throw new Error(`asc failed: ${res.stderr.toString()}`);
-    const binary = res.binary as Uint8Array<ArrayBuffer>;
-    try {
-      const { instance } = await WebAssembly.instantiate(binary, {});
-      const { tile, memory } = instance.exports as unknown as Pick<Variant, 'tile' | 'memory'>;
-      variants.push({ name: `${broadcastName}, ${macName}`, binary, tile, memory });
-    } catch (e) {
-      console.log(`${broadcastName}, ${macName}: does not validate here (${(e as Error).message.split('\n')[0]})`);
-    }
+for (const { mac: [macName, relaxed, mac], broadcast: [broadcastName, broadcast], unroll } of SCHEMES) {
+  const name = `${broadcastName}, ${macName}${unroll > 1 ? `, ${unroll}x unrolled` : ''}`;
+  const res = await asc.compileString(tileSource(broadcast, mac, unroll), {
+    optimizeLevel: 3, shrinkLevel: 0, runtime: 'stub', noAssert: true, initialMemory: 1, exportRuntime: false,
+    enable: relaxed ? ['simd', 'relaxed-simd'] : ['simd'],
+  } as Parameters<typeof asc.compileString>[1]);
+  if (!res.binary) throw new Error(`asc failed: ${res.stderr.toString()}`);
+  const binary = res.binary as Uint8Array<ArrayBuffer>;
+  try {
+    const { instance } = await WebAssembly.instantiate(binary, {});
+    const { tile, memory } = instance.exports as unknown as Pick<Variant, 'tile' | 'memory'>;
+    variants.push({ name, unroll, binary, tile, memory });
+  } catch (e) {
+    console.log(`${name}: does not validate here (${(e as Error).message.split('\n')[0]})`);
   }
 }
 
 if (runtime !== 'bun') { // Bun runs JavaScriptCore: no V8 listing, the timings below only
-  console.log(`${runtime}: the 2x16 tile's k loop in V8's optimised code, per k step (64 FLOP)`);
-  console.log(`${'variant'.padEnd(32)} instructions  uops  FP   cycles >= max(FP / 2, uops / 4)`);
+  console.log(`${runtime}: the 2x16 tile's k loop in V8's optimised code, per k step (64 FLOP; an unrolled loop's counts divided by its unroll)`);
+  console.log(`${'variant'.padEnd(34)} instructions  uops   FP  spills  cycles >= max(FP / 2, uops / 4)`);
 }
 for (const v of runtime === 'bun' ? [] : variants) {
   const code = listing(v.binary);
@@ -141,11 +157,15 @@ for (const v of runtime === 'bun' ? [] : variants) {
   if (!loop) {
     // Deno's V8 is built without the disassembler: it prints the code's size only.
     const size = /Instructions \(size = (\d+)/.exec(code)?.[1];
-    console.log(`${v.name.padEnd(32)} no instructions listed by this runtime's V8${size ? ` (the function's code: ${size} bytes)` : ''}`);
+    console.log(`${v.name.padEnd(34)} no instructions listed by this runtime's V8${size ? ` (the function's code: ${size} bytes)` : ''}`);
     continue;
   }
-  const bound = Math.max(loop.fp / 2, loop.uops / 4);
-  console.log(`${v.name.padEnd(32)} ${String(loop.lines.length).padStart(12)} ${String(loop.uops).padStart(5)} ${String(loop.fp).padStart(3)}   ${bound.toFixed(2)} (${loop.fp / 2 >= loop.uops / 4 ? 'FP ports' : 'front end'})`);
+  const per = (n: number) => n / v.unroll;
+  // Stack traffic inside the loop: values the register allocator could not keep in the 16 xmm registers.
+  const spills = loop.lines.filter((t) => /\[rbp[-+]0x[0-9a-f]+\]/.test(t)).length;
+  const bound = Math.max(per(loop.fp) / 2, per(loop.uops) / 4);
+  const limit = per(loop.fp) / 2 >= per(loop.uops) / 4 ? 'FP ports' : 'front end';
+  console.log(`${v.name.padEnd(34)} ${per(loop.lines.length).toFixed(1).padStart(12)} ${per(loop.uops).toFixed(1).padStart(5)} ${per(loop.fp).toFixed(1).padStart(4)} ${per(spills).toFixed(1).padStart(7)}  ${bound.toFixed(2)} (${limit})`);
   if (flagArg('--list')) console.log(loop.lines.map((t) => `    ${t}`).join('\n'));
 }
 
@@ -185,5 +205,5 @@ shipped.k.tile_set_broadcast(shippedDefault);
 console.log(`\nin L1 (K = ${K}), ${rounds} alternating rounds: GFLOP/s of the median round, [best round]; shipped: tile_2x16 of the simd build on a ${memoryKind}`);
 for (const [name, ms] of times) {
   const gflops = (t: number) => (64 * K * calls) / (t * 1e6);
-  console.log(`${name.padEnd(32)} ${gflops(median(ms)).toFixed(1).padStart(5)}  [${gflops(Math.min(...ms)).toFixed(1)}]`);
+  console.log(`${name.padEnd(34)} ${gflops(median(ms)).toFixed(1).padStart(5)}  [${gflops(Math.min(...ms)).toFixed(1)}]`);
 }
