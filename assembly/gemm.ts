@@ -178,15 +178,15 @@ export function tileDepthChunk(a0: usize, a1: usize, bp: usize, k0: i32, kc: i32
 /**
  * How the SIMD tile broadcasts its two row values per k step: from memory (v128.load32_splat: one vbroadcastss
  * xmm, [mem]) or by a scalar load and a register broadcast (f32x4.splat(load<f32>(p))). The same bits either way.
- * Node 20 (V8 11.3) compiles the first to 33 instructions per k step and the second to 35, one more than its 4-wide
- * front end issues in the 8 cycles the two FP ports need: in L1 the tile runs at 23.4 against 21.0 GFLOP/s
- * (bench/experiments/tile-code.ts lists both loops). Under Deno (V8 15.0, without the trap handler, so every access
- * is bounds-checked in code) the first runs at 12.0 against 16.4 on the shared-memory twin that Deno uses: the
- * bindings choose the register broadcast there (tileBroadcastFromMemory in bindings/kernels.ts).
+ * Node 20 (V8 11.3) compiles the first to 33 instructions per k step (31 uops) and the second to 35 (33 uops, one
+ * more than its 4-wide front end issues in the 8 cycles the two FP ports need): in L1 the shipped tile runs at 23.4
+ * against 21.3 GFLOP/s (bench/experiments/tile-code.ts lists both loops). Under Deno (V8 15.0, without the trap
+ * handler, so every access is bounds-checked in code) the first runs at 12.1 against 16.7 on the shared-memory twin
+ * that Deno uses: the bindings choose the register broadcast there (tileBroadcastFromMemory in bindings/kernels.ts).
  */
 let broadcastFromMemory: bool = true;
 
-/** Sets the tile's broadcast (1: from memory, the default; 0: scalar load and register broadcast); returns the previous one. */
+/** Sets the tile's broadcast (non-zero: from memory, the default; 0: scalar load, register broadcast); returns the previous. */
 export function tile_set_broadcast(fromMemory: i32): i32 {
   const previous = broadcastFromMemory ? 1 : 0;
   broadcastFromMemory = fromMemory != 0;
@@ -196,7 +196,7 @@ export function tile_set_broadcast(fromMemory: i32): i32 {
 @inline
 function tile2x16(a0: usize, a1: usize, bp: usize, K: i32, out: usize, acc: bool): void {
   if (ASC_FEATURE_SIMD) {
-    // One loop per broadcast, chosen once per call (a tile call runs K >= 1 k steps; 256 in the chunked kernels), each
+    // One loop per broadcast, chosen once per call (a call runs K >= 1 k steps, up to 256 in the chunked kernels), each
     // in a function of its own: with both loops in one function V8 scheduled the broadcast from memory's loop
     // differently (the panel's four loads first) and the tile ran ~4% slower in L1.
     if (broadcastFromMemory) tileFromMemory(a0, a1, bp, K, out, acc);

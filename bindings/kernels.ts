@@ -208,7 +208,9 @@ export async function instantiateKernels(build: WasmBuild = 'auto', shared = sha
   }
   const module = await compile(which, { simd: SIMD_WASM_BASE64, scalar: SCALAR_WASM_BASE64, relaxed: RELAXED_WASM_BASE64 }[which]);
   const instance = await WebAssembly.instantiate(module, {});
-  return new KernelModule(instance.exports as unknown as KernelExports, which);
+  const exports = instance.exports as unknown as KernelExports;
+  runCalls(exports, setupCalls(false));
+  return new KernelModule(exports, which);
 }
 
 /** True in a runtime whose kernels run faster on the shared-memory twin even on one thread (Deno; see above). */
@@ -219,17 +221,24 @@ export function sharedMemoryIsFaster(): boolean {
 /**
  * Whether the SIMD tile of a module on a shared (or a plain) memory broadcasts its row values from memory, its
  * default (tile_set_broadcast, assembly/gemm.ts): everywhere but on a shared memory under Deno. There, with Deno
- * 2.9.6 (V8 15.0) on a Cascade Lake Xeon, the in-L1 tile ran at 12.0 GFLOP/s with the broadcast from memory against
- * 16.4 with a scalar load and a register broadcast; Node 20 runs the first at 23.4 against 21.0, Node 24 and
- * Chromium 156 at least as fast as the second, Bun both alike (docs/PERFORMANCE.md, "Broadcast from memory").
+ * 2.9.6 (V8 15.0) on a Cascade Lake Xeon, the shipped tile ran at 12.1 GFLOP/s in L1 with the broadcast from memory
+ * against 16.7 with a scalar load and a register broadcast; under Node 20 at 23.4 against 21.3, under Bun at 23.0
+ * both; Node 24 and Chromium 156 were not slower with it (docs/PERFORMANCE.md, "Broadcast from memory").
  */
 export function tileBroadcastFromMemory(shared: boolean): boolean {
   return !(shared && isDeno());
 }
 
-/** The calls that configure a fresh instance of a shared-memory module (the caller's and every worker's). */
-function sharedSetup(): KernelCall[] {
-  return [['tile_set_broadcast', [tileBroadcastFromMemory(true) ? 1 : 0]]];
+/**
+ * The calls that configure a fresh instance of a module on a shared (or a plain) memory: the caller's, and on a
+ * shared memory every pool worker's, which runs them right after it instantiates the module.
+ */
+export function setupCalls(shared: boolean): KernelCall[] {
+  return [['tile_set_broadcast', [tileBroadcastFromMemory(shared) ? 1 : 0]]];
+}
+
+function runCalls(exports: KernelExports, calls: KernelCall[]): void {
+  for (const [name, args] of calls) (exports[name] as unknown as (...a: number[]) => unknown)(...args);
 }
 
 function isDeno(): boolean {
@@ -242,7 +251,7 @@ async function instantiateShared(which: ResolvedBuild): Promise<{ mod: KernelMod
   const memory = new WebAssembly.Memory({ initial: 2, maximum: SHARED_MAX_PAGES, shared: true });
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const exports = instance.exports as unknown as KernelExports;
-  for (const [name, args] of sharedSetup()) (exports[name] as unknown as (...a: number[]) => unknown)(...args);
+  runCalls(exports, setupCalls(true));
   return { mod: new KernelModule(exports, which), module, memory };
 }
 
@@ -264,7 +273,7 @@ const SHARED_MAX_PAGES = 65536;
  */
 export async function instantiateThreaded(build: WasmBuild, threads: number): Promise<{ mod: KernelModule; pool: WorkerPool }> {
   const { mod, module, memory } = await instantiateShared(resolveBuild(build));
-  const pool = await WorkerPool.start(threads, module, memory, sharedSetup());
+  const pool = await WorkerPool.start(threads, module, memory, setupCalls(true));
   return { mod, pool };
 }
 

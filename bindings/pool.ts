@@ -101,7 +101,12 @@ class PoolWorker {
   /** A worker with the module instantiated on `memory`, then `setup`'s calls run on it (tile_set_broadcast, ...). */
   static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, setup: KernelCall[]): Promise<PoolWorker> {
     const w = new PoolWorker(await spawn());
-    await w.request({ init: { module, memory, setup } });
+    try {
+      await w.request({ init: { module, memory, setup } });
+    } catch (e) {
+      w.terminate(); // a worker whose init or setup failed stays alive otherwise
+      throw e;
+    }
     return w;
   }
 
@@ -140,8 +145,13 @@ export class WorkerPool {
    * configured as the caller's.
    */
   static async start(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, setup: KernelCall[] = []): Promise<WorkerPool> {
-    const workers = await Promise.all(Array.from({ length: threads - 1 }, () => PoolWorker.start(module, memory, setup)));
-    return new WorkerPool(module, memory, setup, workers);
+    const started = await Promise.allSettled(Array.from({ length: threads - 1 }, () => PoolWorker.start(module, memory, setup)));
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) {
+      for (const s of started) if (s.status === 'fulfilled') s.value.terminate(); // no thread outlives a failed start
+      throw failed.reason;
+    }
+    return new WorkerPool(module, memory, setup, started.map((s) => (s as PromiseFulfilledResult<PoolWorker>).value));
   }
 
   /** Threads in all, the caller's included. */

@@ -1,7 +1,7 @@
 // The worker pool: results identical for any thread count, a worker error fails only its call, a dead worker is
 // replaced, and runtimes without SharedArrayBuffer fall back to one thread (or throw when threads are forced).
 import { describe, expect, it } from 'vitest';
-import { tileBroadcastFromMemory } from '../bindings/kernels.js';
+import { setupCalls, tileBroadcastFromMemory } from '../bindings/kernels.js';
 import { claimLoop, WorkerPool } from '../bindings/pool.js';
 import { claimedRelevance } from './helpers/claimed-relevance.js';
 import { WasmEngine } from '../src/engines/wasm/engine.js';
@@ -132,10 +132,12 @@ describe('worker pool', () => {
   it('every worker runs the setup calls once after it instantiates the module, a replaced worker too; the model\'s instance has this runtime\'s tile broadcast', async () => {
     const m = await FDT.create({ ...config, threads: 2 });
     const mod = m.wasm.mod;
-    // tile_set_broadcast returns the previous setting: the caller's shared-memory instance got sharedSetup().
+    // tile_set_broadcast returns the previous setting: the caller's shared-memory instance got setupCalls(true), and
+    // the pool hands the same calls to every worker it starts (a worker's own setting is not readable from here).
     const initial = mod.k.tile_set_broadcast(1);
     mod.k.tile_set_broadcast(initial);
     expect(initial).toBe(tileBroadcastFromMemory(true) ? 1 : 0);
+    expect((m.wasm.workerPool as unknown as { setup: unknown }).setup).toEqual(setupCalls(true));
     const [M, N] = [5, 7];
     const X = mod.arena.alloc(M * N * 4);
     const sums = mod.arena.alloc(N * 4);
@@ -150,6 +152,8 @@ describe('worker pool', () => {
       await expect(pool.inject(0, 'crash')).rejects.toThrow();
       await pool.run([[], []], () => {}); // replaces the dead worker, which runs the setup again
       expect(Array.from(mod.f32(sums, N))).toEqual(colsum.map((v) => 2 * v));
+      // A setup call that fails fails the start, naming the call's error; no worker is left running.
+      await expect(WorkerPool.start(2, module, memory, [['no_such_kernel' as 'f32_colsum_acc', []]])).rejects.toThrow(/worker setup failed/);
     } finally {
       pool.terminate();
       mod.arena.free(X);
