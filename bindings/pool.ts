@@ -5,15 +5,6 @@ import { WORKER_SOURCE } from './worker-source.js';
 export type KernelCall = [name: keyof KernelExports & string, args: number[]];
 
 /**
- * A kernel call over a range of work units, claimed at run time: args[at] and args[at + 1] receive [u0, u1).
- * Every thread of a claimed round runs its own call (its own scratch) over the ranges it claims.
- */
-export interface ClaimedCall {
-  call: KernelCall;
-  at: number;
-}
-
-/**
  * Claims ranges [u0, min(units, u0 + grain)) of [0, units) from the int32 counter at byte offset `counter` of a
  * shared buffer, one Atomics.add each, and runs each range, until none is left. Threads that run this on the same
  * counter (zero at the start) together run every range exactly once, however their speeds differ. The pool's workers
@@ -173,24 +164,20 @@ export class WorkerPool {
   }
 
   /**
-   * Runs parts[0] on this thread and parts[i] on worker i - 1, each claiming ranges of [0, units) `grain` at a
-   * time from the int32 counter at byte offset `counter` of the shared memory (zero at the start; see claimLoop)
-   * until none is left: a thread that starts late or runs slow takes fewer ranges instead of holding up the call.
-   * Errors as in run().
+   * Runs parts[0] on this thread and parts[i] on worker i - 1, each claiming ranges [u0, u1) of [0, units) `grain`
+   * at a time from the int32 counter at byte offset `counter` of the shared memory (zero at the start; see
+   * claimLoop) until none is left, and running its call with u0 and u1 appended to its arguments: a thread that
+   * starts late or runs slow takes fewer ranges instead of holding up the call. Each part is its thread's own call
+   * (its own scratch). Errors as in run().
    */
-  async runClaimed(parts: ClaimedCall[], counter: number, units: number, grain: number, local: (call: KernelCall) => void): Promise<void> {
+  async runClaimed(parts: KernelCall[], counter: number, units: number, grain: number, local: (call: KernelCall) => void): Promise<void> {
     await this.round(
-      parts.slice(1).map(({ call: [name, args], at }) => ({ calls: [], claim: { counter, units, grain, name, args, at } })),
+      parts.slice(1).map(([name, args]) => ({ calls: [], claim: { counter, units, grain, name, args } })),
       () => {
         const first = parts[0];
         if (!first) return;
-        const { call: [name, template], at } = first;
-        const args = [...template];
-        claimLoop(this.memory.buffer, counter, units, grain, (u0, u1) => {
-          args[at] = u0;
-          args[at + 1] = u1;
-          local([name, args]);
-        });
+        const [name, args] = first;
+        claimLoop(this.memory.buffer, counter, units, grain, (u0, u1) => local([name, [...args, u0, u1]]));
       },
     );
   }

@@ -4,9 +4,9 @@
  * on the memory it is sent and runs the init message's setup calls on it ({init: {module, memory, setup}}), then
  * runs batches of kernel calls: {id, calls: [[name, args], ...]} -> {id} or {id, error}. Kernels touch only the
  * memory ranges the caller assigned to this worker. A request may also carry {claim: {counter, units, grain, name,
- * args, at}}: the worker then claims ranges [u0, u0 + grain) of [0, units) from the int32 counter at byte offset
- * `counter` (Atomics.add, as every other thread of the call does) and runs name(...args) with args[at] = u0,
- * args[at + 1] = the range's end, until none is left (claimLoop in pool.ts).
+ * args}}: the worker then claims ranges [u0, u0 + grain) of [0, units) from the int32 counter at byte offset
+ * `counter` (Atomics.add, as every other thread of the call does) and runs name(...args, u0, the range's end),
+ * until none is left (claimLoop in pool.ts).
  */
 export const WORKER_SOURCE = `
 let kernels = null;
@@ -33,12 +33,10 @@ function handle(msg, reply) {
     if (msg.crash) { setTimeout(() => { throw new Error(msg.crash); }); return; }
     for (const [name, args] of msg.calls) kernels[name](...args);
     if (msg.claim) {
-      const { counter, units, grain, name, args, at } = msg.claim;
+      const { counter, units, grain, name, args } = msg.claim;
       const cell = new Int32Array(memory.buffer, counter, 1);
       for (let u0 = Atomics.add(cell, 0, grain); u0 < units; u0 = Atomics.add(cell, 0, grain)) {
-        args[at] = u0;
-        args[at + 1] = Math.min(units, u0 + grain);
-        kernels[name](...args);
+        kernels[name](...args, u0, Math.min(units, u0 + grain));
       }
     }
     reply({ id: msg.id });

@@ -1,4 +1,4 @@
-import type { ClaimedCall, KernelCall, WorkerPool } from '../../../bindings/pool.js';
+import type { KernelCall, WorkerPool } from '../../../bindings/pool.js';
 import type { KernelModule } from '../../../bindings/kernels.js';
 import { clearUpperVectorState } from '../../../bindings/vector-state.js';
 import type { Scope } from './scope.js';
@@ -66,13 +66,11 @@ export class Parallel {
   ): Promise<void> {
     const T = this.split(2 * M * K * N, Math.ceil(M / 2));
     const scratch = this.mod.k.gemm_scratch_bytes();
-    const call = (bytes: number, m0: number, m1: number): KernelCall =>
-      ['f32_gemm_rows', [A, K, lda, Bp, N, bias, C, ldc, accumulate, bytes, m0, m1]];
     // Blocks of 64 rows; fewer where M is small, for about GEMM_MIN_CLAIMS claims per thread (M = 49 on 2 threads:
     // 14 rows, 4 claims, where 64 would leave the worker idle). An even count, so no claim but the last ends in a lone
     // row (each row's results are the same either way: the tile computes every row in its own lanes).
     const grain = Math.min(GEMM_CLAIM_ROWS, 2 * Math.ceil(M / (2 * T * GEMM_MIN_CLAIMS)));
-    await this.claimed(T, M, grain, () => ({ call: call(s.bytes(scratch), 0, 0), at: 10 }), s);
+    await this.claimed(T, M, grain, () => ['f32_gemm_rows', [A, K, lda, Bp, N, bias, C, ldc, accumulate, s.bytes(scratch)]], s);
   }
 
   /**
@@ -87,27 +85,24 @@ export class Parallel {
     const bytes = this.mod.k.relevance_scratch_bytes(L);
     const panels = Math.ceil(C / 16);
     const T = this.split(2 * B * L * d * C, panels);
-    const call = (scratch: number, p0: number, p1: number): KernelCall =>
-      ['f32_relevance_fwd_part', [Q, B, L, d, Tp, C, scale, valid, mode, R, ARG, scratch, p0, p1]];
     const grain = relevanceClaimPanels(panels, T);
-    await this.claimed(T, panels, grain, () => ({ call: call(s.bytes(bytes), 0, 0), at: 12 }), s);
+    await this.claimed(T, panels, grain, () => ['f32_relevance_fwd_part', [Q, B, L, d, Tp, C, scale, valid, mode, R, ARG, s.bytes(bytes)]], s);
   }
 
   /**
-   * Runs a kernel over [0, units) on T threads that claim `grain` units at a time (WorkerPool.runClaimed), each
-   * thread with the call part(t) makes (its own scratch); with one thread, one call over the whole range.
+   * Runs a kernel whose last two arguments are a range [u0, u1) of [0, units) on T threads that claim `grain` units
+   * at a time (WorkerPool.runClaimed), each thread with the call part() makes (its own scratch) and the range
+   * appended; with one thread, one call over the whole range.
    */
-  private async claimed(T: number, units: number, grain: number, part: (t: number) => ClaimedCall, s: Pick<Scope, 'bytes'>): Promise<void> {
+  private async claimed(T: number, units: number, grain: number, part: () => KernelCall, s: Pick<Scope, 'bytes'>): Promise<void> {
     if (T <= 1 || !this.pool) {
-      const { call: [name, args], at } = part(0);
-      args[at] = 0;
-      args[at + 1] = units;
-      this.local([name, args]);
+      const [name, args] = part();
+      this.local([name, [...args, 0, units]]);
       return;
     }
     const counter = s.bytes(16);
     this.mod.i32(counter, 1)[0] = 0;
-    const parts = Array.from({ length: T }, (_, t) => part(t));
+    const parts = Array.from({ length: T }, () => part());
     // As in run(): thread 0's share starts with the vector state clean.
     clearUpperVectorState();
     await this.pool.runClaimed(parts, counter, units, grain, this.local);
