@@ -27,11 +27,11 @@
 import { spawnSync } from 'node:child_process';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import asc from 'assemblyscript/asc';
 import { instantiateKernels, sharedMemoryIsFaster } from '../../bindings/kernels.js';
 import { detectRuntime } from '../../src/runtime.js';
 import { measure, median } from '../harness.js';
 import { relevanceInputs } from '../relevance.js';
+import { compileLikeShipped } from './compile-as.js';
 
 const FLAG = '--experimental-wasm-relaxed-simd';
 
@@ -273,13 +273,7 @@ interface Variant {
 }
 
 async function build(madd: boolean): Promise<Variant> {
-  const res = await asc.compileString(SOURCE(madd), {
-    optimizeLevel: 3, shrinkLevel: 0, runtime: 'stub', noAssert: true, initialMemory: 1,
-    enable: [...(madd ? ['simd', 'relaxed-simd'] : ['simd']), ...(SHARED ? ['threads'] : [])], exportRuntime: false,
-    ...(SHARED ? { sharedMemory: true, importMemory: true, maximumMemory: 65536 } : {}),
-  } as Parameters<typeof asc.compileString>[1]);
-  if (!res.binary) throw new Error(`asc failed: ${res.stderr.toString()}`);
-  const module = await WebAssembly.compile(res.binary as Uint8Array<ArrayBuffer>);
+  const module = await WebAssembly.compile(await compileLikeShipped(SOURCE(madd), { relaxed: madd, shared: SHARED }));
   if (!SHARED) return (await WebAssembly.instantiate(module, {})).exports as unknown as Variant;
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
   const inst = await WebAssembly.instantiate(module, { env: { memory } });

@@ -27,12 +27,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import asc from 'assemblyscript/asc';
 import { instantiateKernels, sharedMemoryIsFaster } from '../../bindings/kernels.js';
 import { detectRuntime } from '../../src/runtime.js';
 import { measure, median } from '../harness.js';
 import { residentTile } from '../host-speed.js';
 import { flagArg, numberArg } from './args.js';
+import { compileLikeShipped } from './compile-as.js';
 
 const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
 const runtime = detectRuntime();
@@ -132,12 +132,7 @@ const SCHEMES = [
 const variants: Variant[] = [];
 for (const { mac: [macName, relaxed, mac], broadcast: [broadcastName, broadcast], unroll } of SCHEMES) {
   const name = `${broadcastName}, ${macName}${unroll > 1 ? `, ${unroll}x unrolled` : ''}`;
-  const res = await asc.compileString(tileSource(broadcast, mac, unroll), {
-    optimizeLevel: 3, shrinkLevel: 0, runtime: 'stub', noAssert: true, initialMemory: 1, exportRuntime: false,
-    enable: relaxed ? ['simd', 'relaxed-simd'] : ['simd'],
-  } as Parameters<typeof asc.compileString>[1]);
-  if (!res.binary) throw new Error(`asc failed: ${res.stderr.toString()}`);
-  const binary = res.binary as Uint8Array<ArrayBuffer>;
+  const binary = await compileLikeShipped(tileSource(broadcast, mac, unroll), { relaxed });
   try {
     const { instance } = await WebAssembly.instantiate(binary, {});
     const { tile, memory } = instance.exports as unknown as Pick<Variant, 'tile' | 'memory'>;
