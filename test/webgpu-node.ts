@@ -2,6 +2,7 @@
 // adapter (OpenGL ES through EGL, surfaceless here); the tfjs engine runs a golden case on tfjs-backend-webgpu.
 import { readFileSync } from 'node:fs';
 import { verifyGolden } from '../src/verify/golden.js';
+import { checkWebGpuUpload } from './webgpu-upload-check.js';
 
 const file = process.argv[2]!;
 const { create, globals } = await import('webgpu');
@@ -16,6 +17,7 @@ if (!adapter) {
   console.log(JSON.stringify({ skipped: 'the webgpu package found no adapter' }));
 } else {
   const report = await verifyGolden(JSON.parse(readFileSync(file, 'utf8')), { engine: 'tfjs', backends: ['webgpu'] });
-  console.log(JSON.stringify({ adapter: adapter.info?.description ?? 'unknown', engine: report.engine, ok: report.ok, failed: report.fields.filter((f) => !f.ok).map((f) => f.field) }));
+  const upload = await checkWebGpuUpload();
+  console.log(JSON.stringify({ adapter: adapter.info?.description ?? 'unknown', engine: report.engine, ok: report.ok, failed: report.fields.filter((f) => !f.ok).map((f) => f.field), upload }));
 }
 process.exit(0);

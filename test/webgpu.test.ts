@@ -21,6 +21,7 @@ describe.skipIf(!HAS_GOLDEN)('tfjs engine on WebGPU under Deno', () => {
     expect(r.engine).toBe('tfjs webgpu');
     expect(r.failed).toEqual([]);
     expect(r.ok).toBe(true);
+    expect(r.upload).toEqual({ backend: 'webgpu', exact: true, writes: 2, writesMapped: 0, leakedTensors: 0 });
   }, 300_000);
 });
 
@@ -39,5 +40,6 @@ describe.skipIf(!HAS_GOLDEN)('tfjs engine on WebGPU under Node (the webgpu packa
     expect(r.engine).toBe('tfjs webgpu');
     expect(r.failed).toEqual([]);
     expect(r.ok).toBe(true);
+    expect(r.upload).toEqual({ backend: 'webgpu', exact: true, writes: 2, writesMapped: 0, leakedTensors: 0 });
   }, 300_000);
 });

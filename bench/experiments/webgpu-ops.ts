@@ -6,11 +6,14 @@
 //   ... --batch N                                                    another batch size (default 128)
 //
 // Rows: the GEMM alone (q T^T, [49 B, 512] x [512, 16384]); the GEMM with the max over each image's 49 rows
-// ([B, 16384] out); the upload of the input features, the arg-max over the 49 rows, a read-back of [B, 16384];
-// sparsemax over [B, 16384]; and the engine's whole encodeImage, beside the wasm engine's.
+// ([B, 16384] out); the upload of the input features both ways (tfjs' own, a buffer mapped at creation; and the
+// engine's, queue.writeBuffer plus a copy on the GPU: src/engines/tfjs/upload.ts), the arg-max over the 49 rows, a
+// read-back of [B, 16384]; sparsemax over [B, 16384]; and the engine's whole encodeImage with each upload, beside
+// the wasm engine's.
 import process from 'node:process';
 import { loadTf } from '../../src/engines/tfjs/load.js';
 import { sparsemax } from '../../src/engines/tfjs/normalizers.js';
+import { hostTensor, setWebGpuUpload } from '../../src/engines/tfjs/upload.js';
 import { FDT } from '../../src/fdt.js';
 import { Rng } from '../../src/rng.js';
 import { installNodeWebGpu } from '../webgpu-node.js';
@@ -36,7 +39,7 @@ async function time(label: string, flops: number, f: () => Promise<unknown>): Pr
     ts.push(performance.now() - t);
   }
   const ms = ts.sort((a, b) => a - b)[1]!;
-  console.log(`  ${label.padEnd(44)} ${ms.toFixed(1).padStart(8)} ms${flops ? `  ${(flops / ms / 1e6).toFixed(0).padStart(6)} GFLOP/s` : ''}`);
+  console.log(`  ${label.padEnd(58)} ${ms.toFixed(1).padStart(8)} ms${flops ? `  ${(flops / ms / 1e6).toFixed(0).padStart(6)} GFLOP/s` : ''}`);
 }
 
 console.log(`tfjs ${backend}, B = ${B}, P = ${P}, d = ${d}, C = ${C}:`);
@@ -53,12 +56,18 @@ await time('GEMM + max over the 49 rows of each image', gemm, async () => {
   m.dispose();
 });
 const xIn = Float32Array.from({ length: B * P * 768 }, () => rng.normal());
-await time(`upload [${B * P}, 768] (${((B * P * 768 * 4) / 2 ** 20).toFixed(0)} MiB)`, 0, async () => {
-  const t = tf.tensor2d(xIn, [B * P, 768]);
-  const one = tf.slice(t, [0, 0], [1, 1]);
-  await one.data();
-  tf.dispose([t, one]);
-});
+const mib = ((B * P * 768 * 4) / 2 ** 20).toFixed(0);
+for (const [how, make] of [
+  ['tf.tensor, mapped at creation', () => tf.tensor2d(xIn, [B * P, 768])],
+  ['queue.writeBuffer + GPU copy', () => hostTensor(tf, xIn, [B * P, 768])],
+] as const) {
+  await time(`upload [${B * P}, 768] (${mib} MiB), ${how}`, 0, async () => {
+    const t = make();
+    const one = tf.slice(t, [0, 0], [1, 1]);
+    await one.data();
+    tf.dispose([t, one]);
+  });
+}
 const S = tf.reshape(tf.matMul(q, Tt), [B, P, C]);
 await time('argMax over the 49 rows of each image', 0, async () => {
   const a = tf.argMax(S, 1);
@@ -77,7 +86,10 @@ await time(`sparsemax over [${B}, ${C}]`, 0, async () => {
 });
 const fdt = await FDT.create({ numTokens: C, dim: d, imageDim: 768, textDim: 512, temperature: 1000, seed: 1, backends: ['webgpu'] });
 const x = { data: Float32Array.from({ length: B * P * 768 }, () => rng.normal()), shape: [B, P, 768] };
-await time('encodeImage, tfjs engine', gemm, () => fdt.encodeImage(x, { engine: 'tfjs' }));
+for (const mode of ['mapped', 'write-buffer'] as const) {
+  setWebGpuUpload(mode);
+  await time(`encodeImage, tfjs engine, upload ${mode}`, gemm, () => fdt.encodeImage(x, { engine: 'tfjs' }));
+}
 await time(`encodeImage, wasm engine (${fdt.threads} threads)`, gemm, () => fdt.encodeImage(x, { engine: 'wasm' }));
 fdt.dispose();
 process.exit(0);

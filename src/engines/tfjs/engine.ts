@@ -9,6 +9,7 @@ import { MAX_LOGIT_SCALE } from './infonce.js';
 import { adamw } from './optim.js';
 import { TfResidentParams, TRANSPOSED } from './resident.js';
 import { probeDevice, type TfDevice } from './device.js';
+import { hostTensor } from './upload.js';
 
 /** Options of TfjsEngine.create: loadTf's options, and (for tests) the loader to use. */
 export interface TfjsEngineOptions extends LoadTfOptions {
@@ -119,8 +120,8 @@ export class TfjsEngine implements Engine {
     let out: ModalityTensors | undefined;
     try {
       out = tf.tidy(() => {
-        const X = tf.tensor3d(x, [B, L, Din], 'float32');
-        const V = valid ? tf.tensor2d(Float32Array.from(valid), [B, L], 'float32') : null;
+        const X = hostTensor(tf, x, [B, L, Din]) as Tensor3D;
+        const V = valid ? (hostTensor(tf, Float32Array.from(valid), [B, L]) as Tensor2D) : null;
         return forwardModality(tf, P, c, modality, X, V, false) as unknown as TensorContainer;
       }) as unknown as ModalityTensors;
       return await readModality(out, false);
@@ -168,9 +169,9 @@ export class TfjsEngine implements Engine {
     let grads: Tensor[] | undefined;
     try {
       tf.tidy(() => {
-        const X = tf.tensor3d(batch.patches, [B, N, c.imageDim], 'float32');
-        const W = tf.tensor3d(batch.tokens, [B, L, c.textDim], 'float32');
-        const V = tf.tensor2d(Float32Array.from(batch.valid), [B, L], 'float32');
+        const X = hostTensor(tf, batch.patches, [B, N, c.imageDim]) as Tensor3D;
+        const W = hostTensor(tf, batch.tokens, [B, L, c.textDim]) as Tensor3D;
+        const V = hostTensor(tf, Float32Array.from(batch.valid), [B, L]) as Tensor2D;
         const transposed = withTransposed({ ...Object.fromEntries(names.map((n) => [n, rp.get(n)])) }, rp);
         const P = (args: Tensor[]): ParamTensors => ({ ...transposed, ...Object.fromEntries(names.map((n, i) => [n, args[i]!])) });
         const keepHead = (h: HeadTensors): void => {
@@ -254,7 +255,7 @@ export class TfjsEngine implements Engine {
     try {
       after = tf.tidy(() => names.map((n, i) => {
         const b = before[i]!;
-        const g = tf.tensor(grads[n]!, b.p.shape, 'float32');
+        const g = hostTensor(tf, grads[n]!, b.p.shape);
         const r = adamw(tf, b.p, g, b.m, b.v, { ...h, weightDecay: decayed(n) ? h.weightDecay : 0, step });
         return { p: tf.keep(r.p), m: tf.keep(r.m), v: tf.keep(r.v) };
       }));

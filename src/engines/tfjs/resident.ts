@@ -8,6 +8,7 @@ import { FdtValueError } from '../../errors.js';
 import { paramShapes } from '../../params.js';
 import type { ModelState } from '../types.js';
 import type { TfNamespace } from './load.js';
+import { hostTensor } from './upload.js';
 
 /** Suffix of a transposed copy's key, in resident entries and in ParamTensors ('space_dict^T'). */
 export const TRANSPOSED = '^T';
@@ -33,7 +34,7 @@ export class TfResidentParams {
       const p = this.model.params[name];
       const shape = this.shape(name);
       if (!p) throw new FdtValueError(`tfjs engine: the model has no parameter ${name}`);
-      return this.tf.tensor(p.slice(), shape, 'float32');
+      return hostTensor(this.tf, p, shape, true);
     });
   }
 
