@@ -1,11 +1,21 @@
 // The tfjs engine on WebGPU: under Deno (its navigator.gpu; llvmpipe software adapter on GPU-less machines), every
-// golden file through `verifyGolden` on the 'webgpu' backend.
+// golden file through `verifyGolden` on the 'webgpu' backend, and the engine's upload through queue.writeBuffer
+// (test/webgpu-upload-check.ts).
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GOLDEN_DIR, goldenHeadFiles, HAS_GOLDEN, REPO_ROOT } from './golden-io.js';
+import type { UploadCheck } from './webgpu-upload-check.js';
 
 const DENO = path.join(REPO_ROOT, 'node_modules', '.bin', 'deno');
+
+/** test/webgpu-upload-check.ts's report: the engine's uploads go through queue.writeBuffer, with the same results. */
+function expectUploadThroughWriteBuffer(upload: UploadCheck): void {
+  expect(upload).toMatchObject({ backend: 'webgpu', exact: true, writes: 2, writesMapped: 0, destroyed: true, leakedTensors: 0 });
+  expect(upload.engine).toMatchObject({ largeWritesMapped: { encode: 0, step: 0 }, featuresWritten: true, sameEncode: true, sameAdamW: true });
+  expect(upload.engine.largeWrites.encode).toBeGreaterThan(1); // the features and the parameters made resident
+  expect(upload.engine.largeWrites.step).toBeGreaterThan(0); // AdamW's gradients
+}
 
 describe.skipIf(!HAS_GOLDEN)('tfjs engine on WebGPU under Deno', () => {
   it.each(goldenHeadFiles())('%s: every field within tolerance (or skipped with the reason)', (file) => {
@@ -21,7 +31,7 @@ describe.skipIf(!HAS_GOLDEN)('tfjs engine on WebGPU under Deno', () => {
     expect(r.engine).toBe('tfjs webgpu');
     expect(r.failed).toEqual([]);
     expect(r.ok).toBe(true);
-    expect(r.upload).toEqual({ backend: 'webgpu', exact: true, writes: 2, writesMapped: 0, leakedTensors: 0 });
+    expectUploadThroughWriteBuffer(r.upload);
   }, 300_000);
 });
 
@@ -40,6 +50,6 @@ describe.skipIf(!HAS_GOLDEN)('tfjs engine on WebGPU under Node (the webgpu packa
     expect(r.engine).toBe('tfjs webgpu');
     expect(r.failed).toEqual([]);
     expect(r.ok).toBe(true);
-    expect(r.upload).toEqual({ backend: 'webgpu', exact: true, writes: 2, writesMapped: 0, leakedTensors: 0 });
+    expectUploadThroughWriteBuffer(r.upload);
   }, 300_000);
 });

@@ -6,8 +6,9 @@ import { describe, expect, it } from 'vitest';
 import type { FdtConfig } from '../../src/config.js';
 import { TfjsEngine } from '../../src/engines/tfjs/engine.js';
 import { loadTf, TF_CANDIDATES, TfLoader, tfNamespaceOf, type ModuleImporter, type TfNamespace } from '../../src/engines/tfjs/load.js';
+import { hostTensor } from '../../src/engines/tfjs/upload.js';
 import type { HeadBatch, HeadOutput } from '../../src/engines/types.js';
-import { FdtEngineError } from '../../src/errors.js';
+import { FdtEngineError, FdtShapeError } from '../../src/errors.js';
 import { FDT } from '../../src/fdt.js';
 import { isDecayed } from '../../src/params.js';
 import { Rng } from '../../src/rng.js';
@@ -255,6 +256,31 @@ for (const [backend, { engine, reason }] of Object.entries(BACKENDS)) {
       expectClose('grads.logit_scale', out.grads!.params['logit_scale']!, ref.grads!.params['logit_scale']!);
       eng.release(model);
       wasm.release(model);
+    });
+
+    it('resident parameters are copies: writing into model.params without a version bump changes nothing', async () => {
+      const model = await FDT.create({ ...RANDOM_CASES[2]!.config, seed: 21 });
+      const x = randomArray(new Rng(22), 2 * 5 * model.config.imageDim);
+      const first = await eng.encode(model, 'image', x, 2, 5, null);
+      for (const p of Object.values(model.params)) p.fill(0.25); // in place, no bumpVersion: the resident copies must not see it
+      const again = await eng.encode(model, 'image', x, 2, 5, null);
+      expect(again.relevance).toEqual(first.relevance);
+      eng.release(model);
+    });
+
+    it('hostTensor: the values at the shape, refused at another length, copied on request', async () => {
+      const tf = eng.tf;
+      const values = Float32Array.from([1, 2, 3, 4, 5, 6]);
+      expect(() => hostTensor(tf, values, [4, 2])).toThrow(FdtShapeError);
+      expect(() => hostTensor(tf, values, [4, 2])).toThrow(/values: expected 8 values for shape \[4,2\], found 6/);
+      const own = hostTensor(tf, values, [2, 3], true);
+      values[0] = 99;
+      expect(Array.from(await own.data())).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(own.shape).toEqual([2, 3]);
+      own.dispose();
+      const empty = hostTensor(tf, new Float32Array(0), [0, 3]);
+      expect(empty.shape).toEqual([0, 3]);
+      empty.dispose();
     });
   });
 }

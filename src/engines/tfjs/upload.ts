@@ -9,6 +9,7 @@
  * (`tf.tensor({ buffer })`, createTensorFromGPUData); ours is then destroyed. Other backends take `tf.tensor`.
  */
 import type { Tensor } from '@tensorflow/tfjs-core';
+import { FdtShapeError } from '../../errors.js';
 import type { TfNamespace } from './load.js';
 
 /** How float32 host values reach a WebGPU backend: our queue.writeBuffer, or tfjs' buffer mapped at creation. */
@@ -40,11 +41,17 @@ const COPY_SRC = 0x04;
 const COPY_DST = 0x08;
 const STORAGE = 0x80;
 
-/** The GPUDevice of tfjs' active backend when that is WebGPU and it exposes one; otherwise null. */
+/**
+ * The GPUDevice of tfjs' active backend when that is WebGPU, it exposes its device, and it makes tensors from GPU
+ * buffers (createTensorFromGPUData, tfjs-backend-webgpu 4.x); otherwise null, and tf.tensor uploads as before (an
+ * application's own older tfjs, say).
+ */
 function webGpuDevice(tf: TfNamespace): GpuDeviceLike | null {
   if (webGpuUpload !== 'write-buffer' || tf.getBackend() !== 'webgpu') return null;
-  const device = (tf.backend() as unknown as { device?: Partial<GpuDeviceLike> }).device;
-  return device && typeof device.createBuffer === 'function' && typeof device.queue?.writeBuffer === 'function'
+  const backend = tf.backend() as unknown as { device?: Partial<GpuDeviceLike>; createTensorFromGPUData?: unknown };
+  const device = backend.device;
+  return typeof backend.createTensorFromGPUData === 'function' && device && typeof device.createBuffer === 'function'
+    && typeof device.queue?.writeBuffer === 'function'
     ? (device as GpuDeviceLike)
     : null;
 }
@@ -53,11 +60,18 @@ function webGpuDevice(tf: TfNamespace): GpuDeviceLike | null {
  * A float32 tensor of `shape` holding `values` (length = product of shape), on tfjs' active backend.
  *
  * On WebGPU: a buffer of values.byteLength bytes (STORAGE | COPY_SRC | COPY_DST) filled by queue.writeBuffer, copied
- * by tfjs into its own buffer and destroyed (a buffer destroyed with submitted work pending lives until that work
- * completes). Elsewhere: `tf.tensor(values)`, which on the CPU backends may keep a reference to `values`; pass
- * `ownCopy` when the tensor must not alias the caller's array (it is then copied on the host first).
+ * by tfjs into its own buffer, then destroyed. That is safe because tfjs-backend-webgpu 4.22 submits the copy before
+ * `tf.tensor` returns (createTensorFromGPUData -> copyBuffer -> submitQueue), and WebGPU keeps a destroyed buffer
+ * alive until submitted work that uses it completes. Elsewhere: `tf.tensor(values)`, which on the CPU backends may
+ * keep a reference to `values`; pass `ownCopy` when the tensor must not alias the caller's array (it is then copied
+ * on the host first).
+ *
+ * @throws FdtShapeError when values.length is not the product of shape (checked here: on WebGPU tfjs only refuses a
+ *   buffer that is too small).
  */
 export function hostTensor(tf: TfNamespace, values: Float32Array, shape: number[], ownCopy = false): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (values.length !== n) throw new FdtShapeError(`hostTensor: values: expected ${n} values for shape [${shape}], found ${values.length}`);
   const device = values.length > 0 ? webGpuDevice(tf) : null;
   if (!device) return tf.tensor(ownCopy ? values.slice() : values, shape, 'float32');
   const buffer = device.createBuffer({ size: values.byteLength, usage: STORAGE | COPY_SRC | COPY_DST });
