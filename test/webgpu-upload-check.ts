@@ -1,8 +1,8 @@
 // Run inside test/webgpu-deno.ts and test/webgpu-node.ts (a WebGPU adapter present): the tfjs engine's upload on
 // WebGPU, through queue.writeBuffer instead of tfjs' buffer mapped at creation (src/engines/tfjs/upload.ts).
-// hostTensor's values are read back (a whole array, a view at a byte offset, an empty one), the buffer it writes into
-// must be destroyed before it returns, and the engine's encode and AdamW step must go through it (large writes
-// counted) and give the same bits as with tfjs' own upload.
+// hostTensor's values are read back (a whole array, a view at a byte offset, an empty one), every buffer it writes
+// into must be destroyed before it returns, and the engine's encode and AdamW step must go through it (the sizes of
+// the large writes) and give the same bits as with tfjs' own upload.
 import { TfjsEngine } from '../src/engines/tfjs/engine.js';
 import { loadTf } from '../src/engines/tfjs/load.js';
 import { hostTensor, setWebGpuUpload, type WebGpuUpload } from '../src/engines/tfjs/upload.js';
@@ -18,15 +18,19 @@ export interface UploadCheck {
   /** queue.writeBuffer calls for hostTensor's two uploads with the default setting (expected 2) and with 'mapped' (0). */
   writes: number;
   writesMapped: number;
-  /** The buffer hostTensor created and wrote was destroyed before it returned (expected true). */
+  /** Every buffer hostTensor wrote into was destroyed before it returned (expected true). */
   destroyed: boolean;
-  /** tfjs tensors alive after disposing what the check made, minus before (expected 0). */
+  /** tfjs tensors alive after disposing what the check (engine part included) made, minus before (expected 0). */
   leakedTensors: number;
-  /** The engine's encode and AdamW step: writes of 1 KiB or more with each setting, and whether the results agree. */
+  /**
+   * The engine's encode and AdamW step: the sizes in bytes of the writes of 1 KiB or more with each setting (at this
+   * model only the features and the dictionary, or its gradient, are that large; `bytes` gives both), and whether
+   * the two settings give the same bits (finite ones).
+   */
   engine: {
-    largeWrites: { encode: number; step: number };
-    largeWritesMapped: { encode: number; step: number };
-    featuresWritten: boolean;
+    largeWrites: { encode: number[]; step: number[] };
+    largeWritesMapped: { encode: number[]; step: number[] };
+    bytes: { features: number; dictionary: number };
     sameEncode: boolean;
     sameAdamW: boolean;
   };
@@ -44,15 +48,18 @@ export async function checkWebGpuUpload(): Promise<UploadCheck> {
   const originalWrite = queue.writeBuffer;
   const originalCreate = device.createBuffer;
   const writeSizes: number[] = [];
-  let created: { destroyed: boolean }[] = [];
+  // Buffers made while the spies are on, and whether each was destroyed; the buffers written into, in order.
+  const made = new WeakMap<object, { destroyed: boolean }>();
+  let written: object[] = [];
   queue.writeBuffer = function (this: unknown, ...a: unknown[]) {
     writeSizes.push((a[2] as ArrayBufferView).byteLength);
+    written.push(a[0] as object);
     return originalWrite.apply(this, a);
   };
   device.createBuffer = function (this: unknown, ...a: unknown[]) {
     const buffer = originalCreate.apply(this, a);
     const record = { destroyed: false };
-    created.push(record);
+    made.set(buffer, record);
     const destroy = buffer.destroy.bind(buffer);
     buffer.destroy = () => {
       record.destroyed = true;
@@ -75,17 +82,17 @@ export async function checkWebGpuUpload(): Promise<UploadCheck> {
     let exact = true;
     let destroyed = true;
     const roundTrip = async (): Promise<void> => {
-      created = [];
+      written = [];
       const a = hostTensor(tf, whole, [3, 1000]);
-      const firstOfA = created[0];
       const b = hostTensor(tf, view, [7, 143]);
       const empty = hostTensor(tf, new Float32Array(0), [0, 4]);
+      // Checked right after the calls: each buffer hostTensor wrote into is already destroyed.
+      destroyed = written.every((buffer) => made.get(buffer)?.destroyed === true);
       const [da, db, de] = await Promise.all([a.data(), b.data(), empty.data()]);
       tf.dispose([a, b, empty]);
       exact &&= da.length === whole.length && whole.every((v, i) => da[i] === v);
       exact &&= db.length === view.length && view.every((v, i) => db[i] === v);
       exact &&= de.length === 0;
-      return void (destroyed = firstOfA?.destroyed === true);
     };
     writeSizes.length = 0;
     await roundTrip();
@@ -94,8 +101,9 @@ export async function checkWebGpuUpload(): Promise<UploadCheck> {
     writeSizes.length = 0;
     await withUpload('mapped', roundTrip);
     const writesMapped = writeSizes.length;
+    const engine = await checkEngine(withUpload, writeSizes);
     const leakedTensors = tf.memory().numTensors - before;
-    return { backend, exact, writes, writesMapped, destroyed: destroyedDefault, leakedTensors, engine: await checkEngine(withUpload, writeSizes) };
+    return { backend, exact, writes, writesMapped, destroyed: destroyedDefault, leakedTensors, engine };
   } finally {
     queue.writeBuffer = originalWrite;
     device.createBuffer = originalCreate;
@@ -128,7 +136,8 @@ async function checkEngine(
   const encB = await withUpload('mapped', () => engine.encode(b, 'image', patches, B, N, null));
   const largeB = large();
   const same = (x: ArrayLike<number>, y: ArrayLike<number>) => x.length === y.length && Array.from(x).every((v, i) => Object.is(v, y[i]));
-  const sameEncode = same(encA.embeddings, encB.embeddings) && same(encA.weights, encB.weights) && same(encA.relevance, encB.relevance);
+  const sameEncode = encA.embeddings.every(Number.isFinite) && encA.relevance.every(Number.isFinite)
+    && same(encA.embeddings, encB.embeddings) && same(encA.weights, encB.weights) && same(encA.relevance, encB.relevance);
   const grads = (await engine.forwardBackward(a, batch, { grads: true, inputGrads: false })).grads!.params;
   const h = { lr: 1e-2, beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.1 };
   writeSizes.length = 0;
@@ -137,13 +146,13 @@ async function checkEngine(
   writeSizes.length = 0;
   await withUpload('mapped', () => engine.adamwStep(b, grads, 1, h, isDecayed));
   const largeStepB = large();
-  const sameAdamW = Object.keys(grads).every((n) => same(a.params[n]!, b.params[n]!));
+  const sameAdamW = Object.keys(grads).every((n) => a.params[n]!.every(Number.isFinite) && same(a.params[n]!, b.params[n]!));
   engine.release(a);
   engine.release(b);
   return {
-    largeWrites: { encode: largeA.length, step: largeStepA.length },
-    largeWritesMapped: { encode: largeB.length, step: largeStepB.length },
-    featuresWritten: largeA.includes(patches.byteLength),
+    largeWrites: { encode: largeA, step: largeStepA },
+    largeWritesMapped: { encode: largeB, step: largeStepB },
+    bytes: { features: patches.byteLength, dictionary: a.params['space_dict']!.byteLength },
     sameEncode,
     sameAdamW,
   };

@@ -6,15 +6,20 @@
 // hardware the pool uses; against n x the 1-thread figure, it says what the host gives (shared cores, all-core
 // clocks).
 //
-//   npx tsx bench/experiments/core-scaling.ts [--threads 1,2,4,8,16] [--ms 1500] [--rounds 3]
+//   npx tsx bench/experiments/core-scaling.ts [--threads 1,2,4,8,16] [--ms 1500] [--rounds 3] [--numpy]
 //
 // Each thread count runs --rounds times, in rising order each round; a round's figure is the sum over its threads,
-// and the row reports the median round with its slowest and fastest thread.
+// and the row reports the median round with its slowest and fastest thread, and the sum over n times the
+// per-thread rate at the smallest count (1 by default). --numpy adds the native reference: numpy's product of
+// [1568, 512] by [512, 16384] float32 (the relevance GEMM at B = 32, P = 49) on n OpenBLAS threads (threadpoolctl),
+// best of 5 after a warm-up, in a python3 child without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE. The workers start
+// fresh, so no AVX upper state is left in use on them (docs/PERFORMANCE.md, "Dirty vector registers").
+import { spawnSync } from 'node:child_process';
 import process from 'node:process';
 import { Worker } from 'node:worker_threads';
 import { decodeBase64 } from '../../bindings/base64.js';
 import { SIMD_WASM_BASE64 } from '../../bindings/wasm-bytes.generated.js';
-import { numberArg, stringArg } from './args.js';
+import { flagArg, numberArg, stringArg } from './args.js';
 
 const K = 256;
 const FLOPS_PER_CALL = 2 * 2 * 16 * K;
@@ -47,7 +52,7 @@ while (t - t0 < ms) {
 parentPort.postMessage(calls * ${FLOPS_PER_CALL} / ((t - t0) * 1e6));
 `;
 
-const threadCounts = (stringArg('--threads') ?? '1,2,4,8,16').split(',').map(Number);
+const threadCounts = (stringArg('--threads') ?? '1,2,4,8,16').split(',').map(Number).sort((a, b) => a - b);
 const ms = numberArg('--ms', 1500);
 const rounds = numberArg('--rounds', 3);
 const module = await WebAssembly.compile(decodeBase64(SIMD_WASM_BASE64));
@@ -57,11 +62,16 @@ async function run(n: number): Promise<number[]> {
   const sync = new SharedArrayBuffer(8);
   const cells = new Int32Array(sync);
   const workers = Array.from({ length: n }, () => new Worker(WORKER, { eval: true, workerData: { module, K, ms, sync } }));
+  let failed: Error | null = null;
   const results = workers.map((w) => new Promise<number>((resolve, reject) => {
     w.once('message', resolve);
-    w.once('error', reject);
+    w.once('error', (e) => reject((failed = e)));
+    w.once('exit', (code) => reject((failed ??= new Error(`a worker exited (code ${code}) before reporting`))));
   }));
-  while (Atomics.load(cells, 1) < n) await new Promise((r) => setTimeout(r, 5));
+  while (Atomics.load(cells, 1) < n) {
+    if (failed) throw failed;
+    await new Promise((r) => setTimeout(r, 5));
+  }
   Atomics.store(cells, 0, 1);
   Atomics.notify(cells, 0);
   const rates = await Promise.all(results);
@@ -74,7 +84,7 @@ for (let r = 0; r < rounds; r++) {
   for (const n of threadCounts) byCount.get(n)!.push(await run(n));
 }
 console.log(`in-L1 tile (K = ${K}) on n threads at once, each on its own instance; ${rounds} rounds of ${ms} ms, median round`);
-console.log(`threads   sum GFLOP/s   per thread (slowest / fastest)   sum / (n x ${threadCounts[0]}-thread rate)`);
+console.log(`threads   sum GFLOP/s   per thread (slowest / fastest)   sum / (n x per-thread rate at n = ${threadCounts[0]})`);
 let one = 0;
 for (const n of threadCounts) {
   const runs = byCount.get(n)!.map((rates) => ({ sum: rates.reduce((a, b) => a + b, 0), rates }));
@@ -84,5 +94,24 @@ for (const n of threadCounts) {
   const lo = Math.min(...mid.rates);
   const hi = Math.max(...mid.rates);
   console.log(`${String(n).padStart(7)}   ${mid.sum.toFixed(1).padStart(11)}   ${lo.toFixed(1).padStart(10)} / ${hi.toFixed(1).padEnd(19)}   ${(mid.sum / (n * one)).toFixed(2).padStart(8)}`);
+}
+
+if (flagArg('--numpy')) {
+  const script = `
+import time, numpy as np
+from threadpoolctl import threadpool_limits
+a = np.random.rand(1568, 512).astype(np.float32); b = np.random.rand(512, 16384).astype(np.float32)
+for n in (${threadCounts.join(', ')},):
+    with threadpool_limits(n):
+        a @ b
+        best = min((lambda t0: (a @ b, time.perf_counter() - t0)[1])(time.perf_counter()) for _ in range(5))
+    print(f"  {n:2d} threads: {best * 1e3:7.1f} ms  {2 * 1568 * 512 * 16384 / best / 1e9:7.1f} GFLOP/s")
+`;
+  const env = { ...process.env };
+  delete env['OPENBLAS_CORETYPE'];
+  delete env['OPENBLAS_L2_SIZE'];
+  console.log('numpy matmul [1568, 512] x [512, 16384] float32 on n OpenBLAS threads (best of 5)');
+  const r = spawnSync('python3', ['-c', script], { env, encoding: 'utf8' });
+  process.stdout.write(r.status === 0 ? r.stdout : `  not run: ${(r.stderr || String(r.error)).trim().split('\n').pop()}\n`);
 }
 process.exit(0);

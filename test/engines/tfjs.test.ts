@@ -270,6 +270,9 @@ for (const [backend, { engine, reason }] of Object.entries(BACKENDS)) {
 
     it('hostTensor: the values at the shape, refused at another length, copied on request', async () => {
       const tf = eng.tf;
+      await tf.setBackend(backend); // the engine's backend (its calls re-activate it; this test calls hostTensor directly)
+      // On 'cpu' tf.tensor keeps the array it is given, so only ownCopy keeps `own` from seeing the write below;
+      // tfjs-backend-wasm copies into its memory either way.
       const values = Float32Array.from([1, 2, 3, 4, 5, 6]);
       expect(() => hostTensor(tf, values, [4, 2])).toThrow(FdtShapeError);
       expect(() => hostTensor(tf, values, [4, 2])).toThrow(/values: expected 8 values for shape \[4,2\], found 6/);
