@@ -1,20 +1,18 @@
 // Run by test/webgpu.test.ts in a child Node process: the `webgpu` package (Dawn for Node) gives Node a WebGPU
-// adapter (OpenGL ES through EGL, surfaceless here); the tfjs engine runs a golden case on tfjs-backend-webgpu.
+// adapter, as bench/webgpu-node.ts installs it (Dawn's default backend, Vulkan on a Linux GPU machine; else OpenGL
+// ES through EGL, surfaceless, on a machine without one); the tfjs engine runs a golden case on
+// tfjs-backend-webgpu, then the upload check.
 import { readFileSync } from 'node:fs';
+import { installNodeWebGpu } from '../bench/webgpu-node.js';
 import { verifyGolden } from '../src/verify/golden.js';
 import { checkWebGpuUpload } from './webgpu-upload-check.js';
 
 const file = process.argv[2]!;
-const { create, globals } = await import('webgpu');
-Object.assign(globalThis, globals);
-const gpu = create(['backend=opengles']);
-const request = gpu.requestAdapter.bind(gpu);
-// Dawn's OpenGL ES backend serves the 'compatibility' feature level only.
-gpu.requestAdapter = (o: object = {}) => request({ ...o, featureLevel: 'compatibility' } as never);
-Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true });
-const adapter = await gpu.requestAdapter();
+const why = await installNodeWebGpu();
+const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<{ info?: { description?: string } } | null> } } }).navigator?.gpu;
+const adapter = gpu ? await gpu.requestAdapter() : null;
 if (!adapter) {
-  console.log(JSON.stringify({ skipped: 'the webgpu package found no adapter' }));
+  console.log(JSON.stringify({ skipped: why ?? 'the webgpu package found no adapter' }));
 } else {
   const report = await verifyGolden(JSON.parse(readFileSync(file, 'utf8')), { engine: 'tfjs', backends: ['webgpu'] });
   const upload = await checkWebGpuUpload();
