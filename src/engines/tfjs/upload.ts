@@ -9,7 +9,7 @@
  * (`tf.tensor({ buffer })`, createTensorFromGPUData); ours is then destroyed. Other backends take `tf.tensor`.
  */
 import type { Tensor } from '@tensorflow/tfjs-core';
-import { FdtShapeError } from '../../errors.js';
+import { FdtEngineError, FdtShapeError } from '../../errors.js';
 import type { TfNamespace } from './load.js';
 
 /** How float32 host values reach a WebGPU backend: our queue.writeBuffer, or tfjs' buffer mapped at creation. */
@@ -34,6 +34,7 @@ interface GpuBufferLike {
 interface GpuDeviceLike {
   createBuffer(descriptor: { size: number; usage: number }): GpuBufferLike;
   queue: { writeBuffer(buffer: GpuBufferLike, offset: number, data: Float32Array): void };
+  limits?: { maxBufferSize?: number; maxStorageBufferBindingSize?: number };
 }
 
 // GPUBufferUsage flags, fixed by the WebGPU specification (the same numbers in every implementation).
@@ -68,12 +69,19 @@ function webGpuDevice(tf: TfNamespace): GpuDeviceLike | null {
  *
  * @throws FdtShapeError when values.length is not the product of shape (checked here: on WebGPU tfjs only refuses a
  *   buffer that is too small).
+ * @throws FdtEngineError on WebGPU when values.byteLength is over the device's maxBufferSize or
+ *   maxStorageBufferBindingSize: WebGPU reports such a buffer as a validation error on the device, not to the caller,
+ *   and every result computed from it would be wrong without a word.
  */
 export function hostTensor(tf: TfNamespace, values: Float32Array, shape: number[], ownCopy = false): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   if (values.length !== n) throw new FdtShapeError(`hostTensor: values: expected ${n} values for shape [${shape}], found ${values.length}`);
   const device = values.length > 0 ? webGpuDevice(tf) : null;
   if (!device) return tf.tensor(ownCopy ? values.slice() : values, shape, 'float32');
+  const limit = Math.min(device.limits?.maxBufferSize ?? Infinity, device.limits?.maxStorageBufferBindingSize ?? Infinity);
+  if (values.byteLength > limit) {
+    throw new FdtEngineError(`tfjs engine on WebGPU: an input of [${shape}] float32 (${values.byteLength} bytes) is over this device's largest buffer (${limit} bytes); pass fewer items per call`);
+  }
   const buffer = device.createBuffer({ size: values.byteLength, usage: STORAGE | COPY_SRC | COPY_DST });
   try {
     device.queue.writeBuffer(buffer, 0, values);
