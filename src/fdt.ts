@@ -11,6 +11,7 @@ import { checkParams, initParams, isDecayed, paramShapes, type FdtParams } from 
 import { expectFinite, type TensorLike } from './tensor.js';
 import { encodeModel, readModelBytes } from './io/model-file.js';
 import { detectRuntime } from './runtime.js';
+import { batchBytes } from './engines/tfjs/footprint.js';
 
 // The Node-only file module, imported by a specifier held in a variable: bundlers do not follow it, so a browser
 // bundle of the library contains no `node:` import. Paths work where the runtime has a file system (Node, Deno, Bun).
@@ -393,7 +394,8 @@ export class FDT implements ModelState {
     const b = batchInput(this.config, batch);
     const c = this.config;
     const flops = relevanceFlops(b.B, b.N + b.L, c.dim, c.numTokens);
-    const engine = await this.pick({ op: grads ? 'train' : 'loss', flops, rows: (b.N + b.L) / 2 }, override);
+    const bytes = batchBytes(c, b.B, b.N, b.L);
+    const engine = await this.pick({ op: grads ? 'train' : 'loss', flops, rows: (b.N + b.L) / 2, bytes }, override);
     const out = await engine.forwardBackward(this, b, { grads, inputGrads, trace, keepGrads });
     const logitsPerText = new Float32Array(b.B * b.B);
     for (let i = 0; i < b.B; i++) for (let j = 0; j < b.B; j++) logitsPerText[j * b.B + i] = out.logitsPerImage[i * b.B + j]!;

@@ -37,6 +37,28 @@ describe('the policy (a pure function)', () => {
   });
 });
 
+describe('the policy and the largest buffer of the tfjs backend', () => {
+  // A GPU whose largest storage buffer is 128 MiB (WebGPU's default limit; llvmpipe, many mobile GPUs).
+  const small = caps({ backend: 'webgpu', gpu: true, maxBufferBytes: 128 * 2 ** 20 });
+  const t = defaultThresholds(small);
+  const scores = (B: number) => 4 * B * 77 * 16384; // the paper's captions: [B, 77, 16384] float32
+
+  it('a training or loss batch whose scores do not fit goes to wasm, with the sizes', () => {
+    for (const op of ['train', 'loss'] as const) {
+      const d = chooseEngine({ op, flops: relevanceFlops(32, 126, 512, 16384), bytes: scores(32) }, small, t);
+      expect(d.engine).toBe('wasm');
+      expect(d.reason).toBe(`${op} batch's relevance scores (154.0 MiB) are over the largest buffer of tfjs backend 'webgpu' (128.0 MiB)`);
+    }
+  });
+
+  it('a batch that fits, an encode (which runs in chunks), and a backend without a limit stay with the usual rule', () => {
+    expect(chooseEngine({ op: 'train', flops: relevanceFlops(16, 126, 512, 16384), bytes: scores(16) }, small, t).engine).toBe('tfjs');
+    expect(chooseEngine({ op: 'encode', flops: relevanceFlops(32, 77, 512, 16384), bytes: scores(32) }, small, t).engine).toBe('tfjs');
+    const unbounded = caps({ backend: 'webgpu', gpu: true });
+    expect(chooseEngine({ op: 'train', flops: relevanceFlops(32, 126, 512, 16384), bytes: scores(32) }, unbounded, defaultThresholds(unbounded)).engine).toBe('tfjs');
+  });
+});
+
 describe('the policy with calibrated series', () => {
   // Shaped on an H100 under Deno's WebGPU: tfjs lost image encodes at B = 32 and won caption encodes and training.
   const flops = (B: number, rows: number) => relevanceFlops(B, rows, 512, 16384);
@@ -100,6 +122,9 @@ describe('the device behind a GPU backend', () => {
     expect(describeCapabilities({ engine }).tfjs).toMatchObject({ gpu: false, softwareDevice: true, device: 'llvmpipe' });
     const real = { backend: 'webgpu', loaded: { candidate: 'webgpu' }, device: { description: 'nvidia ampere', software: false } } as unknown as TfjsEngine;
     expect(describeCapabilities({ engine: real }).tfjs.gpu).toBe(true);
+    expect(describeCapabilities({ engine: real }).tfjs.maxBufferBytes).toBeUndefined();
+    const limited = { ...real, maxBufferBytes: 128 * 2 ** 20 } as unknown as TfjsEngine;
+    expect(describeCapabilities({ engine: limited }).tfjs.maxBufferBytes).toBe(128 * 2 ** 20);
   });
 });
 

@@ -37,6 +37,23 @@ describe.skipIf(!HAS_GOLDEN)('tfjs engine on WebGPU under Deno', () => {
   }, 300_000);
 });
 
+describe('tfjs engine on WebGPU under Deno, at the device largest buffer', () => {
+  it('a text encode whose scores are just over the largest buffer runs in chunks and matches the wasm engine (1e-4)', () => {
+    const out = execFileSync(DENO, ['run', '-A', '--sloppy-imports', 'test/webgpu-limit-deno.ts'], {
+      cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000,
+    });
+    const r = JSON.parse(out.trim().split('\n').pop()!);
+    if (r.skipped) {
+      console.log(`WebGPU limit check skipped: ${r.skipped}`);
+      return;
+    }
+    console.log(`WebGPU limit check on ${r.adapter}: largest buffer ${r.limit} bytes, B = ${r.B} (${r.scoresBytes} bytes of scores); errors ${r.relevance}, ${r.embeddings}`);
+    expect(r.scoresBytes).toBeGreaterThan(r.limit);
+    expect(r.relevance).toBeLessThanOrEqual(1e-4);
+    expect(r.embeddings).toBeLessThanOrEqual(1e-4);
+  }, 300_000);
+});
+
 describe.skipIf(!HAS_GOLDEN)('tfjs engine on WebGPU under Node (the webgpu package, Dawn)', () => {
   it.each(goldenHeadFiles())('%s: every field within tolerance (or skipped with the reason)', (file) => {
     const out = execFileSync(process.execPath, ['--import', 'tsx', 'test/webgpu-node.ts', path.join(GOLDEN_DIR, file)], {

@@ -24,6 +24,7 @@ export function describeCapabilities(tfjs: { engine?: TfjsEngine; error?: string
         gpu: (GPU_BACKENDS.has(e.backend) && !e.device?.software) || e.loaded.candidate === 'tfjs-node-gpu',
         ...(e.device?.description ? { device: e.device.description } : {}),
         ...(e.device?.software ? { softwareDevice: true } : {}),
+        ...(Number.isFinite(e.maxBufferBytes) ? { maxBufferBytes: e.maxBufferBytes } : {}),
       }
       : { available: false, gpu: false, error: tfjs.error },
   };

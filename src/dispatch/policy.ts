@@ -22,6 +22,8 @@ export interface Capabilities {
     device?: string;
     /** The WebGPU adapter or WebGL renderer is a CPU implementation. */
     softwareDevice?: boolean;
+    /** The largest tensor, in bytes, a tfjs engine call may make (its maxBufferBytes; absent: unbounded). */
+    maxBufferBytes?: number;
     /** Why tfjs is not available (every failed attempt). */
     error?: string;
   };
@@ -77,6 +79,11 @@ export interface Work {
   flops: number;
   /** Token rows per item of an encode (L): picks the calibration series measured nearest to it. */
   rows?: number;
+  /**
+   * A loss or training batch's largest tensor on the tfjs engine, in bytes (footprint.ts, batchBytes): over the
+   * engine's maxBufferBytes the batch goes to the wasm engine (encodes run in chunks instead).
+   */
+  bytes?: number;
 }
 
 export interface Decision {
@@ -88,6 +95,11 @@ export interface Decision {
 export function chooseEngine(work: Work, caps: Capabilities, thresholds: Thresholds, override: EngineChoice = 'auto'): Decision {
   if (override !== 'auto') return { engine: override, reason: `forced: engine '${override}'` };
   if (!caps.tfjs.available) return { engine: 'wasm', reason: `tfjs is not available${caps.tfjs.error ? ` (${firstLine(caps.tfjs.error)})` : ''}` };
+  const limit = caps.tfjs.maxBufferBytes;
+  if (work.op !== 'encode' && work.bytes !== undefined && limit !== undefined && work.bytes > limit) {
+    const mib = (x: number) => `${(x / 2 ** 20).toFixed(1)} MiB`;
+    return { engine: 'wasm', reason: `${work.op} batch's relevance scores (${mib(work.bytes)}) are over the largest buffer of tfjs backend '${caps.tfjs.backend}' (${mib(limit)})` };
+  }
   const t = thresholds.backend === undefined || thresholds.backend === caps.tfjs.backend ? thresholds : defaultThresholds(caps);
   const gf = (x: number) => `${(x / 1e9).toFixed(2)} GFLOP`;
   const series = seriesFor(work, t.series);

@@ -268,6 +268,31 @@ for (const [backend, { engine, reason }] of Object.entries(BACKENDS)) {
       eng.release(model);
     });
 
+    it('maxBufferBytes: encodes run in chunks of items that fit, with the same outputs; a batch that does not fit is refused', async () => {
+      const rc = RANDOM_CASES[4]!; // C = 64, d = 16, image width 12, text width 10
+      const model = await FDT.create({ ...rc.config, seed: 31 });
+      const c = model.config;
+      const batch = randomBatch(c, 7, 5, 6, 32);
+      // One text item's widest tensor: 6 rows x 64 tokens x 4 bytes = 1,536; a limit of 3 items' worth splits 7 as 3 + 3 + 1.
+      const small = await TfjsEngine.create({ backends: [backend], maxBufferBytes: 3 * 6 * 64 * 4 + 100 });
+      expect(small.maxBufferBytes).toBe(3 * 6 * 64 * 4 + 100);
+      expect(eng.maxBufferBytes).toBe(Infinity); // a CPU backend: unbounded
+      for (const [m, x, L, valid] of [['image', batch.patches, 5, null], ['text', batch.tokens, 6, batch.valid]] as const) {
+        const whole = await eng.encode(model, m, x, 7, L, valid);
+        await small.encode(model, m, x, 7, L, valid); // the first call makes the parameters resident
+        const chunked = await sameTensorCount(small.tf, `chunked ${m} encode`, () => small.encode(model, m, x, 7, L, valid));
+        expect(chunked, m).toEqual(whole);
+      }
+      await expect(small.forwardBackward(model, batch, { grads: true })).rejects.toThrow(FdtEngineError);
+      await expect(small.forwardBackward(model, batch, { grads: false })).rejects.toThrow(
+        /this batch's relevance scores, \[7, 6, 64\] float32 \(10752 bytes\), are over the largest buffer of backend '.*' \(4708 bytes\); use at most 3 items per batch on it, or the wasm engine$/,
+      );
+      const tiny = await TfjsEngine.create({ backends: [backend], maxBufferBytes: 1000 });
+      await expect(tiny.encode(model, 'text', batch.tokens, 7, 6, batch.valid)).rejects.toThrow(/one text item's relevance scores, \[6, 64\] float32 \(1536 bytes\)/);
+      await expect(TfjsEngine.create({ backends: [backend], maxBufferBytes: 0 })).rejects.toThrow(/maxBufferBytes: expected a number of bytes > 0, found 0/);
+      for (const e of [eng, small, tiny]) e.release(model);
+    });
+
     it('hostTensor: the values at the shape, refused at another length, copied on request', async () => {
       const tf = eng.tf;
       await tf.setBackend(backend); // the engine's backend (its calls re-activate it; this test calls hostTensor directly)

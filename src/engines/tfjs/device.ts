@@ -54,3 +54,18 @@ export async function probeDevice(tf: TfNamespace, backend: string): Promise<TfD
   }
   return null;
 }
+
+/**
+ * The largest buffer, in bytes, a tensor may occupy on `backend`: for 'webgpu' the smaller of the device's
+ * maxStorageBufferBindingSize and maxBufferSize (tfjs binds whole tensors as storage buffers), Infinity for other
+ * backends or when the device does not say.
+ */
+export function bufferLimit(tf: TfNamespace, backend: string): number {
+  if (backend !== 'webgpu') return Infinity;
+  try {
+    const limits = (tf.backend() as unknown as { device?: { limits?: { maxStorageBufferBindingSize?: number; maxBufferSize?: number } } }).device?.limits;
+    return Math.min(limits?.maxStorageBufferBindingSize ?? Infinity, limits?.maxBufferSize ?? Infinity);
+  } catch {
+    return Infinity;
+  }
+}

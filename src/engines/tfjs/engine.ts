@@ -8,12 +8,19 @@ import { loadTf, type LoadedTf, type LoadTfOptions, type TfLoader, type TfNamesp
 import { MAX_LOGIT_SCALE } from './infonce.js';
 import { adamw } from './optim.js';
 import { TfResidentParams, TRANSPOSED } from './resident.js';
-import { probeDevice, type TfDevice } from './device.js';
+import { bufferLimit, probeDevice, type TfDevice } from './device.js';
+import { batchBytes, itemBytes } from './footprint.js';
 import { hostTensor } from './upload.js';
 
 /** Options of TfjsEngine.create: loadTf's options, and (for tests) the loader to use. */
 export interface TfjsEngineOptions extends LoadTfOptions {
   loader?: TfLoader;
+  /**
+   * The largest tensor, in bytes, a call may make on the backend (see footprint.ts). Default: on WebGPU the device's
+   * largest storage buffer (bufferLimit), elsewhere unbounded. Encodes run in chunks of items that fit; a training
+   * or loss batch that does not fit is refused with FdtEngineError.
+   */
+  maxBufferBytes?: number;
 }
 
 /** The parameter names a modality's forward reads. */
@@ -37,6 +44,27 @@ function modalityTensorList(m: ModalityTensors): Tensor[] {
   const list = [m.embeddings, m.embeddingsRaw, m.weights, m.relevance, m.activeCounts, m.queries];
   if (m.argmax) list.push(m.argmax);
   return list;
+}
+
+/** The encodings of consecutive chunks of items as one (every field is per item, in item order). */
+function concatEncodings(parts: EncodeOutput[]): EncodeOutput {
+  const cat = <T extends Float32Array | Int32Array>(arrays: T[], make: (n: number) => T): T => {
+    const out = make(arrays.reduce((a, p) => a + p.length, 0));
+    let at = 0;
+    for (const p of arrays) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  };
+  const f32 = (k: 'embeddings' | 'embeddingsRaw' | 'weights' | 'relevance' | 'queries') => cat(parts.map((p) => p[k]!), (n) => new Float32Array(n));
+  const out: EncodeOutput = {
+    embeddings: f32('embeddings'), embeddingsRaw: f32('embeddingsRaw'), weights: f32('weights'), relevance: f32('relevance'),
+    activeCounts: cat(parts.map((p) => p.activeCounts), (n) => new Int32Array(n)),
+  };
+  if (parts[0]!.queries) out.queries = f32('queries');
+  if (parts[0]!.argmax) out.argmax = cat(parts.map((p) => p.argmax!), (n) => new Int32Array(n));
+  return out;
 }
 
 async function readModality(m: ModalityTensors, trace: boolean): Promise<EncodeOutput> {
@@ -82,13 +110,21 @@ export class TfjsEngine implements Engine {
     readonly loaded: LoadedTf,
     /** The device behind a WebGPU / WebGL backend (null: another backend, or unknown); see device.ts. */
     readonly device: TfDevice | null,
+    /** The largest tensor, in bytes, one call may make here (TfjsEngineOptions.maxBufferBytes). */
+    readonly maxBufferBytes: number,
   ) {}
 
-  /** Loads tfjs (see loadTf) and returns an engine on it. @throws FdtEngineError when no backend works. */
+  /**
+   * Loads tfjs (see loadTf) and returns an engine on it.
+   * @throws FdtEngineError when no backend works; FdtValueError for a maxBufferBytes that is not a positive number.
+   */
   static async create(options: TfjsEngineOptions = {}): Promise<TfjsEngine> {
-    const { loader, ...rest } = options;
+    const { loader, maxBufferBytes, ...rest } = options;
+    if (maxBufferBytes !== undefined && !(maxBufferBytes > 0)) {
+      throw new FdtValueError(`TfjsEngine.create: maxBufferBytes: expected a number of bytes > 0, found ${maxBufferBytes}`);
+    }
     const loaded = await (loader ? loader.load(rest) : loadTf(rest));
-    return new TfjsEngine(loaded, await probeDevice(loaded.tf, loaded.backend));
+    return new TfjsEngine(loaded, await probeDevice(loaded.tf, loaded.backend), maxBufferBytes ?? bufferLimit(loaded.tf, loaded.backend));
   }
 
   /** The tfjs namespace this engine runs on. */
@@ -105,14 +141,36 @@ export class TfjsEngine implements Engine {
     return this.loaded.pinned ? this.loaded.backend : this.loaded.tf.getBackend();
   }
 
-  /** Encodes one modality: x [B, L, D], valid [B, L] (text) or null (images). */
+  /**
+   * Encodes one modality: x [B, L, D], valid [B, L] (text) or null (images). Items are independent, so a batch whose
+   * relevance scores [B, L, C] would not fit in one buffer (maxBufferBytes) runs in chunks of as many items as fit,
+   * and the outputs are concatenated: the same values as in one call.
+   */
   async encode(model: ModelState, modality: Modality, x: Float32Array, B: number, L: number, valid: Int32Array | null): Promise<EncodeOutput> {
-    await this.ensureBackend();
-    const tf = this.tf;
     const c = model.config;
     const Din = modality === 'image' ? c.imageDim : c.textDim;
     expectLength(`${modality} features`, x.length, [B, L, Din]);
     if (valid) expectLength('valid', valid.length, [B, L]);
+    const perItem = itemBytes(c.numTokens, c.dim, L, Din);
+    const fit = Math.floor(this.maxBufferBytes / perItem);
+    if (fit < 1) {
+      throw new FdtEngineError(`tfjs engine: one ${modality} item's relevance scores, [${L}, ${c.numTokens}] float32 (${perItem} bytes), are over the largest buffer of backend '${this.backend}' (${this.maxBufferBytes} bytes); use the wasm engine`);
+    }
+    if (B <= fit) return this.encodeItems(model, modality, x, B, L, valid);
+    const parts: EncodeOutput[] = [];
+    for (let b0 = 0; b0 < B; b0 += fit) {
+      const n = Math.min(fit, B - b0);
+      parts.push(await this.encodeItems(model, modality, x.subarray(b0 * L * Din, (b0 + n) * L * Din), n, L, valid ? valid.subarray(b0 * L, (b0 + n) * L) : null));
+    }
+    return concatEncodings(parts);
+  }
+
+  /** encode() for a batch that fits in one call. */
+  private async encodeItems(model: ModelState, modality: Modality, x: Float32Array, B: number, L: number, valid: Int32Array | null): Promise<EncodeOutput> {
+    await this.ensureBackend();
+    const tf = this.tf;
+    const c = model.config;
+    const Din = modality === 'image' ? c.imageDim : c.textDim;
     const rp = this.resident(model);
     const P: ParamTensors = {};
     for (const n of modalityParamNames(modality)) P[n] = rp.get(n);
@@ -160,6 +218,12 @@ export class TfjsEngine implements Engine {
     expectLength('patches', batch.patches.length, [B, N, c.imageDim]);
     expectLength('tokens', batch.tokens.length, [B, L, c.textDim]);
     expectLength('valid', batch.valid.length, [B, L]);
+    // InfoNCE couples the batch's items, so it cannot run in chunks: refused, and the dispatcher picks wasm for it.
+    const need = batchBytes(c, B, N, L);
+    if (need > this.maxBufferBytes) {
+      const most = Math.floor(this.maxBufferBytes / batchBytes(c, 1, N, L));
+      throw new FdtEngineError(`tfjs engine: this batch's relevance scores, [${B}, ${Math.max(N, L)}, ${c.numTokens}] float32 (${need} bytes), are over the largest buffer of backend '${this.backend}' (${this.maxBufferBytes} bytes); use at most ${most} item${most === 1 ? '' : 's'} per batch on it, or the wasm engine`);
+    }
     const rp = this.resident(model);
     const names = lossParamNames();
     const paramTensors = names.map((n) => rp.get(n));

@@ -1,0 +1,38 @@
+// Run by test/webgpu.test.ts under Deno: a text encode whose relevance scores [B, 77, 16384] are just over the WebGPU
+// device's largest storage buffer, on the tfjs engine against the wasm engine. Before the engine split such batches
+// into chunks, llvmpipe (128 MiB) returned wrong values from B = 27 without an error. Printed as one JSON line.
+import { TfjsEngine } from '../src/engines/tfjs/engine.js';
+import { itemBytes } from '../src/engines/tfjs/footprint.js';
+import { FDT } from '../src/index.js';
+import { Rng } from '../src/rng.js';
+
+const [C, L, d, width] = [16384, 77, 8, 10];
+const engine = await TfjsEngine.create({ backends: ['webgpu'] });
+const limit = engine.maxBufferBytes;
+if (!(limit <= 256 * 2 ** 20)) {
+  console.log(JSON.stringify({ skipped: `the device's largest buffer is ${limit} bytes; this check needs one of at most 256 MiB` }));
+} else {
+  const B = Math.floor(limit / itemBytes(C, d, L, width)) + 1;
+  const model = await FDT.create({ numTokens: C, dim: d, imageDim: 12, textDim: width, seed: 1, backends: ['webgpu'] });
+  const rng = new Rng(2);
+  const x = Float32Array.from({ length: B * L * width }, () => rng.normal());
+  const valid = Int32Array.from({ length: B * L }, (_, i) => (i % L < 40 + (Math.floor(i / L) % 30) ? 1 : 0));
+  const t = await engine.encode(model, 'text', x, B, L, valid);
+  const w = await (await import('../src/engines/registry.js')).getWasmEngine().then((e) => e.encode(model, 'text', x, B, L, valid));
+  // max |a - e| / max(1, max |e|): fdt verify's measure of a field's error.
+  const worst = (a: Float32Array, e: Float32Array) => {
+    let scale = 1;
+    let err = 0;
+    for (let i = 0; i < e.length; i++) {
+      scale = Math.max(scale, Math.abs(e[i]!));
+      err = Math.max(err, Math.abs(a[i]! - e[i]!));
+    }
+    return a.length === e.length ? err / scale : Infinity;
+  };
+  console.log(JSON.stringify({
+    adapter: (await (navigator as unknown as { gpu: { requestAdapter(): Promise<{ info?: { description?: string } }> } }).gpu.requestAdapter()).info?.description ?? 'unknown',
+    limit, B, scoresBytes: B * L * C * 4,
+    relevance: worst(t.relevance, w.relevance), embeddings: worst(t.embeddings, w.embeddings),
+  }));
+}
+(globalThis as unknown as { Deno: { exit(c: number): never } }).Deno.exit(0);
