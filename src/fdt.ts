@@ -11,7 +11,7 @@ import { checkParams, initParams, isDecayed, paramShapes, type FdtParams } from 
 import { expectFinite, type TensorLike } from './tensor.js';
 import { encodeModel, readModelBytes } from './io/model-file.js';
 import { detectRuntime } from './runtime.js';
-import { batchBytes } from './engines/tfjs/footprint.js';
+import { batchBytes, itemBytes } from './engines/tfjs/footprint.js';
 
 // The Node-only file module, imported by a specifier held in a variable: bundlers do not follow it, so a browser
 // bundle of the library contains no `node:` import. Paths work where the runtime has a file system (Node, Deno, Bun).
@@ -296,7 +296,7 @@ export class FDT implements ModelState {
   async encodeImage(patches: TensorLike, options: CallOptions = {}): Promise<Encoding> {
     const x = imageInput(this.config, patches);
     const c = this.config;
-    const engine = await this.pick({ op: 'encode', flops: relevanceFlops(x.B, x.N, c.dim, c.numTokens), rows: x.N }, options.engine);
+    const engine = await this.pick({ op: 'encode', flops: relevanceFlops(x.B, x.N, c.dim, c.numTokens), rows: x.N, bytes: itemBytes(c.numTokens, c.dim, x.N, c.imageDim) }, options.engine);
     return this.encoding(await engine.encode(this, 'image', x.data, x.B, x.N, null, options.trace), x.B);
   }
 
@@ -307,7 +307,7 @@ export class FDT implements ModelState {
   async encodeText(tokens: TensorLike, valid?: TensorLike, options: CallOptions = {}): Promise<Encoding> {
     const x = textInput(this.config, tokens, valid);
     const c = this.config;
-    const engine = await this.pick({ op: 'encode', flops: relevanceFlops(x.B, x.L, c.dim, c.numTokens), rows: x.L }, options.engine);
+    const engine = await this.pick({ op: 'encode', flops: relevanceFlops(x.B, x.L, c.dim, c.numTokens), rows: x.L, bytes: itemBytes(c.numTokens, c.dim, x.L, c.textDim) }, options.engine);
     return this.encoding(await engine.encode(this, 'text', x.data, x.B, x.L, x.valid, options.trace), x.B);
   }
 

@@ -47,13 +47,17 @@ describe('the policy and the largest buffer of the tfjs backend', () => {
     for (const op of ['train', 'loss'] as const) {
       const d = chooseEngine({ op, flops: relevanceFlops(32, 126, 512, 16384), bytes: scores(32) }, small, t);
       expect(d.engine).toBe('wasm');
-      expect(d.reason).toBe(`${op} batch's relevance scores (154.0 MiB) are over the largest buffer of tfjs backend 'webgpu' (128.0 MiB)`);
+      expect(d.reason).toBe(`the ${op} batch's relevance scores (154.0 MiB) are over the largest buffer of tfjs backend 'webgpu' (128.0 MiB)`);
     }
+    // An encode runs in chunks of items: it goes to wasm only when one item does not fit.
+    const huge = chooseEngine({ op: 'encode', flops: relevanceFlops(1, 77, 512, 2 ** 19), bytes: 4 * 77 * 2 ** 19 }, small, t);
+    expect(huge.engine).toBe('wasm');
+    expect(huge.reason).toBe("an encoded item's relevance scores (154.0 MiB) are over the largest buffer of tfjs backend 'webgpu' (128.0 MiB)");
   });
 
-  it('a batch that fits, an encode (which runs in chunks), and a backend without a limit stay with the usual rule', () => {
+  it('a batch that fits, an encode whose items fit, and a backend without a limit stay with the usual rule', () => {
     expect(chooseEngine({ op: 'train', flops: relevanceFlops(16, 126, 512, 16384), bytes: scores(16) }, small, t).engine).toBe('tfjs');
-    expect(chooseEngine({ op: 'encode', flops: relevanceFlops(32, 77, 512, 16384), bytes: scores(32) }, small, t).engine).toBe('tfjs');
+    expect(chooseEngine({ op: 'encode', flops: relevanceFlops(32, 77, 512, 16384), bytes: scores(1) }, small, t).engine).toBe('tfjs');
     const unbounded = caps({ backend: 'webgpu', gpu: true });
     expect(chooseEngine({ op: 'train', flops: relevanceFlops(32, 126, 512, 16384), bytes: scores(32) }, unbounded, defaultThresholds(unbounded)).engine).toBe('tfjs');
   });
@@ -125,6 +129,28 @@ describe('the device behind a GPU backend', () => {
     expect(describeCapabilities({ engine: real }).tfjs.maxBufferBytes).toBeUndefined();
     const limited = { ...real, maxBufferBytes: 128 * 2 ** 20 } as unknown as TfjsEngine;
     expect(describeCapabilities({ engine: limited }).tfjs.maxBufferBytes).toBe(128 * 2 ** 20);
+  });
+});
+
+describe('what the FDT class tells the dispatcher', () => {
+  it('each call names the bytes of its smallest tfjs call: one item for an encode, the batch for a loss or a step', async () => {
+    const m = await FDT.create({ numTokens: 64, dim: 16, imageDim: 12, textDim: 10, seed: 1 });
+    const works: Work[] = [];
+    const d = (m as unknown as { dispatcher: Dispatcher }).dispatcher;
+    const original = d.engineFor.bind(d);
+    d.engineFor = (work, override) => {
+      works.push(work);
+      return original(work, override);
+    };
+    await m.encodeImage({ data: new Float32Array(3 * 5 * 12), shape: [3, 5, 12] });
+    await m.encodeText({ data: new Float32Array(3 * 6 * 10), shape: [3, 6, 10] });
+    const batch = { patches: { data: new Float32Array(3 * 5 * 12).fill(0.1), shape: [3, 5, 12] }, tokens: { data: new Float32Array(3 * 6 * 10).fill(0.2), shape: [3, 6, 10] } };
+    await m.loss(batch);
+    await m.gradients(batch, { inputs: false });
+    expect(works.map((w) => [w.op, w.bytes])).toEqual([
+      ['encode', 5 * 64 * 4], ['encode', 6 * 64 * 4], ['loss', 3 * 6 * 64 * 4], ['train', 3 * 6 * 64 * 4],
+    ]);
+    m.dispose();
   });
 });
 

@@ -7,9 +7,17 @@ import { FDT } from '../src/index.js';
 import { Rng } from '../src/rng.js';
 
 const [C, L, d, width] = [16384, 77, 8, 10];
-const engine = await TfjsEngine.create({ backends: ['webgpu'] });
-const limit = engine.maxBufferBytes;
-if (!(limit <= 256 * 2 ** 20)) {
+type Limits = { maxStorageBufferBindingSize: number; maxBufferSize: number };
+const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<{ limits: Limits; info?: { description?: string } } | null> } }).gpu;
+const adapter = gpu ? await gpu.requestAdapter() : null;
+const engine = adapter ? await TfjsEngine.create({ backends: ['webgpu'] }) : null;
+// tfjs asks for the adapter's own limits, so the engine's default must be the smaller of these two.
+const limit = engine?.maxBufferBytes ?? 0;
+if (!adapter || !engine) {
+  console.log(JSON.stringify({ skipped: 'no WebGPU adapter in this Deno' }));
+} else if (limit !== Math.min(adapter.limits.maxStorageBufferBindingSize, adapter.limits.maxBufferSize)) {
+  console.log(JSON.stringify({ adapter: adapter.info?.description ?? 'unknown', limit, adapterLimits: adapter.limits, limitMismatch: true }));
+} else if (!(limit <= 256 * 2 ** 20)) {
   console.log(JSON.stringify({ skipped: `the device's largest buffer is ${limit} bytes; this check needs one of at most 256 MiB` }));
 } else {
   const B = Math.floor(limit / itemBytes(C, d, L, width)) + 1;
@@ -30,7 +38,7 @@ if (!(limit <= 256 * 2 ** 20)) {
     return a.length === e.length ? err / scale : Infinity;
   };
   console.log(JSON.stringify({
-    adapter: (await (navigator as unknown as { gpu: { requestAdapter(): Promise<{ info?: { description?: string } }> } }).gpu.requestAdapter()).info?.description ?? 'unknown',
+    adapter: adapter.info?.description ?? 'unknown',
     limit, B, scoresBytes: B * L * C * 4,
     relevance: worst(t.relevance, w.relevance), embeddings: worst(t.embeddings, w.embeddings),
   }));

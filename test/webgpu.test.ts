@@ -47,6 +47,7 @@ describe('tfjs engine on WebGPU under Deno, at the device largest buffer', () =>
       console.log(`WebGPU limit check skipped: ${r.skipped}`);
       return;
     }
+    expect(r.limitMismatch, `engine limit ${r.limit} vs the adapter's ${JSON.stringify(r.adapterLimits)}`).toBeUndefined();
     console.log(`WebGPU limit check on ${r.adapter}: largest buffer ${r.limit} bytes, B = ${r.B} (${r.scoresBytes} bytes of scores); errors ${r.relevance}, ${r.embeddings}`);
     expect(r.scoresBytes).toBeGreaterThan(r.limit);
     expect(r.relevance).toBeLessThanOrEqual(1e-4);

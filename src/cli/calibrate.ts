@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { getDispatcher } from '../dispatch/dispatcher.js';
 import { relevanceFlops, type CostPoint, type CostSeries } from '../dispatch/policy.js';
 import { writeCalibration } from '../dispatch/write-thresholds.js';
+import { batchBytes } from '../engines/tfjs/footprint.js';
 import { FdtValueError } from '../errors.js';
 import { FDT, type Batch } from '../fdt.js';
 import { Rng } from '../rng.js';
@@ -90,7 +91,12 @@ export async function runCalibrate(args: string[]): Promise<number> {
         patches: { data: gaussian(B * IMAGE_ROWS * IMAGE_DIM), shape: [B, IMAGE_ROWS, IMAGE_DIM] },
         tokens: { data: gaussian(B * TEXT_ROWS * TEXT_DIM), shape: [B, TEXT_ROWS, TEXT_DIM] },
       });
-      await measure({ op: 'train', points: [] }, trainBatches, IMAGE_ROWS + TEXT_ROWS, (B) => {
+      // A batch whose relevance scores do not fit in one buffer of the tfjs backend is refused there (footprint.ts).
+      const fits = trainBatches.filter((B) => batchBytes(model.config, B, IMAGE_ROWS, TEXT_ROWS) <= (caps.tfjs.maxBufferBytes ?? Infinity));
+      for (const B of trainBatches.filter((b) => !fits.includes(b))) {
+        process.stdout.write(`training gradients, B = ${B}: not measured (the batch's relevance scores are over the tfjs backend's largest buffer, ${caps.tfjs.maxBufferBytes} bytes)\n`);
+      }
+      await measure({ op: 'train', points: [] }, fits, IMAGE_ROWS + TEXT_ROWS, (B) => {
         const batch = batchOf(B);
         return (engine) => model.gradients(batch, { engine, inputs: false });
       });

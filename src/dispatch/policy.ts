@@ -22,7 +22,7 @@ export interface Capabilities {
     device?: string;
     /** The WebGPU adapter or WebGL renderer is a CPU implementation. */
     softwareDevice?: boolean;
-    /** The largest tensor, in bytes, a tfjs engine call may make (its maxBufferBytes; absent: unbounded). */
+    /** The tfjs engine's maxBufferBytes (absent: unbounded): see Work.bytes. */
     maxBufferBytes?: number;
     /** Why tfjs is not available (every failed attempt). */
     error?: string;
@@ -80,8 +80,9 @@ export interface Work {
   /** Token rows per item of an encode (L): picks the calibration series measured nearest to it. */
   rows?: number;
   /**
-   * A loss or training batch's largest tensor on the tfjs engine, in bytes (footprint.ts, batchBytes): over the
-   * engine's maxBufferBytes the batch goes to the wasm engine (encodes run in chunks instead).
+   * The widest tensor of the smallest call the tfjs engine could make for this work, in bytes (footprint.ts): one
+   * item for an encode (it runs in chunks of items), the whole batch for a loss or training step (InfoNCE couples
+   * the items). Over the engine's maxBufferBytes the work goes to the wasm engine.
    */
   bytes?: number;
 }
@@ -96,9 +97,10 @@ export function chooseEngine(work: Work, caps: Capabilities, thresholds: Thresho
   if (override !== 'auto') return { engine: override, reason: `forced: engine '${override}'` };
   if (!caps.tfjs.available) return { engine: 'wasm', reason: `tfjs is not available${caps.tfjs.error ? ` (${firstLine(caps.tfjs.error)})` : ''}` };
   const limit = caps.tfjs.maxBufferBytes;
-  if (work.op !== 'encode' && work.bytes !== undefined && limit !== undefined && work.bytes > limit) {
+  if (work.bytes !== undefined && limit !== undefined && work.bytes > limit) {
     const mib = (x: number) => `${(x / 2 ** 20).toFixed(1)} MiB`;
-    return { engine: 'wasm', reason: `${work.op} batch's relevance scores (${mib(work.bytes)}) are over the largest buffer of tfjs backend '${caps.tfjs.backend}' (${mib(limit)})` };
+    const what = work.op === 'encode' ? "an encoded item's relevance scores" : `the ${work.op} batch's relevance scores`;
+    return { engine: 'wasm', reason: `${what} (${mib(work.bytes)}) are over the largest buffer of tfjs backend '${caps.tfjs.backend}' (${mib(limit)})` };
   }
   const t = thresholds.backend === undefined || thresholds.backend === caps.tfjs.backend ? thresholds : defaultThresholds(caps);
   const gf = (x: number) => `${(x / 1e9).toFixed(2)} GFLOP`;

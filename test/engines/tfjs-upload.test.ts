@@ -1,6 +1,7 @@
 // hostTensor's WebGPU path against a stand-in backend (the order of the GPU calls, the buffer's usage and size, the
 // destroy after tfjs' copy, the limits, the fallbacks); test/webgpu.test.ts runs it on real WebGPU adapters.
 import { describe, expect, it } from 'vitest';
+import { bufferLimit } from '../../src/engines/tfjs/device.js';
 import type { TfNamespace } from '../../src/engines/tfjs/load.js';
 import { hostTensor, setWebGpuUpload } from '../../src/engines/tfjs/upload.js';
 import { FdtEngineError, FdtShapeError } from '../../src/errors.js';
@@ -51,10 +52,21 @@ describe('hostTensor on WebGPU (stand-in backend)', () => {
   it('refuses an input over the device largest buffer, naming both sizes', () => {
     const { tf, log } = standIn({ limits: { maxBufferSize: 1 << 20, maxStorageBufferBindingSize: 64 } });
     expect(() => hostTensor(tf, new Float32Array(17), [17])).toThrow(FdtEngineError);
-    expect(() => hostTensor(tf, new Float32Array(17), [17])).toThrow(/\[17\] float32 \(68 bytes\) is over this device's largest buffer \(64 bytes\)/);
+    expect(() => hostTensor(tf, new Float32Array(17), [17])).toThrow(/a tensor of \[17\] float32 \(68 bytes\) is over this device's largest buffer \(64 bytes\); use the wasm engine/);
     expect(log).toEqual([]);
     hostTensor(tf, new Float32Array(16), [16]);
     expect(log[0]).toBe('createBuffer size=64 usage=0x8c');
+    const bufferBound = standIn({ limits: { maxBufferSize: 32, maxStorageBufferBindingSize: 1 << 20 } });
+    expect(() => hostTensor(bufferBound.tf, new Float32Array(9), [9])).toThrow(/\(36 bytes\) is over this device's largest buffer \(32 bytes\)/);
+  });
+
+  it('bufferLimit: the smaller of the two WebGPU limits; unbounded on other backends or without limits', () => {
+    expect(bufferLimit(standIn({ limits: { maxBufferSize: 1000, maxStorageBufferBindingSize: 600 } }).tf, 'webgpu')).toBe(600);
+    expect(bufferLimit(standIn({ limits: { maxBufferSize: 500, maxStorageBufferBindingSize: 600 } }).tf, 'webgpu')).toBe(500);
+    expect(bufferLimit(standIn({ limits: { maxBufferSize: 500 } }).tf, 'webgl')).toBe(Infinity);
+    expect(bufferLimit(standIn().tf, 'webgpu')).toBe(Infinity);
+    const throwing = { backend: () => { throw new Error('no backend'); } } as unknown as TfNamespace;
+    expect(bufferLimit(throwing, 'webgpu')).toBe(Infinity);
   });
 
   it('refuses a length that is not the shape product before touching the GPU', () => {

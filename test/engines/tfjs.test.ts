@@ -277,20 +277,45 @@ for (const [backend, { engine, reason }] of Object.entries(BACKENDS)) {
       const small = await TfjsEngine.create({ backends: [backend], maxBufferBytes: 3 * 6 * 64 * 4 + 100 });
       expect(small.maxBufferBytes).toBe(3 * 6 * 64 * 4 + 100);
       expect(eng.maxBufferBytes).toBe(Infinity); // a CPU backend: unbounded
+      const calls: number[] = [];
+      const inner = (small as unknown as { encodeItems: (...a: unknown[]) => Promise<unknown> }).encodeItems.bind(small);
+      (small as unknown as { encodeItems: (...a: unknown[]) => Promise<unknown> }).encodeItems = (...a: unknown[]) => {
+        calls.push(a[3] as number);
+        return inner(...a);
+      };
       for (const [m, x, L, valid] of [['image', batch.patches, 5, null], ['text', batch.tokens, 6, batch.valid]] as const) {
-        const whole = await eng.encode(model, m, x, 7, L, valid);
+        const whole = await eng.encode(model, m, x, 7, L, valid, true);
         await small.encode(model, m, x, 7, L, valid); // the first call makes the parameters resident
-        const chunked = await sameTensorCount(small.tf, `chunked ${m} encode`, () => small.encode(model, m, x, 7, L, valid));
+        calls.length = 0;
+        const chunked = await sameTensorCount(small.tf, `chunked ${m} encode`, () => small.encode(model, m, x, 7, L, valid, true));
+        expect(calls, `${m}: items per call`).toEqual([3, 3, 1]); // an image item: 5 x 64 x 4 = 1,280 bytes, also 3 a call
         expect(chunked, m).toEqual(whole);
+        expect(chunked.queries, `${m}: traced`).toHaveLength(7 * L * c.dim);
       }
       await expect(small.forwardBackward(model, batch, { grads: true })).rejects.toThrow(FdtEngineError);
-      await expect(small.forwardBackward(model, batch, { grads: false })).rejects.toThrow(
-        /this batch's relevance scores, \[7, 6, 64\] float32 \(10752 bytes\), are over the largest buffer of backend '.*' \(4708 bytes\); use at most 3 items per batch on it, or the wasm engine$/,
-      );
+      const overBatch = /this batch's widest tensor, 7 items of 6 rows of up to 64 float32 \(10752 bytes\), is over the largest buffer of backend '.*' \(4708 bytes\); use at most 3 items per batch on it, or the wasm engine$/;
+      await expect(small.forwardBackward(model, batch, { grads: false })).rejects.toThrow(overBatch);
+      const tf = small.tf;
+      const [P, W, V] = [tf.tensor3d(batch.patches, [7, 5, 12]), tf.tensor3d(batch.tokens, [7, 6, 10]), tf.tensor2d(Float32Array.from(batch.valid), [7, 6])];
+      expect(() => small.lossTensor(model, P, W, V)).toThrow(overBatch);
+      tf.dispose([P, W, V]);
       const tiny = await TfjsEngine.create({ backends: [backend], maxBufferBytes: 1000 });
-      await expect(tiny.encode(model, 'text', batch.tokens, 7, 6, batch.valid)).rejects.toThrow(/one text item's relevance scores, \[6, 64\] float32 \(1536 bytes\)/);
+      await expect(tiny.encode(model, 'text', batch.tokens, 7, 6, batch.valid)).rejects.toThrow(/one text item's widest tensor, 6 rows of 64 float32 \(1536 bytes\), is over .* \(1000 bytes\); use the wasm engine/);
+      await expect(tiny.forwardBackward(model, batch, { grads: false })).rejects.toThrow(/\(1000 bytes\); use the wasm engine$/);
       await expect(TfjsEngine.create({ backends: [backend], maxBufferBytes: 0 })).rejects.toThrow(/maxBufferBytes: expected a number of bytes > 0, found 0/);
       for (const e of [eng, small, tiny]) e.release(model);
+    });
+
+    it('a traced encode gives the wasm engine\'s queries and arg-max', async () => {
+      const wasm = await wasmEngine();
+      const model = await FDT.create({ ...RANDOM_CASES[0]!.config, seed: 41 });
+      const batch = randomBatch(model.config, 3, 4, 5, 42);
+      const t = await eng.encode(model, 'text', batch.tokens, 3, 5, batch.valid, true);
+      const w = await wasm.encode(model, 'text', batch.tokens, 3, 5, batch.valid, true);
+      expectClose('queries', t.queries!, w.queries!);
+      expect(Array.from(t.argmax!)).toEqual(Array.from(w.argmax!));
+      eng.release(model);
+      wasm.release(model);
     });
 
     it('hostTensor: the values at the shape, refused at another length, copied on request', async () => {

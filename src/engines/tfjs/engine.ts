@@ -16,9 +16,9 @@ import { hostTensor } from './upload.js';
 export interface TfjsEngineOptions extends LoadTfOptions {
   loader?: TfLoader;
   /**
-   * The largest tensor, in bytes, a call may make on the backend (see footprint.ts). Default: on WebGPU the device's
-   * largest storage buffer (bufferLimit), elsewhere unbounded. Encodes run in chunks of items that fit; a training
-   * or loss batch that does not fit is refused with FdtEngineError.
+   * The largest buffer, in bytes, a call's widest batch-sized tensor may take on the backend (see footprint.ts).
+   * Default: on WebGPU the device's largest storage buffer (bufferLimit), elsewhere unbounded. Encodes run in chunks
+   * of items that fit; a training or loss batch that does not fit is refused with FdtEngineError.
    */
   maxBufferBytes?: number;
 }
@@ -110,7 +110,7 @@ export class TfjsEngine implements Engine {
     readonly loaded: LoadedTf,
     /** The device behind a WebGPU / WebGL backend (null: another backend, or unknown); see device.ts. */
     readonly device: TfDevice | null,
-    /** The largest tensor, in bytes, one call may make here (TfjsEngineOptions.maxBufferBytes). */
+    /** The largest buffer, in bytes, for a call's widest batch-sized tensor here (TfjsEngineOptions.maxBufferBytes). */
     readonly maxBufferBytes: number,
   ) {}
 
@@ -146,7 +146,7 @@ export class TfjsEngine implements Engine {
    * relevance scores [B, L, C] would not fit in one buffer (maxBufferBytes) runs in chunks of as many items as fit,
    * and the outputs are concatenated: the same values as in one call.
    */
-  async encode(model: ModelState, modality: Modality, x: Float32Array, B: number, L: number, valid: Int32Array | null): Promise<EncodeOutput> {
+  async encode(model: ModelState, modality: Modality, x: Float32Array, B: number, L: number, valid: Int32Array | null, trace = false): Promise<EncodeOutput> {
     const c = model.config;
     const Din = modality === 'image' ? c.imageDim : c.textDim;
     expectLength(`${modality} features`, x.length, [B, L, Din]);
@@ -154,19 +154,19 @@ export class TfjsEngine implements Engine {
     const perItem = itemBytes(c.numTokens, c.dim, L, Din);
     const fit = Math.floor(this.maxBufferBytes / perItem);
     if (fit < 1) {
-      throw new FdtEngineError(`tfjs engine: one ${modality} item's relevance scores, [${L}, ${c.numTokens}] float32 (${perItem} bytes), are over the largest buffer of backend '${this.backend}' (${this.maxBufferBytes} bytes); use the wasm engine`);
+      throw new FdtEngineError(`tfjs engine: one ${modality} item's widest tensor, ${L} rows of ${Math.max(c.numTokens, Din, c.dim)} float32 (${perItem} bytes), is over the largest buffer of backend '${this.backend}' (${this.maxBufferBytes} bytes); use the wasm engine`);
     }
-    if (B <= fit) return this.encodeItems(model, modality, x, B, L, valid);
+    if (B <= fit) return this.encodeItems(model, modality, x, B, L, valid, trace);
     const parts: EncodeOutput[] = [];
     for (let b0 = 0; b0 < B; b0 += fit) {
       const n = Math.min(fit, B - b0);
-      parts.push(await this.encodeItems(model, modality, x.subarray(b0 * L * Din, (b0 + n) * L * Din), n, L, valid ? valid.subarray(b0 * L, (b0 + n) * L) : null));
+      parts.push(await this.encodeItems(model, modality, x.subarray(b0 * L * Din, (b0 + n) * L * Din), n, L, valid ? valid.subarray(b0 * L, (b0 + n) * L) : null, trace));
     }
     return concatEncodings(parts);
   }
 
   /** encode() for a batch that fits in one call. */
-  private async encodeItems(model: ModelState, modality: Modality, x: Float32Array, B: number, L: number, valid: Int32Array | null): Promise<EncodeOutput> {
+  private async encodeItems(model: ModelState, modality: Modality, x: Float32Array, B: number, L: number, valid: Int32Array | null, trace: boolean): Promise<EncodeOutput> {
     await this.ensureBackend();
     const tf = this.tf;
     const c = model.config;
@@ -180,9 +180,9 @@ export class TfjsEngine implements Engine {
       out = tf.tidy(() => {
         const X = hostTensor(tf, x, [B, L, Din]) as Tensor3D;
         const V = valid ? (hostTensor(tf, Float32Array.from(valid), [B, L]) as Tensor2D) : null;
-        return forwardModality(tf, P, c, modality, X, V, false) as unknown as TensorContainer;
+        return forwardModality(tf, P, c, modality, X, V, trace) as unknown as TensorContainer;
       }) as unknown as ModalityTensors;
-      return await readModality(out, false);
+      return await readModality(out, trace);
     } finally {
       if (out) tf.dispose(modalityTensorList(out));
     }
@@ -200,12 +200,24 @@ export class TfjsEngine implements Engine {
     if (Di !== c.imageDim || Dt !== c.textDim || B !== Bt || valid.shape[0] !== B || valid.shape[1] !== L) {
       throw new FdtShapeError(`tfjs layer: expected patches [B, N, ${c.imageDim}], tokens [B, L, ${c.textDim}], valid [B, L]; found [${patches.shape}], [${tokens.shape}], [${valid.shape}]`);
     }
-    void N;
+    this.expectBatchFits(c, B, N, L);
     const rp = this.resident(model);
     const P: ParamTensors = {};
     for (const n of lossParamNames()) P[n] = rp.get(n);
     withTransposed(P, rp);
     return headForward(this.tf, P, c, patches, tokens, valid, false).loss;
+  }
+
+  /**
+   * @throws FdtEngineError when a head batch's widest tensor (footprint.ts, batchBytes) is over maxBufferBytes,
+   *   naming the largest batch that fits; on WebGPU such a tensor would give wrong values without an error.
+   */
+  private expectBatchFits(c: ModelState['config'], B: number, N: number, L: number): void {
+    const need = batchBytes(c, B, N, L);
+    if (need <= this.maxBufferBytes) return;
+    const most = Math.floor(this.maxBufferBytes / batchBytes(c, 1, N, L));
+    const advice = most >= 1 ? `use at most ${most} item${most === 1 ? '' : 's'} per batch on it, or the wasm engine` : 'use the wasm engine';
+    throw new FdtEngineError(`tfjs engine: this batch's widest tensor, ${B} items of ${Math.max(N, L)} rows of up to ${Math.max(c.numTokens, c.dim, c.imageDim, c.textDim)} float32 (${need} bytes), is over the largest buffer of backend '${this.backend}' (${this.maxBufferBytes} bytes); ${advice}`);
   }
 
   /** Forward of both modalities, InfoNCE, and (opts.grads) the gradients of every parameter and (unless opts.inputGrads is false) both inputs. */
@@ -219,11 +231,7 @@ export class TfjsEngine implements Engine {
     expectLength('tokens', batch.tokens.length, [B, L, c.textDim]);
     expectLength('valid', batch.valid.length, [B, L]);
     // InfoNCE couples the batch's items, so it cannot run in chunks: refused, and the dispatcher picks wasm for it.
-    const need = batchBytes(c, B, N, L);
-    if (need > this.maxBufferBytes) {
-      const most = Math.floor(this.maxBufferBytes / batchBytes(c, 1, N, L));
-      throw new FdtEngineError(`tfjs engine: this batch's relevance scores, [${B}, ${Math.max(N, L)}, ${c.numTokens}] float32 (${need} bytes), are over the largest buffer of backend '${this.backend}' (${this.maxBufferBytes} bytes); use at most ${most} item${most === 1 ? '' : 's'} per batch on it, or the wasm engine`);
-    }
+    this.expectBatchFits(c, B, N, L);
     const rp = this.resident(model);
     const names = lossParamNames();
     const paramTensors = names.map((n) => rp.get(n));

@@ -1,5 +1,7 @@
 /**
- * The largest tensor the tfjs engine makes for a call, which must fit in one buffer of its backend.
+ * The widest tensor of a tfjs engine call that grows with its batch, which must fit in one buffer of its backend.
+ * (Tensors the size of the dictionary, [C, d], its gradient and AdamW moments among them, do not grow with the
+ * batch; the dictionary's upload is checked against the device's limit in upload.ts, and the others are its size.)
  *
  * tfjs has no fused max-GEMM, so the relevance scores S = q T^T of a modality are materialised as [B, L, C] float32
  * (and, in the backward, the gradient G of the same shape); every other per-item tensor is narrower (the features

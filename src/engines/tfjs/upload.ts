@@ -69,9 +69,10 @@ function webGpuDevice(tf: TfNamespace): GpuDeviceLike | null {
  *
  * @throws FdtShapeError when values.length is not the product of shape (checked here: on WebGPU tfjs only refuses a
  *   buffer that is too small).
- * @throws FdtEngineError on WebGPU when values.byteLength is over the device's maxBufferSize or
- *   maxStorageBufferBindingSize: WebGPU reports such a buffer as a validation error on the device, not to the caller,
- *   and every result computed from it would be wrong without a word.
+ * @throws FdtEngineError on the writeBuffer path (WebGPU) when values.byteLength is over the device's maxBufferSize
+ *   or maxStorageBufferBindingSize: WebGPU reports such a buffer as a validation error on the device, not to the
+ *   caller, and every result computed from it would be wrong without a word. (The engine keeps its batch-sized
+ *   inputs under that limit; what can reach it is a parameter as large as the dictionary.)
  */
 export function hostTensor(tf: TfNamespace, values: Float32Array, shape: number[], ownCopy = false): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -80,7 +81,7 @@ export function hostTensor(tf: TfNamespace, values: Float32Array, shape: number[
   if (!device) return tf.tensor(ownCopy ? values.slice() : values, shape, 'float32');
   const limit = Math.min(device.limits?.maxBufferSize ?? Infinity, device.limits?.maxStorageBufferBindingSize ?? Infinity);
   if (values.byteLength > limit) {
-    throw new FdtEngineError(`tfjs engine on WebGPU: an input of [${shape}] float32 (${values.byteLength} bytes) is over this device's largest buffer (${limit} bytes); pass fewer items per call`);
+    throw new FdtEngineError(`tfjs engine on WebGPU: a tensor of [${shape}] float32 (${values.byteLength} bytes) is over this device's largest buffer (${limit} bytes); use the wasm engine for this model`);
   }
   const buffer = device.createBuffer({ size: values.byteLength, usage: STORAGE | COPY_SRC | COPY_DST });
   try {
