@@ -12,6 +12,7 @@ import { getWasmEngine } from '../../src/engines/registry.js';
 import type { EncodeOutput } from '../../src/engines/types.js';
 import { FDT } from '../../src/fdt.js';
 import { Rng } from '../../src/rng.js';
+import { compareField } from '../../src/verify/golden.js';
 import { installNodeWebGpu } from '../webgpu-node.js';
 
 if (typeof (globalThis as { Deno?: unknown }).Deno === 'undefined') {
@@ -24,14 +25,10 @@ const D = { numTokens: 16384, dim: 512, imageDim: 768, textDim: 512, temperature
 const model = await FDT.create(D);
 console.log(`tfjs ${tfjs.backend} on ${tfjs.device?.description ?? 'an unknown device'}; largest buffer ${tfjs.maxBufferBytes} bytes`);
 
+/** max |a - e| / max(1, max |e|): `fdt verify`'s measure of a field's error (Infinity on a length mismatch). */
 function worst(a: Float32Array, e: Float32Array): number {
-  let scale = 1;
-  let err = 0;
-  for (let i = 0; i < e.length; i++) {
-    scale = Math.max(scale, Math.abs(e[i]!));
-    err = Math.max(err, Math.abs(a[i]! - e[i]!));
-  }
-  return a.length === e.length ? err / scale : Infinity;
+  const f = compareField('', a, e, 1);
+  return f.maxAbs / (f.allowed || 1);
 }
 
 const rng = new Rng(7);

@@ -130,15 +130,19 @@ export async function verifyGolden(
         fields.push({ field, maxAbs: NaN, maxRel: NaN, allowed: 0, ok: false, skipped: 'unknown field: not computed by this engine' });
         continue;
       }
-      fields.push(compare(field, a, flat(field, value), rtol));
+      fields.push(compareField(field, a, flat(field, value), rtol));
       const t = training && key.startsWith('param.') ? training.grads.params[key.slice('param.'.length)] : undefined;
-      if (t) fields.push(compare(`train.grads.${key}`, t, flat(field, value), rtol));
+      if (t) fields.push(compareField(`train.grads.${key}`, t, flat(field, value), rtol));
     }
   }
   return { name: typeof d['name'] === 'string' ? d['name'] : 'golden', engine: model.lastEngine, build: model.build, fields, ok: fields.every((f) => f.ok) };
 }
 
-function compare(field: string, a: ArrayLike<number>, e: number[], rtol: number): FieldReport {
+/**
+ * One field against its expected values: max |a - e|, the largest relative error, and whether max |a - e| is within
+ * rtol * max(1, max |e|) (`fdt verify`'s rule). maxAbs / allowed with rtol = 1 is the error as a share of the scale.
+ */
+export function compareField(field: string, a: ArrayLike<number>, e: ArrayLike<number>, rtol: number): FieldReport {
   if (a.length !== e.length) {
     return { field, maxAbs: Infinity, maxRel: Infinity, allowed: 0, ok: false, skipped: `size mismatch: ${a.length} vs expected ${e.length}` };
   }
