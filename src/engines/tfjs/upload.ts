@@ -10,6 +10,7 @@
  */
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { FdtEngineError, FdtShapeError } from '../../errors.js';
+import { bufferLimit } from './device.js';
 import type { TfNamespace } from './load.js';
 
 /** How float32 host values reach a WebGPU backend: our queue.writeBuffer, or tfjs' buffer mapped at creation. */
@@ -34,7 +35,6 @@ interface GpuBufferLike {
 interface GpuDeviceLike {
   createBuffer(descriptor: { size: number; usage: number }): GpuBufferLike;
   queue: { writeBuffer(buffer: GpuBufferLike, offset: number, data: Float32Array): void };
-  limits?: { maxBufferSize?: number; maxStorageBufferBindingSize?: number };
 }
 
 // GPUBufferUsage flags, fixed by the WebGPU specification (the same numbers in every implementation).
@@ -79,7 +79,7 @@ export function hostTensor(tf: TfNamespace, values: Float32Array, shape: number[
   if (values.length !== n) throw new FdtShapeError(`hostTensor: values: expected ${n} values for shape [${shape}], found ${values.length}`);
   const device = values.length > 0 ? webGpuDevice(tf) : null;
   if (!device) return tf.tensor(ownCopy ? values.slice() : values, shape, 'float32');
-  const limit = Math.min(device.limits?.maxBufferSize ?? Infinity, device.limits?.maxStorageBufferBindingSize ?? Infinity);
+  const limit = bufferLimit(tf, 'webgpu');
   if (values.byteLength > limit) {
     throw new FdtEngineError(`tfjs engine on WebGPU: a tensor of [${shape}] float32 (${values.byteLength} bytes) is over this device's largest buffer (${limit} bytes); use the wasm engine for this model`);
   }
