@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FDT, FdtEngineError, FdtValueError, learningRate, Trainer } from '../src/index.js';
+import { FDT, FdtEngineError, FdtValueError, learningRate, Trainer, type TrainerOptions } from '../src/index.js';
 import { firstNonFinite } from '../src/tensor.js';
 import { Rng } from './reference/rng.js';
 
@@ -155,5 +155,16 @@ describe('Trainer', () => {
     expect(learningRate(s, (2500 + 86560) / 2)).toBeCloseTo(5e-4, 12);
     expect(learningRate(s, 86560)).toBe(0);
     expect(() => new Trainer({} as FDT, { schedule: { totalSteps: 10, warmupSteps: 20 } })).toThrow(/totalSteps: expected >= warmupSteps/);
+  });
+
+  it('refuses AdamW options that would write NaN parameters: beta = 1 (no bias correction), eps = 0 (0 / 0)', () => {
+    const make = (o: TrainerOptions) => () => new Trainer({} as FDT, o);
+    expect(make({ beta1: 1 })).toThrow(new FdtValueError('beta1: expected a number in [0, 1), found 1'));
+    expect(make({ beta2: 1.5 })).toThrow(new FdtValueError('beta2: expected a number in [0, 1), found 1.5'));
+    expect(make({ beta1: -0.1 })).toThrow(/beta1: expected a number in \[0, 1\)/);
+    expect(make({ eps: 0 })).toThrow(new FdtValueError('eps: expected a finite number > 0, found 0'));
+    expect(make({ eps: Infinity })).toThrow(/eps: expected a finite number > 0, found Infinity/);
+    expect(make({ weightDecay: -1 })).toThrow(new FdtValueError('weightDecay: expected a finite number >= 0, found -1'));
+    expect(make({ beta1: 0, beta2: 0, eps: 1e-30, weightDecay: 0 })).not.toThrow();
   });
 });

@@ -41,6 +41,8 @@ interface ZipEntry { name: string; size: number; originalSize: number; compressi
 const DEFAULT_MAX_ENTRY = 2 ** 31;
 /** Largest data.pkl inflated: torch.save's pickles hold structure only (a few hundred KiB for a full model). */
 const DEFAULT_MAX_PICKLE = 64 * 2 ** 20;
+/** Largest byteorder entry read: "little" or "big", with room for a line end. */
+const MAX_BYTEORDER = 16;
 /** Deflate cannot expand data by more than about 1032:1. */
 const MAX_DEFLATE_RATIO = 1032;
 
@@ -185,7 +187,13 @@ export function readTorchCheckpoint(bytes: Uint8Array, opts: ReadTorchCheckpoint
   if (pklEntry && pklEntry.originalSize > maxPickle) {
     fail(`${JSON.stringify(pklName)} claims ${pklEntry.originalSize} bytes, more than the ${maxPickle}-byte limit for a pickle`);
   }
-  const head = extract(bytes, entries, new Set(entries.has(order) ? [pklName, order] : [pklName]));
+  // byteorder holds "little" or "big": anything longer is refused before it is inflated (fflate allocates an
+  // entry's declared size up front).
+  const orderEntry = entries.get(order);
+  if (orderEntry && orderEntry.originalSize > MAX_BYTEORDER) {
+    fail(`${JSON.stringify(order)} claims ${orderEntry.originalSize} bytes, more than the ${MAX_BYTEORDER} of "little" or "big"`);
+  }
+  const head = extract(bytes, entries, new Set(orderEntry ? [pklName, order] : [pklName]));
   const byteOrder = head.get(order);
   if (byteOrder !== undefined && new TextDecoder().decode(byteOrder).trim() !== 'little') fail('big-endian checkpoints are not supported');
 

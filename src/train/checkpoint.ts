@@ -46,7 +46,13 @@ export async function decodeCheckpoint(bytes: Uint8Array): Promise<{ model: FDT;
     }
     throw new FdtFormatError(`checkpoint: metadata "${key}" is not a JSON object`);
   };
-  const config = resolveConfig(json('config') as Partial<FdtConfig>);
+  let config: FdtConfig;
+  try {
+    config = resolveConfig(json('config') as Partial<FdtConfig>);
+  } catch (e) {
+    if (e instanceof FdtFormatError) throw e;
+    throw new FdtFormatError(`checkpoint: metadata "config": ${(e as Error).message}`);
+  }
   const step = Number(metadata['step']);
   if (!Number.isSafeInteger(step) || step < 0) throw new FdtFormatError(`checkpoint: metadata "step" is not an integer >= 0: ${metadata['step']}`);
   const params: Record<string, Float32Array> = {};
@@ -65,12 +71,33 @@ export async function decodeCheckpoint(bytes: Uint8Array): Promise<{ model: FDT;
     params[name] = p;
     const m = get(`adam_m/${name}`);
     const v = get(`adam_v/${name}`);
-    if (m && v) moments[name] = { m, v };
+    if (m && v) moments[name] = { m, v: checkMoments(name, m, v) };
     else if (m || v) throw new FdtFormatError(`checkpoint: ${name} has only one of its two AdamW moments`);
   }
+  const expected = new Set([...paramShapes(config)].flatMap(([name]) => [`param/${name}`, `adam_m/${name}`, `adam_v/${name}`]));
+  const unexpected = Object.keys(tensors).filter((k) => !expected.has(k));
+  if (unexpected.length) throw new FdtFormatError(`checkpoint: unexpected tensors ${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ', ...' : ''}`);
   const model = await FDT.fromParams(config, checkParams(config, params));
-  const trainer = new Trainer(model, json('trainer') as TrainerOptions);
+  let trainer: Trainer;
+  try {
+    trainer = new Trainer(model, json('trainer') as TrainerOptions);
+  } catch (e) {
+    throw new FdtFormatError(`checkpoint: metadata "trainer": ${(e as Error).message}`);
+  }
   trainer.resumeAt(step);
   if (Object.keys(moments).length) model.wasm.writeMoments(model, moments);
   return { model, trainer };
+}
+
+/**
+ * AdamW's moments as the next step reads them: m finite, v finite and >= 0 (the update divides by sqrt(v) + eps, so
+ * a negative or non-finite v would write NaN into the parameter).
+ */
+function checkMoments(name: string, m: Float32Array, v: Float32Array): Float32Array {
+  for (let i = 0; i < m.length; i++) {
+    if (!Number.isFinite(m[i]!)) throw new FdtFormatError(`checkpoint: adam_m/${name}[${i}] is ${m[i]}, expected a finite number`);
+    const vi = v[i]!;
+    if (!(Number.isFinite(vi) && vi >= 0)) throw new FdtFormatError(`checkpoint: adam_v/${name}[${i}] is ${vi}, expected a finite number >= 0`);
+  }
+  return v;
 }

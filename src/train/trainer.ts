@@ -5,7 +5,10 @@ import type { WasmEngine } from '../engines/wasm/engine.js';
 import { formatIndex } from '../tensor.js';
 import { checkSchedule, learningRate, type Schedule } from './schedule.js';
 
-/** Trainer options; defaults are the released config's (AdamW betas (0.9, 0.98), eps 1e-8, weight decay 0.1). */
+/**
+ * Trainer options; defaults are the released config's (AdamW betas (0.9, 0.98), eps 1e-8, weight decay 0.1).
+ * beta1 and beta2 lie in [0, 1), eps > 0, weightDecay >= 0.
+ */
 export interface TrainerOptions {
   schedule?: Partial<Schedule>;
   beta1?: number;
@@ -70,9 +73,15 @@ export class Trainer {
       eps: options.eps ?? 1e-8,
       weightDecay: options.weightDecay ?? 0.1,
     };
-    for (const [k, v] of Object.entries(this.hyper)) {
-      if (!Number.isFinite(v) || v < 0) throw new FdtValueError(`${k}: expected a finite number >= 0, found ${v}`);
+    // beta = 1 zeroes AdamW's bias correction (an infinite step) and eps = 0 divides 0 by 0 for every parameter whose
+    // gradient is exactly 0 (the dictionary tokens no item of the batch activates): both would make NaN parameters.
+    for (const k of ['beta1', 'beta2'] as const) {
+      const v = this.hyper[k];
+      if (!(Number.isFinite(v) && v >= 0 && v < 1)) throw new FdtValueError(`${k}: expected a number in [0, 1), found ${v}`);
     }
+    if (!(Number.isFinite(this.hyper.eps) && this.hyper.eps > 0)) throw new FdtValueError(`eps: expected a finite number > 0, found ${this.hyper.eps}`);
+    const wd = this.hyper.weightDecay;
+    if (!(Number.isFinite(wd) && wd >= 0)) throw new FdtValueError(`weightDecay: expected a finite number >= 0, found ${wd}`);
     this.clamp = options.logitScaleRange ?? [3, 6];
     if (!(this.clamp[0] <= this.clamp[1])) throw new FdtValueError(`logitScaleRange: expected [lo, hi] with lo <= hi, found [${this.clamp}]`);
   }

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FDT, FdtFormatError, Trainer } from '../../src/index.js';
 import { REPO_ROOT } from '../golden-io.js';
+import { decodeSafetensors, encodeSafetensors, type EncodableTensor } from '../../src/io/safetensors.js';
 import { Rng } from '../reference/rng.js';
 
 function batches(n: number, seed: number) {
@@ -49,6 +50,34 @@ describe('training checkpoints', () => {
     await expect(Trainer.restore(new Uint8Array(12))).rejects.toThrow(FdtFormatError);
   });
 
+  it('refuses moments that would make the next step write NaN, unknown tensors and trainer options out of range', async () => {
+    const model = await FDT.create({ numTokens: 8, dim: 4, imageDim: 12, textDim: 10, seed: 1 });
+    const trainer = new Trainer(model);
+    const [b] = batches(1, 5);
+    await trainer.stepOn(b!);
+    const good = decodeSafetensors(await trainer.checkpoint());
+    const variant = (edit: (t: Record<string, EncodableTensor>, meta: Record<string, string>) => void): Uint8Array => {
+      const tensors: Record<string, EncodableTensor> = {};
+      for (const [k, t] of Object.entries(good.tensors)) tensors[k] = { dtype: 'F32', shape: t.shape, data: Float32Array.from(t.data as Float32Array) };
+      const meta = { ...good.metadata };
+      edit(tensors, meta);
+      return encodeSafetensors(tensors, meta);
+    };
+    expect((await Trainer.restore(variant(() => {}))).trainer.step).toBe(1);
+    const cases: [string, Uint8Array, RegExp][] = [
+      ['negative v', variant((t) => ((t['adam_v/space_dict']!.data as Float32Array)[3] = -1)), /adam_v\/space_dict\[3\] is -1, expected a finite number >= 0/],
+      ['NaN m', variant((t) => ((t['adam_m/img_query_model.q_map.1.weight']!.data as Float32Array)[0] = NaN)), /adam_m\/img_query_model\.q_map\.1\.weight\[0\] is NaN, expected a finite number/],
+      ['an extra tensor', variant((t) => (t['param/extra'] = { dtype: 'F32', shape: [1], data: new Float32Array(1) })), /unexpected tensors param\/extra/],
+      ['eps 0', variant((_, m) => (m['trainer'] = JSON.stringify({ ...JSON.parse(m['trainer']!), eps: 0 }))), /metadata "trainer": eps: expected a finite number > 0, found 0/],
+      ['beta1 1', variant((_, m) => (m['trainer'] = JSON.stringify({ ...JSON.parse(m['trainer']!), beta1: 1 }))), /metadata "trainer": beta1: expected a number in \[0, 1\), found 1/],
+      ['a bad config', variant((_, m) => (m['config'] = JSON.stringify({ ...JSON.parse(m['config']!), temperature: -1 }))), /metadata "config": temperature/],
+    ];
+    for (const [what, bytes, message] of cases) {
+      await expect(Trainer.restore(bytes), what).rejects.toThrow(FdtFormatError);
+      await expect(Trainer.restore(bytes), what).rejects.toThrow(message);
+    }
+  });
+
   it('a process killed at random points while saving leaves the previous or the new checkpoint, complete', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'fdt-kill-'));
     const file = path.join(dir, 'train.ckpt');
@@ -72,8 +101,8 @@ describe('training checkpoints', () => {
       expect(trainer.step).toBeGreaterThanOrEqual(1);
       expect(model.config.numTokens).toBe(4096);
       loaded++;
-      // Only the final file remains: temp files from interrupted writes are not left as checkpoints.
-      expect(readdirSync(dir).filter((f) => f === 'train.ckpt')).toEqual(['train.ckpt']);
+      // Besides the checkpoint, only the temp files of writes a kill interrupted (never read back) are left.
+      expect(readdirSync(dir).filter((f) => f !== 'train.ckpt' && !f.endsWith('.tmp'))).toEqual([]);
     }
     expect(loaded).toBe(kills);
     // Temp files left by writes that a kill interrupted: evidence the kills landed mid-save (they are never read).
