@@ -243,12 +243,12 @@ describe('readTorchCheckpoint on hand-made archives', () => {
 
   it('reads byteorder, refusing big-endian and a byteorder entry longer than "little" before inflating it', () => {
     const pkl = checkpointPickle([{ name: 'w', key: '0', numel: 2, shape: [2] }]);
-    const withOrder = (order: Uint8Array, level: 0 | 9 = 0) => {
-      const files = unzipSync(checkpointZip(pkl, { '0': f32Bytes([1, 2]) }));
+    const withOrder = (order: Uint8Array<ArrayBufferLike>, level: 0 | 9 = 0) => {
+      const files: Record<string, Uint8Array<ArrayBufferLike>> = unzipSync(checkpointZip(pkl, { '0': f32Bytes([1, 2]) }));
       files['some-run/byteorder'] = order;
       return zipSync(files, { level });
     };
-    expect(Array.from(readTorchCheckpoint(withOrder(enc.encode('little\n'))).model['w']!.data)).toEqual([1, 2]);
+    expect(Array.from(readTorchCheckpoint(withOrder(enc.encode('little\n'))).model['w']!.data as Float32Array)).toEqual([1, 2]);
     refuse(() => readTorchCheckpoint(withOrder(enc.encode('big'))), FdtFormatError, /big-endian checkpoints are not supported/);
     // 8 MiB of zeros deflate to ~8 KiB: within the ratio check, but never a byte order.
     refuse(() => readTorchCheckpoint(withOrder(new Uint8Array(8 * 2 ** 20), 9)), FdtFormatError, /"some-run\/byteorder" claims 8388608 bytes, more than the 16 of "little" or "big"/);
