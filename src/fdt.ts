@@ -2,6 +2,8 @@ import type { ResolvedBuild, WasmBuild } from '../bindings/kernels.js';
 import { resolveConfig, type FdtConfig } from './config.js';
 import { FdtShapeError, FdtValueError } from './errors.js';
 import { getDispatcher, type Dispatcher } from './dispatch/dispatcher.js';
+import { checkEngineChoice, checkEngineOptions } from './dispatch/options.js';
+import { claimTfNamespace } from './engines/registry.js';
 import { relevanceFlops, type Decision, type EngineChoice, type Work } from './dispatch/policy.js';
 import type { TfNamespace } from './engines/tfjs/load.js';
 import type { EncodeOutput, Engine, EngineGrads, HeadGrads, ModelState } from './engines/types.js';
@@ -10,25 +12,17 @@ import { batchInput, imageInput, textInput } from './inputs.js';
 import { checkParams, initParams, isDecayed, paramShapes, type FdtParams } from './params.js';
 import { expectFinite, type TensorLike } from './tensor.js';
 import { encodeModel, readModelBytes } from './io/model-file.js';
-import { detectRuntime } from './runtime.js';
+import { nodeFiles, readSource } from './io/sources.js';
 import { batchBytes, itemBytes } from './engines/tfjs/footprint.js';
-
-// The Node-only file module, imported by a specifier held in a variable: bundlers do not follow it, so a browser
-// bundle of the library contains no `node:` import. Paths work where the runtime has a file system (Node, Deno, Bun).
-const NODE_FILES = './io/files.js';
-async function nodeFiles(): Promise<typeof import('./io/files.js')> {
-  const rt = detectRuntime();
-  if (rt !== 'node' && rt !== 'deno' && rt !== 'bun') {
-    throw new FdtValueError(`file paths need Node, Deno or Bun (this runtime is ${rt}); pass the file's bytes as a Uint8Array`);
-  }
-  return (await import(/* @vite-ignore */ NODE_FILES)) as typeof import('./io/files.js');
-}
 
 /** Where a model runs: the engine choice, the wasm build, and (optionally) the user's own tfjs namespace. */
 export interface EngineOptions {
   /** 'auto' (default: the dispatcher decides per call), 'wasm' or 'tfjs' (forced; throws if unavailable). */
   engine?: EngineChoice;
-  /** Which wasm build runs the model: 'auto' (SIMD when supported), 'simd' or 'scalar'. */
+  /**
+   * Which wasm build runs the model: 'auto' (SIMD when supported), 'simd', 'scalar' (bit-identical to 'simd') or
+   * 'relaxed' (SIMD with fused multiply-adds: faster, last bits differ; see the README).
+   */
   build?: WasmBuild;
   /** Your own tfjs namespace (`import * as tf from '@tensorflow/tfjs'`): never a second copy of tfjs-core. */
   tf?: TfNamespace;
@@ -36,7 +30,7 @@ export interface EngineOptions {
   backends?: string[];
   /**
    * Threads of the wasm engine (default: the available cores; where workers or SharedArrayBuffer are missing, one,
-   * with a debug message). Given explicitly, threads that cannot start are an error.
+   * with a debug message). Given explicitly (an integer from 1 to 256), threads that cannot start are an error.
    */
   threads?: number;
 }
@@ -122,6 +116,11 @@ export interface GradientOptions extends CallOptions {
  */
 export class FDT implements ModelState {
   readonly config: FdtConfig;
+  /**
+   * The parameters by official name, for reading. Write through `setParam`: the engines keep resident copies that
+   * only `setParam` marks stale, so a value written into these arrays in place is seen by `save` but not by the
+   * engines' next call.
+   */
   readonly params: FdtParams;
   private readonly _versions: Record<string, number> = {};
   private static nextVersion = 1;
@@ -145,10 +144,9 @@ export class FDT implements ModelState {
   }
 
   private static async make(config: FdtConfig, params: FdtParams, o: EngineOptions): Promise<FDT> {
+    checkEngineOptions(o);
+    if (o.tf) claimTfNamespace(o.tf, o.backends);
     const choice = o.engine ?? 'auto';
-    if (choice !== 'auto' && choice !== 'wasm' && choice !== 'tfjs') {
-      throw new FdtValueError(`engine: expected 'auto', 'wasm' or 'tfjs', found ${JSON.stringify(choice)}`);
-    }
     const dispatcher = getDispatcher({ build: o.build, tf: o.tf, backends: o.backends, threads: o.threads });
     const model = new FDT(config, params, await dispatcher.wasm(), dispatcher, choice);
     if (choice === 'tfjs') await dispatcher.tfjs(); // a forced engine that cannot run fails here, with the reason
@@ -161,9 +159,7 @@ export class FDT implements ModelState {
    * to install a backend, when 'tfjs' cannot run here.
    */
   async to(engine: EngineChoice): Promise<this> {
-    if (engine !== 'auto' && engine !== 'wasm' && engine !== 'tfjs') {
-      throw new FdtValueError(`engine: expected 'auto', 'wasm' or 'tfjs', found ${JSON.stringify(engine)}`);
-    }
+    checkEngineChoice('engine', engine);
     if (engine === 'tfjs') await this.dispatcher.tfjs();
     this.choice = engine;
     return this;
@@ -185,7 +181,8 @@ export class FDT implements ModelState {
   }
 
   private async pick(work: Work, override?: EngineChoice): Promise<Engine> {
-    const { engine, decision } = await this.dispatcher.engineFor(work, override ?? this.choice);
+    const choice = override === undefined ? this.choice : checkEngineChoice('options.engine', override);
+    const { engine, decision } = await this.dispatcher.engineFor(work, choice);
     this.decision = decision;
     this.lastLabel = engine.label;
     this.used.add(engine);
@@ -214,11 +211,11 @@ export class FDT implements ModelState {
    * mask mode are not in the file: pass them (defaults: temperature 1, sparsemax, official mask).
    */
   static async load(
-    source: string | Uint8Array,
+    source: string | Uint8Array | ArrayBuffer,
     options: Partial<Pick<FdtConfig, 'temperature' | 'normalizer' | 'maskMode'>> & EngineOptions = {},
   ): Promise<FDT> {
     const { build, engine, tf, backends, threads, ...overrides } = options;
-    const bytes = typeof source === 'string' ? await (await nodeFiles()).readModelFile(source) : source;
+    const bytes = await readSource('FDT.load', source);
     const data = readModelBytes(bytes, overrides);
     return FDT.make(data.config, data.params, { build, engine, tf, backends, threads });
   }

@@ -90,12 +90,17 @@ export function expectShape(name: string, t: Tensor, pattern: readonly (number |
   }
 }
 
-/** Throws FdtValueError naming the first non-finite value's index (flat and multi-dimensional). */
+/**
+ * Throws FdtValueError naming the first value that is not finite once stored as float32 (NaN, +-Infinity, or a finite
+ * number beyond float32's +-3.4028e38, which float32 stores as +-Infinity), with its index (flat and
+ * multi-dimensional).
+ */
 export function expectFinite(name: string, data: ArrayLike<number>, shape?: readonly number[]): void {
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;
-    if (!Number.isFinite(v)) {
-      throw new FdtValueError(`${name}: expected finite values, found ${v} at index ${formatIndex(i, shape)}`);
+    if (!Number.isFinite(Math.fround(v))) {
+      const why = Number.isFinite(v) ? ', beyond the float32 range (|x| <= 3.4028e38)' : '';
+      throw new FdtValueError(`${name}: expected finite values, found ${v} at index ${formatIndex(i, shape)}${why}`);
     }
   }
 }

@@ -1,7 +1,7 @@
 // The FDT API on the wasm engine (both builds): golden parity through `verifyGolden`, agreement with the float64
 // reference head on shapes around the tiles, bad input, and parameter access.
 import { describe, expect, it } from 'vitest';
-import { FDT, FdtShapeError, FdtValueError } from '../src/index.js';
+import { FDT, FdtShapeError, FdtValueError, Trainer } from '../src/index.js';
 import { verifyGolden } from '../src/verify/golden.js';
 import { GOLDEN_DIR, GOLDEN_SKIP_REASON, goldenHeadFiles, HAS_GOLDEN } from './golden-io.js';
 import { BUILDS, expectClose } from './helpers/close.js';
@@ -208,6 +208,12 @@ describe('FDT model basics', () => {
     expect(() => m.setParam('space_dict', new Float32Array(3))).toThrow(/space_dict.*\[16,4\].*found 3/);
     expect(() => m.setParam('nope', [1])).toThrow(FdtValueError);
     expect(() => m.setParam('logit_scale', [NaN])).toThrow(/found NaN at index 0/);
+    // Finite in float64, Infinity once stored as float32: refused, and the parameter is left as it was.
+    expect(() => m.setParam('logit_scale', [1e39])).toThrow(new FdtValueError('setParam(logit_scale): expected finite values, found 1e+39 at index 0, beyond the float32 range (|x| <= 3.4028e38)'));
+    expect(m.getParam('logit_scale')[0]).toBeCloseTo(Math.log(1 / 0.07), 6);
+    const sd0 = m.stateDict();
+    sd0['space_dict'] = new Float64Array(sd0['space_dict']!.length).fill(-3.5e38) as unknown as Float32Array;
+    await expect(FDT.fromParams(m.config, sd0)).rejects.toThrow(/params\.space_dict: expected finite values, found -3\.5e\+38 at index \[0, 0\], beyond the float32 range/);
     const sd = m.stateDict();
     sd['space_dict']![0] = 1234;
     expect(m.getParam('space_dict')[0]).not.toBe(1234);
@@ -275,5 +281,48 @@ describe('bad input gets a typed error naming the argument, the expected and the
     await expect(FDT.create({ normalizer: 'sigmoid' as never })).rejects.toThrow(/normalizer: expected 'sparsemax' or 'softmax', found "sigmoid"/);
     await expect(FDT.create({ numTokens: 2.5 })).rejects.toThrow(/numTokens: expected a positive integer, found 2.5/);
     await expect(FDT.fromParams({ numTokens: 4, dim: 2, imageDim: 2, textDim: 2 }, {})).rejects.toThrow(/params: missing space_dict \[4,2\]/);
+  });
+
+  it('where-to-run options: engine, build, backends and threads are checked before anything starts', async () => {
+    const bad: [object, string][] = [
+      [{ engine: 'gpu' }, `engine: expected 'auto', 'wasm' or 'tfjs', found "gpu"`],
+      [{ build: 'fast' }, `build: expected 'auto', 'simd', 'scalar' or 'relaxed', found "fast"`],
+      [{ backends: 'webgl' }, `backends: expected an array of tfjs backend names such as ['webgpu', 'wasm'], found "webgl"`],
+      [{ backends: ['webgl', 3] }, `backends: expected an array of tfjs backend names such as ['webgpu', 'wasm'], found ["webgl",3]`],
+      [{ threads: 0 }, 'threads: expected an integer from 1 to 256, found 0'],
+      [{ threads: 1.5 }, 'threads: expected an integer from 1 to 256, found 1.5'],
+      [{ threads: 1e6 }, 'threads: expected an integer from 1 to 256, found 1000000'],
+    ];
+    for (const [options, message] of bad) {
+      await expect(FDT.create({ numTokens: 8, dim: 2, imageDim: 2, textDim: 2, ...options }), message).rejects.toThrow(new FdtValueError(message));
+    }
+    const m = await make();
+    await expect(m.encodeImage(patches(1), { engine: 'gpu' as never })).rejects.toThrow(new FdtValueError(`options.engine: expected 'auto', 'wasm' or 'tfjs', found "gpu"`));
+    await expect(m.to('cpu' as never)).rejects.toThrow(new FdtValueError(`engine: expected 'auto', 'wasm' or 'tfjs', found "cpu"`));
+  });
+
+  it('a user tf namespace: each thread count gets its own engine; a second backend list for it is refused', async () => {
+    // Nothing here reaches tfjs (the engine choice stays 'auto' and no call is made): any object stands for the namespace.
+    const tf = {} as never;
+    const one = await FDT.create({ numTokens: 8, dim: 2, imageDim: 2, textDim: 2, tf, threads: 1 });
+    const two = await FDT.create({ numTokens: 8, dim: 2, imageDim: 2, textDim: 2, tf, threads: 2 });
+    expect([one.threads, two.threads]).toEqual([1, 2]);
+    await expect(FDT.create({ numTokens: 8, dim: 2, imageDim: 2, textDim: 2, tf, backends: ['cpu'] })).rejects.toThrow(
+      new FdtValueError('backends: this tf namespace already runs the tfjs engine with backends [default order], found [cpu] (one namespace runs one backend: pass the same list, or another namespace)'),
+    );
+  });
+
+  it('FDT.load and Trainer.restore take a path, a Uint8Array or an ArrayBuffer (a fetch response), and say so otherwise', async () => {
+    const m = await make();
+    const bytes = m.toBytes();
+    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+    const loaded = await FDT.load(buffer as ArrayBuffer);
+    expect(Array.from(loaded.params['space_dict']!)).toEqual(Array.from(m.params['space_dict']!));
+    await expect(FDT.load(42 as never)).rejects.toThrow(new FdtValueError('FDT.load: expected a path, a Uint8Array or an ArrayBuffer, found number'));
+    await expect(FDT.load(new Float32Array(4) as never)).rejects.toThrow(new FdtValueError('FDT.load: expected a path, a Uint8Array or an ArrayBuffer, found Float32Array'));
+    const ckpt = await new Trainer(m).checkpoint();
+    const restored = await Trainer.restore(ckpt.buffer.slice(ckpt.byteOffset, ckpt.byteOffset + ckpt.byteLength) as ArrayBuffer);
+    expect(restored.trainer.step).toBe(0);
+    await expect(Trainer.restore(null as never)).rejects.toThrow(new FdtValueError('Trainer.restore: expected a path, a Uint8Array or an ArrayBuffer, found null'));
   });
 });

@@ -76,13 +76,16 @@ export class Dispatcher {
   }
 }
 
-const dispatchers = new Map<unknown, Dispatcher>();
+/** Per user tf namespace (null: none given), the dispatchers by build, threads and backends. */
+const dispatchers = new Map<unknown, Map<string, Dispatcher>>();
 
-/** The shared dispatcher for a configuration (one per user tf namespace / build). */
+/** The shared dispatcher for a configuration: one per user tf namespace, build, thread count and backend list. */
 export function getDispatcher(options: DispatcherOptions = {}): Dispatcher {
   const key = `${options.build ?? 'auto'}|${options.threads ?? ''}|${options.backends?.join(',') ?? ''}`;
-  const k = options.tf ?? key;
-  let d = dispatchers.get(k);
-  if (!d) dispatchers.set(k, (d = new Dispatcher(options)));
+  const owner = options.tf ?? null;
+  let byKey = dispatchers.get(owner);
+  if (!byKey) dispatchers.set(owner, (byKey = new Map()));
+  let d = byKey.get(key);
+  if (!d) byKey.set(key, (d = new Dispatcher(options)));
   return d;
 }

@@ -3,6 +3,7 @@ import type { Batch } from '../fdt.js';
 import type { KeptGrads, ParamState } from '../engines/types.js';
 import type { WasmEngine } from '../engines/wasm/engine.js';
 import { formatIndex } from '../tensor.js';
+import { nodeFiles, readSource } from '../io/sources.js';
 import { checkSchedule, learningRate, type Schedule } from './schedule.js';
 
 /**
@@ -143,12 +144,12 @@ export class Trainer {
   /** (Node) Writes a training checkpoint atomically: a crash leaves the previous file or the new one, complete. */
   async saveCheckpoint(path: string): Promise<void> {
     const bytes = await this.checkpoint();
-    await (await nodeFilesModule()).writeModelFile(path, bytes);
+    await (await nodeFiles()).writeModelFile(path, bytes);
   }
 
-  /** Restores a model and its trainer from checkpoint bytes or (Node) a path. */
-  static async restore(source: Uint8Array | string): Promise<{ model: import('../fdt.js').FDT; trainer: Trainer }> {
-    const bytes = typeof source === 'string' ? await (await nodeFilesModule()).readModelFile(source) : source;
+  /** Restores a model and its trainer from checkpoint bytes (a Uint8Array or an ArrayBuffer) or (Node) a path. */
+  static async restore(source: Uint8Array | ArrayBuffer | string): Promise<{ model: import('../fdt.js').FDT; trainer: Trainer }> {
+    const bytes = await readSource('Trainer.restore', source);
     return (await import('./checkpoint.js')).decodeCheckpoint(bytes);
   }
 
@@ -157,12 +158,6 @@ export class Trainer {
     const v = Math.min(this.clamp[1], Math.max(this.clamp[0], p[0]!));
     if (v !== p[0]) this.model.setParam('logit_scale', [v]);
   }
-}
-
-// See src/fdt.ts: the Node-only file module behind a specifier bundlers do not follow.
-const NODE_FILES = '../io/files.js';
-async function nodeFilesModule(): Promise<typeof import('../io/files.js')> {
-  return (await import(/* @vite-ignore */ NODE_FILES)) as typeof import('../io/files.js');
 }
 
 function mean(a: Int32Array): number {
