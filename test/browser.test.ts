@@ -10,6 +10,7 @@ import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GOLDEN_DIR, HAS_GOLDEN, REPO_ROOT } from './golden-io.js';
 import { runCase } from './browser/app.js';
+import { expectClose } from './helpers/close.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const GOLDEN = path.join(GOLDEN_DIR, 'fdt_head_sparsemax_T1.json');
@@ -113,13 +114,21 @@ describe.skipIf(SKIP !== '')(`in Chromium (headless) ${SKIP}`, () => {
       await page.screenshot({ path: path.join(dir, 'browser.png') });
       const got = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as Record<string, Record<string, unknown>>;
       const node = await runCase(JSON.parse(readFileSync(GOLDEN, 'utf8')));
-      // WebGPU in Chromium: run on the tfjs engine when an adapter exists, else report why it was skipped.
-      const webgpu = got['webgpu'] as { skipped?: string; adapter?: string; loss?: number; engine?: string };
-      if (webgpu.skipped) console.log(`Chromium WebGPU skipped: ${webgpu.skipped}`);
-      else {
-        console.log(`Chromium WebGPU: adapter ${webgpu.adapter}, ${webgpu.engine}, loss ${webgpu.loss}`);
+      // WebGPU in Chromium: the tfjs engine when an adapter exists (Chromium's SwiftShader here; CI requires it with
+      // FDT_REQUIRE_WEBGPU=1), else the reason it was skipped. A run that fails is a failure.
+      const webgpu = got['webgpu'] as { skipped?: string; error?: string; adapter?: string; engine?: string; [key: string]: unknown };
+      expect(webgpu.error).toBeUndefined();
+      if (webgpu.skipped) {
+        if (process.env['FDT_REQUIRE_WEBGPU'] === '1') expect.fail(`FDT_REQUIRE_WEBGPU=1 but Chromium's WebGPU skipped: ${webgpu.skipped}`);
+        console.log(`Chromium WebGPU skipped: ${webgpu.skipped}`);
+      } else {
+        console.log(`Chromium WebGPU: adapter ${webgpu.adapter}, ${webgpu.engine}, loss ${webgpu['loss']}`);
         expect(webgpu.engine).toBe('tfjs webgpu');
-        expect(Math.abs(webgpu.loss! - (node['loss'] as number))).toBeLessThan(1e-4 * Math.max(1, node['loss'] as number));
+        // The float32 engines' tolerance against the wasm engine's results in Node (itself checked against the goldens).
+        for (const key of ['loss', 'imageEmbeddings', 'textWeights', 'gradSpaceDict']) {
+          const want = node[key] as number[] | number;
+          expectClose(`webgpu.${key}`, ([] as number[]).concat(webgpu[key] as number[] | number), ([] as number[]).concat(want));
+        }
       }
       for (const where of ['page', 'worker']) {
         const r = got[where]!;

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GOLDEN_DIR, GOLDEN_SKIP_REASON, HAS_GOLDEN } from './golden-io.js';
+import { TEST_SHAPES } from '../bench/shapes.js';
 import { BUILDS, expectClose, expectIdentical } from './helpers/close.js';
 import { f32round, Harness } from './helpers/kernel-harness.js';
 import {
@@ -160,7 +161,9 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
     const rng = new Rng(mode === 'official' ? 21 : 22);
     // The last two: items in passes over the dictionary (8 per pass at small L d; 3 per pass at L d = 40 x 1024, the
     // last pass partial), captions of odd and even real lengths sharing tiles across items.
-    for (const [B, L, d, C] of [[1, 1, 1, 1], [2, 3, 4, 15], [3, 5, 17, 16], [2, 2, 5, 17], [1, 7, 33, 33], [2, 4, 3, 40], [11, 3, 8, 20], [7, 40, 1024, 17]] as const) {
+    // Then the benchmark grid's small and tile-edge shapes (bench/shapes.ts), which the suite times.
+    const gridShapes = TEST_SHAPES.map((s) => [s.B, s.P, s.d, s.C] as const);
+    for (const [B, L, d, C] of [[1, 1, 1, 1], [2, 3, 4, 15], [3, 5, 17, 16], [2, 2, 5, 17], [1, 7, 33, 33], [2, 4, 3, 40], [11, 3, 8, 20], [7, 40, 1024, 17], ...gridShapes] as const) {
       const H = h();
       const q = randn(rng, B * L * d);
       const T = randn(rng, C * d);

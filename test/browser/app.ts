@@ -43,7 +43,7 @@ export async function runCase(g: Golden, threads?: number): Promise<Record<strin
  * The tfjs engine on WebGPU in this browser, when it offers an adapter: a golden case through the tfjs engine on the
  * user's own tf namespace with the webgpu backend. Returns the reason when WebGPU is unavailable.
  */
-export async function runWebGpu(g: Golden): Promise<{ skipped: string } | { adapter: string; loss: number; engine: string }> {
+export async function runWebGpu(g: Golden): Promise<{ skipped: string } | { adapter: string; engine: string; loss: number; imageEmbeddings: number[]; textWeights: number[]; gradSpaceDict: number[] }> {
   const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<{ info?: { description?: string; vendor?: string } } | null> } }).gpu;
   if (!gpu) return { skipped: 'navigator.gpu is undefined in this browser (WebGPU not exposed)' };
   const adapter = await gpu.requestAdapter();
@@ -56,6 +56,13 @@ export async function runWebGpu(g: Golden): Promise<{ skipped: string } | { adap
     { numTokens: c.fdt_num, dim: c.fdt_dim, imageDim: c.img_token_dim, textDim: c.txt_token_dim, temperature: c.temperature, normalizer: c.att_func },
     params, { engine: 'tfjs', tf: tf as never, backends: ['webgpu'] },
   );
-  const r = await model.loss({ patches: g.inputs.patch_features, tokens: g.inputs.word_features, valid: g.inputs.text_valid });
-  return { adapter: adapter.info?.description || adapter.info?.vendor || 'unknown', loss: r.loss, engine: model.lastEngine };
+  const r = await model.gradients({ patches: g.inputs.patch_features, tokens: g.inputs.word_features, valid: g.inputs.text_valid });
+  return {
+    adapter: adapter.info?.description || adapter.info?.vendor || 'unknown',
+    engine: model.lastEngine,
+    loss: r.loss,
+    imageEmbeddings: Array.from(r.image.embeddings),
+    textWeights: Array.from(r.text.weights),
+    gradSpaceDict: Array.from(r.grads.params['space_dict']!),
+  };
 }

@@ -10,7 +10,8 @@ const out = document.getElementById('out')!;
     worker.onerror = (e) => reject(new Error(e.message));
     worker.postMessage(golden);
   });
-  const webgpu = await runWebGpu(golden).catch((e: Error) => ({ skipped: `WebGPU run failed: ${e.message}` }));
+  // A WebGPU run that fails is an error the test reports, not a skip: only a missing adapter skips.
+  const webgpu = await runWebGpu(golden).catch((e: Error) => ({ error: `WebGPU run failed: ${e.message}` }));
   (window as unknown as { __result: unknown }).__result = { page, worker: inWorker, webgpu };
   out.textContent = `FDT in the browser: wasm ${page['build']}, loss ${(page['loss'] as number).toFixed(6)} (page), ` +
     `${(inWorker['loss'] as number).toFixed(6)} (worker); step loss ${(page['stepLoss'] as number).toFixed(6)}`;
