@@ -3,7 +3,6 @@ import { resolveConfig, type FdtConfig } from './config.js';
 import { FdtShapeError, FdtValueError } from './errors.js';
 import { getDispatcher, type Dispatcher } from './dispatch/dispatcher.js';
 import { checkEngineChoice, checkEngineOptions } from './dispatch/options.js';
-import { claimTfNamespace } from './engines/registry.js';
 import { relevanceFlops, type Decision, type EngineChoice, type Work } from './dispatch/policy.js';
 import type { TfNamespace } from './engines/tfjs/load.js';
 import type { EncodeOutput, Engine, EngineGrads, HeadGrads, ModelState } from './engines/types.js';
@@ -145,7 +144,6 @@ export class FDT implements ModelState {
 
   private static async make(config: FdtConfig, params: FdtParams, o: EngineOptions): Promise<FDT> {
     checkEngineOptions(o);
-    if (o.tf) claimTfNamespace(o.tf, o.backends);
     const choice = o.engine ?? 'auto';
     const dispatcher = getDispatcher({ build: o.build, tf: o.tf, backends: o.backends, threads: o.threads });
     const model = new FDT(config, params, await dispatcher.wasm(), dispatcher, choice);

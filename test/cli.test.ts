@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { GOLDEN_DIR, goldenHeadFiles, HAS_GOLDEN, REPO_ROOT, SHARED_DIR } from './golden-io.js';
+import { GOLDEN_DIR, GOLDEN_SKIP_REASON, goldenHeadFiles, HAS_GOLDEN, REPO_ROOT, SHARED_DIR } from './golden-io.js';
 import { clearsVectorState } from '../bindings/vector-state.js';
 
 const run = promisify(execFile);
@@ -67,7 +67,7 @@ describe('every command: --help and argument mistakes', () => {
   });
 });
 
-describe.skipIf(!HAS_GOLDEN)('fdt verify', () => {
+describe.skipIf(!HAS_GOLDEN)(`fdt verify ${GOLDEN_SKIP_REASON}`, () => {
   it('passes on every golden file on both builds, one row per field', async () => {
     for (const f of goldenHeadFiles()) {
       for (const build of ['simd', 'scalar']) {
@@ -104,7 +104,7 @@ describe.skipIf(!HAS_GOLDEN)('fdt verify', () => {
   });
 });
 
-describe.skipIf(!existsSync(FIXTURE))('fdt import and verify --checkpoint on the official checkpoint fixture', () => {
+describe.skipIf(!existsSync(FIXTURE))(`fdt import and verify --checkpoint on the official checkpoint fixture${existsSync(FIXTURE) ? '' : ` (skipped: no fixture at ${FIXTURE})`}`, () => {
   it('imports to safetensors and reproduces the official outputs from the checkpoint and from the import', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'fdt-import-'));
     const out = path.join(dir, 'm.safetensors');
@@ -146,7 +146,7 @@ describe('fdt doctor and fdt calibrate', () => {
     expect(none.stdout).toMatch(/npm install/);
   }, 240_000);
 
-  it.skipIf(!HAS_GOLDEN)('verify --engine tfjs passes on a golden file', async () => {
+  it.skipIf(!HAS_GOLDEN)(`verify --engine tfjs passes on a golden file ${GOLDEN_SKIP_REASON}`, async () => {
     const r = await fdt('verify', path.join(GOLDEN_DIR, goldenHeadFiles()[0]!), '--engine', 'tfjs');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/\(tfjs (wasm|cpu)\)/);

@@ -9,7 +9,7 @@ import { writeCalibration } from '../src/dispatch/write-thresholds.js';
 import { describeCapabilities } from '../src/dispatch/capabilities.js';
 import { classifyDevice } from '../src/engines/tfjs/device.js';
 import type { TfjsEngine } from '../src/engines/tfjs/engine.js';
-import { FDT, FdtEngineError, FdtFormatError } from '../src/index.js';
+import { FDT, FdtEngineError, FdtFormatError, Trainer } from '../src/index.js';
 import { SHARED_DIR } from './golden-io.js';
 import { expectClose } from './helpers/close.js';
 
@@ -214,7 +214,7 @@ describe('the dispatcher', () => {
 const FIXTURE = path.join(SHARED_DIR, 'fixtures', 'official-fdt-mini.pth.tar');
 const EXPECTED = path.join(SHARED_DIR, 'fixtures', 'official-fdt-mini.expected.json');
 
-describe.skipIf(!existsSync(FIXTURE))('one API over both engines', () => {
+describe.skipIf(!existsSync(FIXTURE))(`one API over both engines: the official checkpoint${existsSync(FIXTURE) ? '' : ` (skipped: no fixture at ${FIXTURE})`}`, () => {
   it.each(['wasm', 'tfjs'] as const)('the official checkpoint reproduces the official outputs on the %s engine', async (engine) => {
     const m = await FDT.load(FIXTURE, { engine, backends: ['cpu'] });
     const exp = JSON.parse(readFileSync(EXPECTED, 'utf8'));
@@ -226,7 +226,10 @@ describe.skipIf(!existsSync(FIXTURE))('one API over both engines', () => {
     expect(Math.abs(r.loss - exp.outputs.loss)).toBeLessThan(1e-4);
   });
 
-  it('model.to() and the per-call engine option switch engines with the same results; training works on tfjs', async () => {
+});
+
+describe('one API over both engines', () => {
+  it('model.to() and the per-call engine option switch engines with the same results', async () => {
     const m = await FDT.create({ numTokens: 40, dim: 8, imageDim: 6, textDim: 5, temperature: 0.5, seed: 4, backends: ['cpu'] });
     const batch = { patches: { data: Float32Array.from({ length: 3 * 4 * 6 }, (_, i) => Math.sin(i)), shape: [3, 4, 6] }, tokens: { data: Float32Array.from({ length: 3 * 2 * 5 }, (_, i) => Math.cos(i)), shape: [3, 2, 5] } };
     const w = await m.gradients(batch, { engine: 'wasm' });
@@ -239,5 +242,28 @@ describe.skipIf(!existsSync(FIXTURE))('one API over both engines', () => {
     await m.loss(batch);
     expect(m.lastDecision!.engine).toBe('wasm');
     m.dispose();
+  });
+
+  it('a Trainer trains a model forced onto tfjs (its gradients, AdamW on wasm) as it trains one on wasm', async () => {
+    const make = () => FDT.create({ numTokens: 40, dim: 8, imageDim: 6, textDim: 5, temperature: 0.5, seed: 4, backends: ['cpu'] });
+    const onWasm = await make();
+    const onTfjs = await (await make()).to('tfjs');
+    const batch = {
+      patches: { data: Float32Array.from({ length: 4 * 3 * 6 }, (_, i) => Math.sin(0.7 * i)), shape: [4, 3, 6] },
+      tokens: { data: Float32Array.from({ length: 4 * 2 * 5 }, (_, i) => Math.cos(1.3 * i)), shape: [4, 2, 5] },
+    };
+    const schedule = { lr: 1e-2, warmupStartLr: 1e-2, warmupSteps: 0, totalSteps: 10 };
+    const tw = new Trainer(onWasm, { schedule });
+    const tt = new Trainer(onTfjs, { schedule });
+    for (let s = 0; s < 3; s++) {
+      const a = await tw.stepOn(batch);
+      const b = await tt.stepOn(batch);
+      expect(onTfjs.lastDecision!.engine).toBe('tfjs');
+      expectClose(`step ${s + 1} loss`, [b.loss], [a.loss]);
+    }
+    for (const [k, v] of Object.entries(onWasm.params)) expectClose(`${k} after 3 steps`, onTfjs.params[k]!, v);
+    expect(Array.from(onTfjs.params['space_dict']!)).not.toEqual(Array.from((await make()).params['space_dict']!));
+    onWasm.dispose();
+    onTfjs.dispose();
   });
 });

@@ -37,7 +37,7 @@ describe('model files', () => {
     await expect(FDT.load('/nonexistent.safetensors')).rejects.toThrow(/cannot read/);
   });
 
-  it.skipIf(!existsSync(FIXTURE))('the official checkpoint fixture loads and reproduces the official outputs', async () => {
+  it.skipIf(!existsSync(FIXTURE))(`the official checkpoint fixture loads and reproduces the official outputs${existsSync(FIXTURE) ? '' : ` (skipped: no fixture at ${FIXTURE})`}`, async () => {
     const m = await FDT.load(FIXTURE);
     const exp = JSON.parse(readFileSync(EXPECTED, 'utf8'));
     const r = await m.loss({ patches: exp.inputs.patch_features, tokens: exp.inputs.word_features, valid: exp.inputs.text_valid });

@@ -1,14 +1,13 @@
 import type { WasmBuild } from '../../bindings/kernels.js';
-import { FdtEngineError, FdtValueError } from '../errors.js';
+import { FdtEngineError } from '../errors.js';
 import type { TfjsEngine, TfjsEngineOptions } from './tfjs/engine.js';
 import { WasmEngine } from './wasm/engine.js';
 
 // One memoised promise per engine configuration: concurrent first calls share the same initialisation, a failed
 // one is not cached (the next call tries again and reports its own error), and nothing happens at import time.
 const wasmEngines = new Map<string, Promise<WasmEngine>>();
-const tfjsEngines = new Map<unknown, Promise<TfjsEngine>>();
-/** The backend list each user tf namespace's engine was made with ('' for the default order). */
-const userBackends = new WeakMap<object, string>();
+/** Per user tf namespace (null: none given), the engines by backend list. */
+const tfjsEngines = new Map<unknown, Map<string, Promise<TfjsEngine>>>();
 
 function memo<K, T>(map: Map<K, Promise<T>>, key: K, make: () => Promise<T>): Promise<T> {
   let p = map.get(key);
@@ -36,34 +35,16 @@ export const TFJS_INSTALL_HINT =
   '(browsers, Deno); or pass your own `tf` namespace';
 
 /**
- * Records the backend list a user tf namespace runs the tfjs engine with. A namespace runs one backend at a time
- * (tf.setBackend is global to it), so a second, different list for the same namespace would switch the first
- * engine's backend under it: that is refused with FdtValueError instead of silently ignored.
- */
-export function claimTfNamespace(tf: object, backends?: readonly string[]): void {
-  const asked = backends?.join(',') ?? '';
-  const first = userBackends.get(tf);
-  if (first === undefined) userBackends.set(tf, asked);
-  else if (first !== asked) {
-    throw new FdtValueError(
-      `backends: this tf namespace already runs the tfjs engine with backends [${first || 'default order'}], found [${asked || 'default order'}] (one namespace runs one backend: pass the same list, or another namespace)`,
-    );
-  }
-}
-
-/**
  * The shared tfjs engine for a given user `tf` namespace (or none: the lazy import order). The module is imported
  * dynamically, so the library loads and runs without any tfjs package installed.
  */
 export function getTfjsEngine(options: TfjsEngineOptions = {}): Promise<TfjsEngine> {
-  if (options.tf) {
-    try {
-      claimTfNamespace(options.tf, options.backends);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-  return memo(tfjsEngines, options.tf ?? options.backends?.join(',') ?? 'default', async () => {
+  // One engine per (namespace, backend list): engines that share a namespace re-activate their own backend before
+  // each call (TfjsEngine.ensureBackend), so a second list for the same namespace gets an engine of its own.
+  const owner = options.tf ?? null;
+  let engines = tfjsEngines.get(owner);
+  if (!engines) tfjsEngines.set(owner, (engines = new Map()));
+  return memo(engines, options.backends?.join(',') ?? 'default', async () => {
     let mod: typeof import('./tfjs/engine.js');
     try {
       // A literal specifier: bundlers include the engine's own code (small, no tfjs in it); the tfjs packages

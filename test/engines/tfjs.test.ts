@@ -12,8 +12,11 @@ import { FdtEngineError, FdtShapeError } from '../../src/errors.js';
 import { FDT } from '../../src/fdt.js';
 import { isDecayed } from '../../src/params.js';
 import { Rng } from '../../src/rng.js';
-import { GOLDEN_DIR, GOLDEN_SKIP_REASON, HAS_GOLDEN, type Tensor, goldenHeadFiles, loadGoldenHead } from '../golden-io.js';
+import { GOLDEN_DIR, GOLDEN_SKIP_REASON, HAS_GOLDEN, type Tensor, goldenHeadFiles, loadGolden, loadGoldenHead } from '../golden-io.js';
+import { activeCounts, sparsemax } from '../../src/engines/tfjs/normalizers.js';
+import type { Tensor as TfTensor, Tensor2D as TfTensor2D } from '@tensorflow/tfjs-core';
 import { expectClose } from '../helpers/close.js';
+import { referenceHead, referenceHeadGrads } from '../reference/head.js';
 
 const wasmEngine = async () => (await import('../../src/engines/registry.js')).getWasmEngine();
 
@@ -104,6 +107,25 @@ for (const [backend, { engine, reason }] of Object.entries(BACKENDS)) {
       it(`finds the golden head files in ${GOLDEN_DIR}`, () => {
         expect(files.length).toBeGreaterThanOrEqual(3);
       });
+      it('sparsemax on the official edge cases: outputs, support sizes and the closed-form VJP (1e-5)', async () => {
+        const tf = eng.tf;
+        await tf.setBackend(backend);
+        const cases = loadGolden('sparsemax_cases.json').cases as { name: string; z: Tensor; out: Tensor; upstream_grad: Tensor; vjp_closed_form: Tensor; support_size: Tensor }[];
+        expect(cases.length).toBeGreaterThan(0);
+        for (const c of cases) {
+          const [R, C] = c.z.shape as [number, number];
+          const z = tf.tensor2d(Float32Array.from(c.z.data), [R, C]);
+          const g = tf.tensor2d(Float32Array.from(c.upstream_grad.data), [R, C]);
+          const p = sparsemax(tf, z);
+          // The op's own VJP with upstream g (tfjs-core alone registers no gradient for anything around it).
+          const gz = tf.grad((x: TfTensor) => sparsemax(tf, x as TfTensor2D))(z, g);
+          const counts = activeCounts(tf, p);
+          expectClose(`sparsemax case ${c.name}`, await p.data() as Float32Array, c.out.data, 1e-5);
+          expect(Array.from(await counts.data()), `support of ${c.name}`).toEqual(Array.from(c.support_size.data));
+          expectClose(`sparsemax vjp ${c.name}`, await gz.data() as Float32Array, c.vjp_closed_form.data, 1e-5);
+          tf.dispose([z, g, p, gz, counts]);
+        }
+      });
       for (const file of files) {
         it(`${file}: every intermediate, output and gradient within 1e-4`, async () => {
           const gc = loadGoldenHead(file);
@@ -150,6 +172,38 @@ for (const [backend, { engine, reason }] of Object.entries(BACKENDS)) {
           }
           expect(Object.keys(out.grads!.params).sort()).toEqual(Object.keys(gc.grads).filter((k) => k.startsWith('param.')).map((k) => k.slice(6)).sort());
           expect(compared).toBeGreaterThan(30);
+          eng.release(model);
+        });
+      }
+    });
+
+    describe('agrees with the float64 reference head on random configs (forward, every gradient)', () => {
+      for (const [i, rc] of RANDOM_CASES.entries()) {
+        it(rc.name, async () => {
+          const model = await FDT.create({ ...rc.config, seed: 100 + i });
+          model.setParam('space_dict', randomArray(new Rng(7 + i), model.params['space_dict']!.length, 1));
+          const batch = randomBatch(model.config, rc.B, rc.N, rc.L, 31 + i);
+          const out = await eng.forwardBackward(model, batch, { grads: true, trace: true });
+          const c = model.config;
+          const params = Object.fromEntries(Object.entries(model.stateDict()).map(([k, v]) => [k, Float64Array.from(v)]));
+          const inputs = {
+            patchFeatures: Float64Array.from(batch.patches), wordFeatures: Float64Array.from(batch.tokens),
+            textValid: Float64Array.from(batch.valid), B: batch.B, N: batch.N, L: batch.L,
+          };
+          const cfg = { normaliser: c.normalizer, temperature: c.temperature, maskMode: c.maskMode };
+          const ref = referenceHead(params, inputs, cfg);
+          const refG = referenceHeadGrads(params, inputs, cfg);
+          expectClose(`${rc.name} loss`, [out.loss], [ref.loss]);
+          expectClose(`${rc.name} logits_per_image`, out.logitsPerImage, ref.logits_per_image);
+          for (const [m, k] of [['image', 'img'], ['text', 'txt']] as const) {
+            expectClose(`${rc.name} relevance_${k}`, out[m].relevance, ref[`relevance_${k}`]);
+            expectClose(`${rc.name} weights_${k}`, out[m].weights, ref[`weights_${k}`]);
+            expectClose(`${rc.name} embeddings_${k}`, out[m].embeddings, ref[`embed_${k}_normalized`]);
+          }
+          expectClose(`${rc.name} grad patches`, out.grads!.patches!, refG['patch_features']!);
+          expectClose(`${rc.name} grad tokens`, out.grads!.tokens!, refG['word_features']!);
+          for (const [name, g] of Object.entries(out.grads!.params)) expectClose(`${rc.name} grad ${name}`, g, refG[`param.${name}`]!);
+          expect(Object.keys(out.grads!.params).length).toBe(Object.keys(refG).length - 2);
           eng.release(model);
         });
       }
@@ -438,6 +492,25 @@ describe('loadTf', () => {
     expect(follow.pinned).toBe(false);
     expect(follow.backend).toBe(userTf.getBackend());
     expect(imported).toEqual([]);
+  });
+
+  it.skipIf(!BACKENDS.wasm.engine)(`one user namespace, two backend lists: two engines, each on its own backend, same results ${BACKENDS.wasm.reason}`, async () => {
+    const userTf = tfNamespaceOf(await import('@tensorflow/tfjs-core'));
+    await import('@tensorflow/tfjs-backend-cpu');
+    await import('@tensorflow/tfjs-backend-wasm');
+    const base = await FDT.create({ ...RANDOM_CASES[1]!.config, seed: 21 });
+    base.setParam('space_dict', randomArray(new Rng(22), base.params['space_dict']!.length, 1));
+    const batch = { patches: { data: randomArray(new Rng(23), 3 * 4 * base.config.imageDim), shape: [3, 4, base.config.imageDim] } };
+    const results = [];
+    for (const backend of ['cpu', 'wasm', 'cpu']) {
+      const m = await FDT.fromParams(base.config, base.stateDict(), { tf: userTf as never, backends: [backend], engine: 'tfjs' });
+      const r = await m.encodeImage(batch.patches);
+      expect(m.lastEngine).toBe(`tfjs ${backend}`);
+      results.push(r.embeddings);
+      m.dispose();
+    }
+    const onWasm = await base.encodeImage(batch.patches, { engine: 'wasm' });
+    for (const r of results) expectClose('user namespace embeddings', r, onWasm.embeddings);
   });
 
   it('refuses something that is not a tf namespace', async () => {
