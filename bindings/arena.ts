@@ -1,3 +1,22 @@
+/** The most a wasm32 memory can hold: 65,536 pages of 64 KiB. */
+const MAX_MEMORY_BYTES = 2 ** 32;
+
+/** The wasm memory cannot grow to hold a block: the runtime refused (at most 4 GiB for wasm32, or less). */
+export class WasmMemoryFullError extends RangeError {
+  constructor(
+    readonly blockBytes: number,
+    readonly neededBytes: number,
+    readonly memoryBytes: number,
+  ) {
+    super(`wasm memory: a block of ${mib(blockBytes)} needs ${mib(neededBytes)} of memory; it holds ${mib(memoryBytes)} and the runtime refused to grow it (wasm32 memory holds at most 4 GiB)`);
+    this.name = 'WasmMemoryFullError';
+  }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
 /**
  * A first-fit allocator over one WebAssembly memory. It is the only owner of the memory above the module's static
  * data; kernels never allocate. Blocks are 16-byte aligned (v128 loads). Freed blocks coalesce with neighbours, so
@@ -30,7 +49,12 @@ export class Arena {
 
   /** Allocates `bytes` (rounded up to 16) and returns the block's address. Grows memory when needed. */
   alloc(bytes: number): number {
+    if (!(Number.isSafeInteger(bytes) && bytes >= 0)) throw new RangeError(`Arena.alloc: expected a byte count >= 0, found ${bytes}`);
     const size = Math.max(16, align(bytes));
+    // A block that cannot fit wasm32's 4 GiB is refused before the free list or memory.grow see its size.
+    if (this.top + size > MAX_MEMORY_BYTES && !this.freeList.some((b) => b.size >= size)) {
+      throw new WasmMemoryFullError(size, this.top + size, this.memory.buffer.byteLength);
+    }
     for (let i = 0; i < this.freeList.length; i++) {
       const block = this.freeList[i]!;
       if (block.size >= size) {
@@ -54,7 +78,11 @@ export class Arena {
       try {
         this.memory.grow(pages);
       } catch {
-        this.memory.grow(needPages);
+        try {
+          this.memory.grow(needPages);
+        } catch {
+          throw new WasmMemoryFullError(size, end, have);
+        }
       }
     }
     this.top = end;
@@ -93,6 +121,10 @@ export class Arena {
   }
 }
 
+/**
+ * n rounded up to a multiple of 16, in float64 arithmetic: `(n + 15) & ~15` would wrap at 2^31 (a 3 GB request
+ * became a negative size, then a 16-byte block that the kernel wrote past).
+ */
 function align(n: number): number {
-  return (n + 15) & ~15;
+  return Math.ceil(n / 16) * 16;
 }

@@ -34,12 +34,31 @@ export const DEFAULT_CONFIG: FdtConfig = {
   maskMode: 'official',
 };
 
-/** Fills defaults and checks every field, throwing FdtValueError naming the field, the expected and the found value. */
+/**
+ * Most float32 values one weight matrix (the dictionary C x d, a query MLP's first Linear d x Di) may hold: 2^26, a
+ * 256 MiB matrix, 8x the paper's dictionary. Training keeps about five copies of each (the values, the packed or
+ * transposed copy, the gradient, AdamW's two moments) in one wasm memory of at most 4 GiB.
+ */
+export const MAX_MATRIX_VALUES = 2 ** 26;
+
+/**
+ * Fills defaults and checks every field, throwing FdtValueError naming the field, the expected and the found value.
+ * Unknown keys are refused (a misspelt option would otherwise keep its default silently).
+ */
 export function resolveConfig(partial: Partial<FdtConfig>): FdtConfig {
+  const unknown = Object.keys(partial).filter((k) => !Object.hasOwn(DEFAULT_CONFIG, k));
+  if (unknown.length) {
+    throw new FdtValueError(`config: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')}; known: ${Object.keys(DEFAULT_CONFIG).join(', ')}`);
+  }
   const c: FdtConfig = { ...DEFAULT_CONFIG, ...stripUndefined(partial) };
   for (const key of ['numTokens', 'dim', 'imageDim', 'textDim'] as const) {
     const v = c[key];
     if (!Number.isSafeInteger(v) || v < 1) throw new FdtValueError(`${key}: expected a positive integer, found ${v}`);
+  }
+  for (const key of ['numTokens', 'imageDim', 'textDim'] as const) {
+    if (c[key] * c.dim > MAX_MATRIX_VALUES) {
+      throw new FdtValueError(`${key} x dim: expected at most ${MAX_MATRIX_VALUES} values (a 256 MiB float32 matrix; training keeps about five copies in wasm memory, at most 4 GiB), found ${c[key]} x ${c.dim} = ${c[key] * c.dim}`);
+    }
   }
   if (!(typeof c.temperature === 'number' && Number.isFinite(c.temperature) && c.temperature > 0)) {
     throw new FdtValueError(`temperature: expected a finite number > 0, found ${c.temperature}`);

@@ -1,6 +1,7 @@
 import type { ResolvedBuild, WasmBuild } from '../bindings/kernels.js';
 import { resolveConfig, type FdtConfig } from './config.js';
 import { FdtShapeError, FdtValueError } from './errors.js';
+import { checkSeed } from './rng.js';
 import { getDispatcher, type Dispatcher } from './dispatch/dispatcher.js';
 import { checkEngineChoice, checkEngineOptions } from './dispatch/options.js';
 import { relevanceFlops, type Decision, type EngineChoice, type Work } from './dispatch/policy.js';
@@ -190,7 +191,7 @@ export class FDT implements ModelState {
   /** A new head with the official initialisation (seeded, reproducible). */
   static async create(options: CreateOptions = {}): Promise<FDT> {
     const { seed = 0, build, engine, tf, backends, threads, ...rest } = options;
-    if (!Number.isSafeInteger(seed)) throw new FdtValueError(`seed: expected an integer, found ${seed}`);
+    checkSeed('seed', seed);
     const config = resolveConfig(rest);
     return FDT.make(config, initParams(config, seed), { build, engine, tf, backends, threads });
   }

@@ -1,3 +1,13 @@
+import { FdtValueError } from './errors.js';
+
+/** Checks a seed: an integer in [0, 2^32) (the generator reads 32 bits; larger or negative seeds would alias). */
+export function checkSeed(name: string, seed: unknown): number {
+  if (!(typeof seed === 'number' && Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff)) {
+    throw new FdtValueError(`${name}: expected an integer in [0, 2^32), found ${String(seed)}`);
+  }
+  return seed;
+}
+
 /**
  * A small seeded PRNG (splitmix32 seeding + xoshiro128**) with uniform and normal draws, so that model
  * initialisation is reproducible in every runtime.

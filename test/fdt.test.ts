@@ -1,7 +1,7 @@
 // The FDT API on the wasm engine (both builds): golden parity through `verifyGolden`, agreement with the float64
 // reference head on shapes around the tiles, bad input, and parameter access.
 import { describe, expect, it } from 'vitest';
-import { FDT, FdtShapeError, FdtValueError, Trainer } from '../src/index.js';
+import { FDT, FdtEngineError, FdtShapeError, FdtValueError, Trainer } from '../src/index.js';
 import { verifyGolden } from '../src/verify/golden.js';
 import { GOLDEN_DIR, GOLDEN_SKIP_REASON, goldenHeadFiles, HAS_GOLDEN } from './golden-io.js';
 import { BUILDS, expectClose, expectIdentical } from './helpers/close.js';
@@ -221,6 +221,20 @@ describe('FDT model basics', () => {
     expect(m.getParam('space_dict')[0]).not.toBe(1234);
   });
 
+  it('a call that needs more than wasm memory can hold is an FdtEngineError naming the sizes, and the engine goes on', async () => {
+    // C = 2^20 tokens of d = 16 (a 64 MiB dictionary): 1,100 images' relevance rows alone are 4.4 GB, past wasm32's 4 GiB.
+    const m = await FDT.create({ numTokens: 2 ** 20, dim: 16, imageDim: 2, textDim: 2, seed: 1, threads: 1 });
+    const small = { data: new Float32Array(2 * 1 * 2).fill(0.5), shape: [2, 1, 2] };
+    const first = await m.encodeImage(small);
+    const live = m.wasm.mod.arena.liveBytes;
+    const big = { data: new Float32Array(1100 * 1 * 2).fill(0.5), shape: [1100, 1, 2] };
+    await expect(m.encodeImage(big)).rejects.toThrow(FdtEngineError);
+    await expect(m.encodeImage(big)).rejects.toThrow(/wasm engine: wasm memory: a block of [\d.]+ MiB needs [\d.]+ MiB of memory; .* split the batch into smaller calls/);
+    expect(m.wasm.mod.arena.liveBytes).toBe(live);
+    expectIdentical('the same call after the refusal', (await m.encodeImage(small)).embeddings, first.embeddings);
+    m.dispose();
+  });
+
   it('memory stops growing after the first call of a shape', async () => {
     const m = await FDT.create({ numTokens: 300, dim: 24, imageDim: 20, textDim: 12, seed: 2 });
     const rng = new Rng(3);
@@ -283,6 +297,13 @@ describe('bad input gets a typed error naming the argument, the expected and the
     await expect(FDT.create({ normalizer: 'sigmoid' as never })).rejects.toThrow(/normalizer: expected 'sparsemax' or 'softmax', found "sigmoid"/);
     await expect(FDT.create({ numTokens: 2.5 })).rejects.toThrow(/numTokens: expected a positive integer, found 2.5/);
     await expect(FDT.fromParams({ numTokens: 4, dim: 2, imageDim: 2, textDim: 2 }, {})).rejects.toThrow(/params: missing space_dict \[4,2\]/);
+    // A misspelt option is refused, not ignored (the temperature would stay at its default).
+    await expect(FDT.create({ temprature: 0.01 } as never)).rejects.toThrow(new FdtValueError('config: unknown option "temprature"; known: numTokens, dim, imageDim, textDim, normalizer, temperature, maskMode'));
+    await expect(FDT.create({ numTokens: 2 ** 31, dim: 512 })).rejects.toThrow(/numTokens x dim: expected at most 67108864 values .*, found 2147483648 x 512 = 1099511627776/);
+    await expect(FDT.create({ numTokens: 8, dim: 2 ** 13, imageDim: 2 ** 14 })).rejects.toThrow(/imageDim x dim: expected at most 67108864 values/);
+    for (const seed of [-1, 2 ** 32, 0.5]) {
+      await expect(FDT.create({ numTokens: 8, dim: 2, imageDim: 2, textDim: 2, seed })).rejects.toThrow(new FdtValueError(`seed: expected an integer in [0, 2^32), found ${seed}`));
+    }
   });
 
   it('where-to-run options: engine, build, backends and threads are checked before anything starts', async () => {

@@ -35,6 +35,10 @@ describe('model files', () => {
     await expect(FDT.load(wrong)).rejects.toThrow(/space_dict: expected shape \[5,2\] for the config, found \[4,2\]/);
     await expect(FDT.load(bytes.subarray(0, bytes.length - 3))).rejects.toThrow(FdtFormatError);
     await expect(FDT.load('/nonexistent.safetensors')).rejects.toThrow(/cannot read/);
+    const newer = encodeSafetensors(tensors as never, { ...metadata, format_version: '2' });
+    await expect(FDT.load(newer)).rejects.toThrow(new FdtFormatError('model file: format_version "2", this fdtkit reads version 1'));
+    const badConfig = encodeSafetensors(tensors as never, { ...metadata, config: JSON.stringify({ ...cfg, temperature: -1 }) });
+    await expect(FDT.load(badConfig)).rejects.toThrow(new FdtFormatError('model file: metadata "config": temperature: expected a finite number > 0, found -1'));
   });
 
   it.skipIf(!existsSync(FIXTURE))(`the official checkpoint fixture loads and reproduces the official outputs${existsSync(FIXTURE) ? '' : ` (skipped: no fixture at ${FIXTURE})`}`, async () => {

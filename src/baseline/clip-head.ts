@@ -6,7 +6,7 @@ import { clipPass, type ClipPassOutput } from '../engines/wasm/clip.js';
 import type { Batch } from '../fdt.js';
 import { batchInput, imageInput, textInput } from '../inputs.js';
 import { INITIAL_LOGIT_SCALE, type FdtParams } from '../params.js';
-import { Rng } from '../rng.js';
+import { checkSeed, Rng } from '../rng.js';
 import { expectFinite, type TensorLike } from '../tensor.js';
 
 /** Dimensions of the CLIP-style baseline head. */
@@ -42,7 +42,7 @@ export class ClipHead {
     for (const [k, v] of Object.entries({ dim, imageDim, textDim })) {
       if (!Number.isSafeInteger(v) || v < 1) throw new FdtValueError(`${k}: expected a positive integer, found ${v}`);
     }
-    const rng = new Rng(seed);
+    const rng = new Rng(checkSeed('seed', seed));
     const linear = (din: number) => {
       const bound = 1 / Math.sqrt(din);
       return {

@@ -12,6 +12,7 @@ import { readJson, repoRoot } from '../data/cache.js';
 import { join } from 'node:path';
 import { silentProgress, stderrProgress, type ProgressCallback } from '../data/progress.js';
 import { FdtValueError } from '../errors.js';
+import { checkSeed } from '../rng.js';
 import { seededShuffle } from '../data/splits.js';
 import { FDT } from '../fdt.js';
 import { encodeSafetensors } from '../io/safetensors.js';
@@ -167,7 +168,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoOutcome> {
   const onProgress = options.onProgress === false ? silentProgress : (options.onProgress ?? stderrProgress());
   const quick = options.quick ?? false;
   const seed = options.seed ?? 0;
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new FdtValueError(`--seed: expected an integer in [0, 2^32), found ${seed}`);
+  checkSeed('--seed', seed);
   const plan = { ...demoPlan(quick), ...options.planOverride };
   const epochs = options.epochs ?? plan.epochs;
   if (!Number.isInteger(epochs) || epochs < 1) throw new FdtValueError(`epochs: expected a positive integer, found ${epochs}`);
@@ -302,7 +303,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoOutcome> {
         }
         return run;
       };
-      const fdtModel = await FDT.fromParams({ ...chosen, imageDim: data.imageDim, textDim: data.textDim, maskMode: 'official' }, bestFdt.params);
+      const { numTokens, dim, temperature, normalizer } = chosen;
+      const fdtModel = await FDT.fromParams({ numTokens, dim, temperature, normalizer, imageDim: data.imageDim, textDim: data.textDim, maskMode: 'official' }, bestFdt.params);
       const modelBytes = fdtModel.toBytes({
         source: 'fdt demo',
         seed: String(seed),

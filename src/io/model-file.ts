@@ -45,7 +45,16 @@ export function decodeModel(bytes: Uint8Array): ModelData {
     throw new FdtFormatError('model file: metadata "config" is not valid JSON');
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new FdtFormatError('model file: metadata "config" is not an object');
-  const config = resolveConfig(raw as Partial<FdtConfig>);
+  const version = metadata['format_version'];
+  if (version !== undefined && version !== MODEL_FORMAT_VERSION) {
+    throw new FdtFormatError(`model file: format_version ${JSON.stringify(version)}, this fdtkit reads version ${MODEL_FORMAT_VERSION}`);
+  }
+  let config: FdtConfig;
+  try {
+    config = resolveConfig(raw as Partial<FdtConfig>);
+  } catch (e) {
+    throw new FdtFormatError(`model file: metadata "config": ${(e as Error).message}`);
+  }
   const given: Record<string, Float32Array> = {};
   for (const [name, shape] of paramShapes(config)) {
     const t = tensors[name];

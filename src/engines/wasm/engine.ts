@@ -4,6 +4,7 @@ import {
 } from '../../../bindings/kernels.js';
 import type { WorkerPool } from '../../../bindings/pool.js';
 import { clearUpperVectorState } from '../../../bindings/vector-state.js';
+import { WasmMemoryFullError } from '../../../bindings/arena.js';
 import { Parallel, type AdamWOperands } from './parallel.js';
 import type { FdtConfig } from '../../config.js';
 import { FdtEngineError } from '../../errors.js';
@@ -109,6 +110,11 @@ export class WasmEngine implements Engine {
       .then(() => {
         clearUpperVectorState(); // 3.2 us; 11-13% on every kernel of the call after large base64 work on this thread
         return call();
+      })
+      .catch((e: unknown) => {
+        // The call's blocks were returned by its scope; the engine stays usable for calls that fit.
+        if (e instanceof WasmMemoryFullError) throw new FdtEngineError(`wasm engine: ${e.message}; split the batch into smaller calls`);
+        throw e;
       })
       .finally(() => this.pending--);
     this.tail = run.catch(() => undefined);
