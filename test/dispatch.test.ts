@@ -204,6 +204,20 @@ describe('the dispatcher', () => {
       await expect(readCalibration()).rejects.toThrow(/series\[0\]\.points: expected an array of at most 64/);
       bad([{ op: 'decode', points: [] }]);
       await expect(readCalibration()).rejects.toThrow(FdtFormatError);
+      // A dispatcher ignores the unusable file with one warning naming it, and dispatches on default thresholds.
+      const warnings: string[] = [];
+      const warn = console.warn;
+      console.warn = (m: string) => warnings.push(m);
+      try {
+        const d = new Dispatcher({ backends: ['cpu'] });
+        expect(await d.calibration()).toBeNull();
+        await d.calibration();
+        expect(warnings).toEqual([expect.stringMatching(/^fdtkit: ignoring the calibration file, default thresholds apply: .*thresholds\.json: .*op/)]);
+      } finally {
+        console.warn = warn;
+      }
+      writeFileSync(file, ' '.repeat((1 << 20) + 1));
+      await expect(readCalibration()).rejects.toThrow(/thresholds\.json: 1048577 bytes, more than a calibration file's 1048576/);
     } finally {
       if (prev === undefined) delete process.env['FDTKIT_CACHE_DIR'];
       else process.env['FDTKIT_CACHE_DIR'] = prev;

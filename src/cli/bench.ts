@@ -21,6 +21,7 @@ sparsemax in both regimes, one thread.
   --full           every shape, more samples
   --json FILE      also write the records to FILE
   suite options (checkout only): --suites a,b  --shapes a,b  --threads 2  --tag NAME  --no-write  --python PATH  --webgpu
+                   --gate SECONDS (wait up to SECONDS for a quiet host before each shape)
 `;
 
 /**

@@ -5,6 +5,7 @@ import { intOption } from './demo.js';
 
 export const TRAIN_USAGE = `fdt train [--normalizer sparsemax|softmax] [--tokens C] [--dim d] [--temperature T] [--epochs E]
           [--lr LR] [--init-scale S] [--batch B] [--seed S] [--max-concepts N] [--out MODEL.safetensors]
+          [--cache-dir DIR]
 
 Trains one FDT head on the training concepts of noto, twemoji and fluent-emoji-flat (the demo's data and split),
 keeps the epoch with the best validation score, prints the validation figures per epoch and writes the model file

@@ -46,9 +46,16 @@ export class Dispatcher {
     return this.probe().then((p) => p.caps);
   }
 
-  /** The calibration for the current machine, or null (then defaults apply). */
+  /**
+   * The calibration for the current machine, or null (then defaults apply). A file that exists but cannot be used
+   * (malformed, or from another version) is ignored with one console.warn naming it and why: dispatch goes on with
+   * the default thresholds rather than failing every call.
+   */
   calibration(): Promise<CalibrationFile | null> {
-    this.thresholdsP ??= readCalibration().catch(() => null);
+    this.thresholdsP ??= readCalibration().catch((e: Error) => {
+      console.warn(`fdtkit: ignoring the calibration file, default thresholds apply: ${e.message}`);
+      return null;
+    });
     return this.thresholdsP;
   }
 

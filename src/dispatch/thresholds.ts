@@ -57,11 +57,18 @@ export async function thresholdsPath(): Promise<string | null> {
   return path.join(dir, 'thresholds.json');
 }
 
+/** Largest calibration file read. */
+const MAX_CALIBRATION_BYTES = 1 << 20;
+
 /** Reads and validates the calibration file; null when there is none. A malformed file is an error naming it. */
 export async function readCalibration(): Promise<CalibrationFile | null> {
   const file = await thresholdsPath();
   if (!file) return null;
   const fs = await nodeModule<typeof import('node:fs/promises')>('node:fs/promises');
+  const size = await fs.stat(file).then((s) => s.size, () => null);
+  if (size === null) return null;
+  // A calibration holds a few series of a few points (a few KiB): anything far larger is not one, and is not read.
+  if (size > MAX_CALIBRATION_BYTES) throw new FdtFormatError(`${file}: ${size} bytes, more than a calibration file's ${MAX_CALIBRATION_BYTES}; delete it or run \`fdt calibrate\` again`);
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');

@@ -4,8 +4,11 @@ import { readFile, stat } from 'node:fs/promises';
 import { FdtFormatError } from '../errors.js';
 import { writeFileAtomic } from './atomic-write.js';
 
-/** Largest model file read (4 GiB: the wasm memory limit; the paper-scale head is ~40 MB). */
-export const MAX_MODEL_FILE_BYTES = 4 * 1024 ** 3;
+/**
+ * Largest model file read: 2 GiB - 1, the most Node's readFile returns (past it, an untyped ERR_FS_FILE_TOO_LARGE);
+ * the paper-scale head is ~40 MB, and a checkpoint with its AdamW moments three times that.
+ */
+export const MAX_MODEL_FILE_BYTES = 2 ** 31 - 1;
 
 /** Reads a whole file after checking it is a regular file within the size cap. */
 export async function readModelFile(path: string): Promise<Uint8Array> {
@@ -14,7 +17,10 @@ export async function readModelFile(path: string): Promise<Uint8Array> {
   });
   if (!s.isFile()) throw new FdtFormatError(`${path}: not a regular file`);
   if (s.size > MAX_MODEL_FILE_BYTES) throw new FdtFormatError(`${path}: ${s.size} bytes exceeds the ${MAX_MODEL_FILE_BYTES}-byte cap`);
-  return new Uint8Array(await readFile(path));
+  const bytes = await readFile(path).catch((e: Error) => {
+    throw new FdtFormatError(`${path}: cannot read: ${e.message}`);
+  });
+  return new Uint8Array(bytes);
 }
 
 /** Writes a file atomically: readers see the old file or the new one, never a part. */

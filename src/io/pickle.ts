@@ -44,7 +44,7 @@ export type PickleValue =
 export interface PickleLimits {
   /** Most values held on the stack and under open MARKs together (default 100 000). */
   maxStackDepth?: number;
-  /** Most values created, memo entries included (default 5 000 000). */
+  /** Most values created, memo entries included (default 1 000 000). */
   maxObjects?: number;
   /** Deepest MARK nesting and deepest container nesting in the result (default 100). */
   maxNestingDepth?: number;
