@@ -57,7 +57,9 @@ export interface SparseRow {
 export interface Encoding extends EncodeOutput {
   /** B, the batch size; embeddings are [B, dim], weights and relevance [B, numTokens]. */
   batch: number;
+  /** d, the embedding and dictionary-token dimension. */
   dim: number;
+  /** C, the dictionary size. */
   numTokens: number;
   /** Row b's non-zero token weights. */
   tokens(b: number): SparseRow;
@@ -229,6 +231,10 @@ export class FDT implements ModelState {
     await (await nodeFiles()).writeModelFile(path, this.toBytes(metadata));
   }
 
+  /**
+   * Per parameter, a number that changes on every write through `setParam` (or a training step). Engines key their
+   * resident copies on it: a copy whose version differs is uploaded again.
+   */
   get versions(): Readonly<Record<string, number>> {
     return this._versions;
   }
@@ -364,7 +370,9 @@ export class FDT implements ModelState {
    * (your encoders' outputs: [B, N, imageDim], [B, L, textDim], [B, L]) and returns the InfoNCE loss as a scalar
    * tensor whose gradients flow back into them. Call it inside tf.variableGrads or tf.tidy. The head's own
    * parameters are constants there (train them with a Trainer, or use `gradients()`, which also returns the input
-   * gradients, on the wasm engine).
+   * gradients, on the wasm engine). Shapes are checked (FdtShapeError); the values are not read, so that a GPU
+   * backend never waits on them: `valid` must hold 0 or 1, and in 'exclude' mask mode every caption needs at least
+   * one real slot (else its relevance row is all -Infinity and the loss NaN).
    *
    * @example
    * const layer = await fdt.asTfjsLayer();

@@ -1,7 +1,7 @@
 // The FDT head inside a tfjs model: gradients of the loss flow into a trainable tfjs encoder upstream, and agree
 // with the input gradients the wasm engine returns (chain rule through a Dense layer).
 import { describe, expect, it } from 'vitest';
-import { FDT } from '../src/index.js';
+import { FDT, FdtShapeError } from '../src/index.js';
 import { expectClose } from './helpers/close.js';
 import { Rng } from './reference/rng.js';
 
@@ -41,5 +41,13 @@ describe('FDT head as a tfjs layer', () => {
     for (let r = 0; r < B * N; r++) for (let k = 0; k < Din; k++) for (let j = 0; j < Di; j++) expected[k * Di + j]! += X[r * Din + k]! * ref.grads.patches[r * Di + j]!;
     expectClose('dL/dW of the upstream encoder', gW, expected);
     W.dispose();
+    // Inputs that are not tensors of the right rank are refused by name (a missing mask was a TypeError inside tfjs).
+    const p3 = tf.zeros([B, N, Di]);
+    const t3 = tf.zeros([B, L, Dt]);
+    expect(() => layer.loss(p3, t3, undefined)).toThrow(new FdtShapeError('tfjs layer: valid: expected a tensor of rank 2, found undefined'));
+    expect(() => layer.loss(p3, tf.zeros([B, L]), tf.ones([B, L]))).toThrow(new FdtShapeError('tfjs layer: tokens: expected a tensor of rank 3, found rank 2 [3,5]'));
+    expect(() => layer.loss([1, 2], t3, tf.ones([B, L]))).toThrow(/tfjs layer: patches: expected a tensor of rank 3, found object/);
+    expect(() => layer.loss(p3, t3, tf.ones([B, L + 1]))).toThrow(/tfjs layer: expected patches \[B, N, 6\], tokens \[B, L, 4\], valid \[B, L\]/);
+    tf.dispose([p3, t3]);
   });
 });

@@ -106,6 +106,13 @@ export class Trainer {
   /**
    * One full forward + backward + AdamW update on a batch of matched pairs. On the wasm engine the gradients never
    * leave wasm memory: they are checked there and AdamW runs on the worker pool.
+   *
+   * At step t (1-based), learning rate lr_t from the schedule, for every parameter p with gradient g:
+   *   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2;
+   *   p = p (1 - lr_t weightDecay) - lr_t (m / (1 - beta1^t)) / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+   * (PyTorch's AdamW; weightDecay only on the Linear weights and the dictionary),
+   * with logit_scale clamped into logitScaleRange before and after the update (the official loop).
+   * @throws FdtValueError for a non-finite loss or gradient, before any parameter changes.
    */
   async stepOn(batch: Batch): Promise<StepResult> {
     const wasm = this.model.wasm;

@@ -195,6 +195,12 @@ export class TfjsEngine implements Engine {
    */
   lossTensor(model: ModelState, patches: Tensor3D, tokens: Tensor3D, valid: Tensor2D): Tensor {
     const c = model.config;
+    for (const [name, t, rank] of [['patches', patches, 3], ['tokens', tokens, 3], ['valid', valid, 2]] as const) {
+      const shape = (t as { shape?: unknown } | null | undefined)?.shape;
+      if (!Array.isArray(shape) || shape.length !== rank) {
+        throw new FdtShapeError(`tfjs layer: ${name}: expected a tensor of rank ${rank}, found ${t === null || t === undefined ? String(t) : Array.isArray(shape) ? `rank ${shape.length} [${shape}]` : typeof t}`);
+      }
+    }
     const [B, N, Di] = patches.shape;
     const [Bt, L, Dt] = tokens.shape;
     if (Di !== c.imageDim || Dt !== c.textDim || B !== Bt || valid.shape[0] !== B || valid.shape[1] !== L) {
