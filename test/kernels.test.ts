@@ -101,6 +101,13 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
           }
         }
         expectIdentical(`gemm M=${M} K=${K} N=${N} bias=${bias}`, H.readF32(y, M * N), want);
+        // By row ranges, as threads split it (f32_gemm_rows; m0 > 0 moves both A and C): the same bits.
+        const yRows = H.f32(C0);
+        const k = Math.floor(M / 3);
+        for (const [m0, m1] of [[0, k], [k, M]]) {
+          H.k.f32_gemm_rows(H.f32(xs), K, lda, packed, N, bias ? H.f32(b) : 0, yRows, N, accumulate, H.zeros(bytes / 4), m0!, m1!);
+        }
+        expectIdentical(`gemm_rows M=${M} K=${K} N=${N} bias=${bias}`, H.readF32(yRows, M * N), want);
       }
     }
   });
@@ -186,9 +193,19 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
       const refG = relevanceVjp(q, T, ref.argmax, gR, B, L, C, d, tau);
       const gq = H.zeros(B * L * d);
       const gT = H.zeros(C * d);
-      H.k.f32_relevance_bwd(H.f32(gR), arg, qptr, Tptr, B, L, C, d, scale, gq, gT);
+      const gRptr = H.f32(gR);
+      H.k.f32_relevance_bwd(gRptr, arg, qptr, Tptr, B, L, C, d, scale, gq, gT);
       expectClose('gq', H.readF32(gq, B * L * d), refG.gq);
       expectClose('gT', H.readF32(gT, C * d), refG.gT);
+      // Split as threads split them (items for GQ, dictionary rows for GT; a part may fit the in-cache path the whole
+      // did not): the same bits.
+      const [gqP, gTP] = [H.zeros(B * L * d), H.zeros(C * d)];
+      const kb = Math.floor(B / 2);
+      const kc = Math.floor(C / 3);
+      for (const [b0, b1] of [[0, kb], [kb, B]]) H.k.f32_relevance_bwd_gq_part(gRptr, arg, Tptr, B, L, C, d, scale, gqP, b0!, b1!);
+      for (const [c0, c1] of [[0, kc], [kc, C]]) H.k.f32_relevance_bwd_gt_part(gRptr, arg, qptr, B, L, C, d, scale, gTP, c0!, c1!);
+      expectIdentical(`gq by item ranges B=${B} L=${L} d=${d} C=${C}`, H.readF32(gqP, B * L * d), H.readF32(gq, B * L * d));
+      expectIdentical(`gT by dictionary-row ranges B=${B} L=${L} d=${d} C=${C}`, H.readF32(gTP, C * d), H.readF32(gT, C * d));
     }
   });
 
@@ -458,6 +475,12 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
       expectClose('layernorm gx', H.readF32(gx, M * D), ref.gx);
       expectClose('layernorm ggamma', H.readF32(gg, D), ref.gGamma);
       expectClose('layernorm gbeta', H.readF32(gb, D), ref.gBeta);
+      // The parameter half alone over column ranges, as threads split it (k off the 4-column vectors): the same bits.
+      const k = Math.floor(D / 3) | 1;
+      const [gg2, gb2] = [H.zeros(D), H.zeros(D)];
+      for (const [c0, c1] of [[0, Math.min(k, D)], [Math.min(k, D), D]]) H.k.f32_layernorm_bwd_params(xp, H.f32(gy), M, D, mean, rstd, gg2, gb2, c0!, c1!);
+      expectIdentical('layernorm ggamma by column ranges', H.readF32(gg2, D), H.readF32(gg, D));
+      expectIdentical('layernorm gbeta by column ranges', H.readF32(gb2, D), H.readF32(gb, D));
     }
   });
 

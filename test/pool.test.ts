@@ -1,7 +1,7 @@
 // The worker pool: results identical for any thread count, a worker error fails only its call, a dead worker is
 // replaced, and runtimes without SharedArrayBuffer fall back to one thread (or throw when threads are forced).
 import { describe, expect, it } from 'vitest';
-import { setupCalls, tileBroadcastFromMemory } from '../bindings/kernels.js';
+import { relaxedSimdSupported, setupCalls, tileBroadcastFromMemory } from '../bindings/kernels.js';
 import { claimLoop, WorkerPool } from '../bindings/pool.js';
 import { claimedRelevance } from './helpers/claimed-relevance.js';
 import { WasmEngine } from '../src/engines/wasm/engine.js';
@@ -17,6 +17,7 @@ function batch(seed: number) {
     valid: { data: Float32Array.from({ length: 120 }, (_, i) => (i % 20 < 7 + (i % 3) ? 1 : 0)), shape: [6, 20] },
   };
 }
+const RELAXED = relaxedSimdSupported();
 const config = { numTokens: 2000, dim: 48, imageDim: 32, textDim: 16, temperature: 0.3, seed: 5 };
 
 describe('worker pool', () => {
@@ -38,18 +39,20 @@ describe('worker pool', () => {
     }
   });
 
-  it('with every kernel split (no work threshold), results are still bit-identical on 1, 2 and 3 threads', async () => {
+  it('with every kernel split (no work threshold), results are still bit-identical on 1, 2 and 3 threads, SIMD and scalar builds alike', async () => {
     const b = batch(3);
-    const out: Record<number, GradientResult> = {};
-    const paramsOnly: Record<number, ParamGradientResult> = {};
-    for (const threads of [1, 2, 3]) {
-      const m = await FDT.create({ ...config, threads });
+    const out: Record<string, GradientResult> = {};
+    const paramsOnly: Record<string, ParamGradientResult> = {};
+    // Keys: the thread count for the SIMD build; 's1' and 's3' for the scalar build on 1 and 3 threads.
+    for (const [key, build, threads] of [['1', 'simd', 1], ['2', 'simd', 2], ['3', 'simd', 3], ['s1', 'scalar', 1], ['s3', 'scalar', 3]] as const) {
+      const m = await FDT.create({ ...config, threads, build });
+      expect(m.build).toBe(build);
       (m.wasm as unknown as { parallel: { minParallelFlops: number } }).parallel.minParallelFlops = 0;
-      out[threads] = await m.gradients(b);
-      paramsOnly[threads] = await m.gradients(b, { inputs: false }); // the training path: no input gradients
+      out[key] = await m.gradients(b);
+      paramsOnly[key] = await m.gradients(b, { inputs: false }); // the training path: no input gradients
       m.dispose();
     }
-    for (const t of [2, 3]) {
+    for (const t of ['2', '3', 's1', 's3']) {
       expect(out[t]!.loss).toBe(out[1]!.loss);
       for (const k of ['relevance', 'weights', 'embeddingsRaw'] as const) {
         expect(Array.from(out[t]!.image[k]), `image ${k} on ${t} threads`).toEqual(Array.from(out[1]!.image[k]));
@@ -60,6 +63,21 @@ describe('worker pool', () => {
       expect(Array.from(out[t]!.grads.tokens)).toEqual(Array.from(out[1]!.grads.tokens));
       for (const [k, g] of Object.entries(paramsOnly[1]!.grads.params)) expect(Array.from(paramsOnly[t]!.grads.params[k]!), `${k} without inputs on ${t} threads`).toEqual(Array.from(g));
     }
+  });
+
+  it.skipIf(!RELAXED)(`the relaxed build on 2 threads (its shared-memory twin) equals it on 1, bit for bit${RELAXED ? '' : ' (skipped: no relaxed SIMD in this runtime)'}`, async () => {
+    const b = batch(4);
+    const out: GradientResult[] = [];
+    for (const threads of [1, 2]) {
+      const m = await FDT.create({ ...config, threads, build: 'relaxed' });
+      expect([m.build, m.threads]).toEqual(['relaxed', threads]);
+      (m.wasm as unknown as { parallel: { minParallelFlops: number } }).parallel.minParallelFlops = 0;
+      out.push(await m.gradients(b));
+      m.dispose();
+    }
+    expect(out[1]!.loss).toBe(out[0]!.loss);
+    expect(Array.from(out[1]!.image.relevance)).toEqual(Array.from(out[0]!.image.relevance));
+    for (const [k, g] of Object.entries(out[0]!.grads.params)) expect(Array.from(out[1]!.grads.params[k]!), k).toEqual(Array.from(g));
   });
 
   it('claimed ranges: claimers on one counter run every range of [0, units) exactly once, however they interleave', () => {
