@@ -43,6 +43,7 @@ async function spawn(): Promise<Port> {
       onMessage: (fn) => w.on('message', fn),
       onFailure: (fn) => {
         w.on('error', fn);
+        w.on('messageerror', (e) => fn(new Error(`a worker message could not be deserialised: ${String(e)}`)));
         w.on('exit', (code) => fn(new Error(`worker exited with code ${code}`)));
       },
       // Idle workers never keep the process alive; a pending request does (else Node could exit mid-call).
@@ -59,11 +60,18 @@ async function spawn(): Promise<Port> {
     // An error event does not stop a Web Worker: it is stopped here, so no request still queued in it (a claimed
     // round's, say) runs after the round has settled (terminate() is asynchronous: a kernel already running may
     // still finish).
-    onFailure: (fn) => (w.onerror = (e: ErrorEvent) => (e.preventDefault(), w.terminate(), fn(new Error(e.message)))),
+    onFailure: (fn) => {
+      w.onerror = (e: ErrorEvent) => (e.preventDefault(), w.terminate(), fn(new Error(e.message)));
+      w.onmessageerror = () => (w.terminate(), fn(new Error('a worker message could not be deserialised')));
+    },
     hold: () => undefined,
-    terminate: () => w.terminate(),
+    // The worker has loaded its script once it is terminated or has answered: the Blob URL is no longer needed.
+    terminate: () => (w.terminate(), URL.revokeObjectURL(url)),
   };
 }
+
+/** How long a worker may take to instantiate the module and run its setup. */
+const START_TIMEOUT_MS = 60_000;
 
 /** A worker with its pending requests. */
 class PoolWorker {
@@ -89,14 +97,26 @@ class PoolWorker {
     port.hold(false);
   }
 
-  /** A worker with the module instantiated on `memory`, then `setup`'s calls run on it (tile_set_broadcast, ...). */
-  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, setup: KernelCall[]): Promise<PoolWorker> {
+  /**
+   * A worker with the module instantiated on `memory`, then `setup`'s calls run on it (tile_set_broadcast, ...). A
+   * worker that has not answered within `timeoutMs` (a runtime that cannot pass it the shared memory may never
+   * answer at all) is stopped and the start fails, so the engine falls back to fewer threads instead of waiting.
+   */
+  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, setup: KernelCall[], timeoutMs = START_TIMEOUT_MS): Promise<PoolWorker> {
     const w = new PoolWorker(await spawn());
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await w.request({ init: { module, memory, setup } });
+      await Promise.race([
+        w.request({ init: { module, memory, setup } }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`a worker did not start within ${timeoutMs / 1000} s`)), timeoutMs);
+        }),
+      ]);
     } catch (e) {
       w.terminate(); // a worker whose init or setup failed stays alive otherwise
       throw e;
+    } finally {
+      clearTimeout(timer);
     }
     return w;
   }
@@ -160,6 +180,9 @@ export class WorkerPool {
       () => {
         for (const c of parts[0] ?? []) local(c);
       },
+      (msg) => {
+        for (const c of msg['calls'] as KernelCall[]) local(c);
+      },
     );
   }
 
@@ -186,20 +209,29 @@ export class WorkerPool {
    * One round: requests[i] to worker i, then thisThread() here; settles every request before it returns, and
    * rethrows this thread's error first, else the first worker's.
    */
-  private async round(requests: Record<string, unknown>[], thisThread: () => void): Promise<void> {
-    await this.revive();
-    const remote = requests.map((msg, i) => this.workers[i]!.request(msg));
+  private async round(requests: Record<string, unknown>[], thisThread: () => void, orphan: (msg: Record<string, unknown>) => void = () => {}): Promise<void> {
+    const gone = await this.revive();
+    const remote = requests.map((msg, i) => (gone.has(i) ? null : this.workers[i]!.request(msg)));
+    // This round addressed the workers by their old index; the next rounds see the smaller pool.
+    if (gone.size) this.workers.splice(0, this.workers.length, ...this.workers.filter((_, i) => !gone.has(i)));
     let localError: unknown = null;
     try {
       thisThread();
+      // The share of a worker that could not be replaced runs here (a claimed round needs nothing: the ranges it
+      // would have claimed are taken by the other threads).
+      for (const [i, msg] of requests.entries()) if (gone.has(i)) orphan(msg);
     } catch (e) {
       localError = e;
     }
-    const settled = await Promise.allSettled(remote);
+    const settled = await Promise.allSettled(remote.filter((r): r is Promise<void> => r !== null));
     if (localError) throw localError;
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
   }
+
+  /** @internal How a replacement worker starts (tests make it fail). */
+  static startWorker = (module: WebAssembly.Module, memory: WebAssembly.Memory, setup: KernelCall[]): Promise<PoolWorker> =>
+    PoolWorker.start(module, memory, setup);
 
   /** @internal For tests: make worker i fail its next call ('fail') or crash outright ('crash'). */
   inject(i: number, kind: 'fail' | 'crash'): Promise<void> {
@@ -211,12 +243,23 @@ export class WorkerPool {
     for (const w of this.workers) w.terminate();
   }
 
-  private async revive(): Promise<void> {
+  /**
+   * Replaces dead workers. One whose replacement cannot start (out of memory, a worker cap) is dropped: the pool
+   * runs on fewer threads from the next call on, and this call runs the dropped workers' shares (the returned
+   * indices) on the calling thread. The results are the same bits either way.
+   */
+  private async revive(): Promise<Set<number>> {
+    const gone = new Set<number>();
     for (let i = 0; i < this.workers.length; i++) {
-      if (this.workers[i]!.dead) {
-        this.workers[i]!.terminate();
-        this.workers[i] = await PoolWorker.start(this.module, this.memory, this.setup);
+      if (!this.workers[i]!.dead) continue;
+      this.workers[i]!.terminate();
+      try {
+        this.workers[i] = await WorkerPool.startWorker(this.module, this.memory, this.setup);
+      } catch (e) {
+        gone.add(i);
+        console.debug(`fdtkit: a worker could not be replaced (${(e as Error).message}); ${this.workers.length - gone.size + 1} threads from now on`);
       }
     }
+    return gone;
   }
 }

@@ -277,6 +277,22 @@ describe('bad input gets a typed error naming the argument, the expected and the
     await expect(m.encodeText(t)).rejects.toThrow(FdtValueError);
   });
 
+  it('a float32 overflow inside the head (query MLP or relevance) is an FdtValueError, not a silently zeroed row', async () => {
+    const m = await FDT.create({ numTokens: 16, dim: 8, imageDim: 3, textDim: 2, seed: 1 });
+    const W = 'img_query_model.q_map.4.weight';
+    const x = patches(2);
+    const finite = m.getParam(W);
+    // Finite parameters whose sums overflow: the second LayerNorm's bias at 1e38, then a Linear of ones over d = 8.
+    m.setParam('img_query_model.q_map.3.bias', new Float32Array(8).fill(1e38));
+    m.setParam(W, new Float32Array(finite.length).fill(1));
+    await expect(m.encodeImage(x)).rejects.toThrow(/^image queries \(the query MLP's output\): -?Infinity at \[0, \d\]: its weights or inputs overflow float32$/);
+    await expect(m.gradients({ patches: x, tokens: tokens(2) })).rejects.toThrow(FdtValueError);
+    m.setParam('img_query_model.q_map.3.bias', new Float32Array(8));
+    m.setParam(W, finite.map((v) => v * 1e18));
+    m.setParam('space_dict', m.getParam('space_dict').map((v) => v * 1e22));
+    await expect(m.encodeImage(x)).rejects.toThrow(/^image relevance: -?Infinity at \[0, \d+\]: the queries times the dictionary overflow float32$/);
+  });
+
   it('mask of the wrong shape or with values other than 0/1', async () => {
     const m = await make();
     await expect(m.encodeText(tokens(2), { data: [1, 1, 1], shape: [1, 3] })).rejects.toThrow(/valid: dimension 0 \(B\) expected 2, found 1/);

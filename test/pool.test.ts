@@ -147,6 +147,34 @@ describe('worker pool', () => {
     expect(Array.from(after.image.embeddings)).toEqual(Array.from(good.image.embeddings));
   });
 
+  it('a dead worker that cannot be replaced is dropped: that call and the next give the same bits on fewer threads', async () => {
+    const m = await FDT.create({ ...config, threads: 3 });
+    (m.wasm as unknown as { parallel: { minParallelFlops: number } }).parallel.minParallelFlops = 0;
+    const b = batch(5);
+    const good = await m.gradients(b);
+    const pool = m.wasm.workerPool!;
+    const start = WorkerPool.startWorker;
+    const debug = console.debug;
+    const notes: string[] = [];
+    console.debug = (msg: string) => notes.push(msg);
+    WorkerPool.startWorker = () => Promise.reject(new Error('no more workers here'));
+    try {
+      await expect(pool.inject(1, 'crash')).rejects.toThrow();
+      const once = await m.gradients(b); // the dead worker's shares run on the calling thread
+      expect(pool.size).toBe(2);
+      const twice = await m.gradients(b); // and from now on the pool has two threads
+      for (const r of [once, twice]) {
+        expect(r.loss).toBe(good.loss);
+        for (const [k, g] of Object.entries(good.grads.params)) expect(Array.from(r.grads.params[k]!), k).toEqual(Array.from(g));
+      }
+      expect(notes).toEqual([expect.stringMatching(/^fdtkit: a worker could not be replaced \(no more workers here\); 2 threads from now on$/)]);
+    } finally {
+      WorkerPool.startWorker = start;
+      console.debug = debug;
+    }
+    m.dispose();
+  });
+
   it('every worker runs the setup calls once after it instantiates the module, a replaced worker too; the model\'s instance has this runtime\'s tile broadcast', async () => {
     const m = await FDT.create({ ...config, threads: 2 });
     const mod = m.wasm.mod;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FDT, FdtEngineError, FdtValueError, learningRate, Trainer, type TrainerOptions } from '../src/index.js';
 import { firstNonFinite } from '../src/tensor.js';
 import { Rng } from './reference/rng.js';
+import { expectIdentical } from './helpers/close.js';
 
 /** A toy retrieval problem: 8 concepts; images and captions are noisy views of each concept's two prototypes. */
 function toyBatch(rng: Rng, B: number, N: number, L: number, Di: number, Dt: number, protos: { img: Float64Array; txt: Float64Array }) {
@@ -62,7 +63,7 @@ describe('Trainer', () => {
     const before = model.stateDict();
     const trainer = new Trainer(model);
     const big = { patches: { data: new Float32Array(12).map((_, i) => (i % 2 ? 3e38 : -3e38)), shape: [2, 2, 3] }, tokens: { data: new Float32Array(8).fill(3e38), shape: [2, 2, 2] } };
-    await expect(trainer.stepOn(big)).rejects.toThrow(/step 1: (the loss is|gradient of)/);
+    await expect(trainer.stepOn(big)).rejects.toThrow(/^step 1: (the loss is|gradient of|image queries .*: NaN at \[\d+, \d+\]: .*; no parameter was changed$)/);
     await expect(trainer.stepOn(big)).rejects.toThrow(FdtValueError);
     expect(trainer.step).toBe(0);
     const after = model.stateDict();
@@ -97,7 +98,7 @@ describe('Trainer', () => {
       const protos = { img: rng.normals(8 * 12), txt: rng.normals(8 * 10) };
       const losses: number[] = [];
       for (let i = 0; i < 4; i++) losses.push((await trainer.stepOn(toyBatch(rng, 8, 3, 4, 12, 10, protos))).loss);
-      const state = { losses, params: model.stateDict(), moments: model.wasm.readMoments(model)! };
+      const state = { losses, params: model.stateDict(), moments: (await model.wasm.readMoments(model))! };
       model.dispose();
       return state;
     };
@@ -111,6 +112,83 @@ describe('Trainer', () => {
         expect(Array.from(got.moments[name]!.v), `v of ${name}, ${what}`).toEqual(Array.from(ref.moments[name]!.v));
       }
     }
+  });
+
+  it('dispose() mid-training keeps the AdamW moments (parked on the host): training on gives the uninterrupted run\'s bits', async () => {
+    const cfg = { numTokens: 60, dim: 8, imageDim: 6, textDim: 5, temperature: 0.5, seed: 4 };
+    const schedule = { lr: 3e-3, warmupStartLr: 3e-3, warmupSteps: 0, totalSteps: 20 };
+    const run = async (disposeAfter: number | null) => {
+      const model = await FDT.create(cfg);
+      const trainer = new Trainer(model, { schedule });
+      const rng = new Rng(12);
+      const protos = { img: rng.normals(8 * 6), txt: rng.normals(8 * 5) };
+      for (let i = 0; i < 4; i++) {
+        await trainer.stepOn(toyBatch(rng, 4, 2, 3, 6, 5, protos));
+        if (i === disposeAfter) {
+          const moments = (await model.wasm.readMoments(model))!;
+          model.dispose();
+          // A checkpoint taken while they are parked holds the same moments.
+          expect(await model.wasm.readMoments(model)).toEqual(moments);
+        }
+      }
+      return model.stateDict();
+    };
+    const straight = await run(null);
+    const disposed = await run(1);
+    for (const [k, v] of Object.entries(straight)) expect(Array.from(disposed[k]!), k).toEqual(Array.from(v));
+  });
+
+  it('an AdamW round that fails part way: the parameters stay the host\'s, and training refuses to go on until a checkpoint is restored', async () => {
+    const model = await FDT.create({ numTokens: 40, dim: 8, imageDim: 6, textDim: 5, temperature: 1, seed: 2 });
+    const trainer = new Trainer(model, { schedule: { lr: 1e-2, warmupStartLr: 1e-2, warmupSteps: 0, totalSteps: 10 } });
+    const rng = new Rng(8);
+    const protos = { img: rng.normals(8 * 6), txt: rng.normals(8 * 5) };
+    const b = toyBatch(rng, 4, 2, 3, 6, 5, protos);
+    await trainer.stepOn(b);
+    const saved = await trainer.checkpoint();
+    const before = model.stateDict();
+    const encoded = await model.encodeImage(b.patches);
+    const parallel = (model.wasm as unknown as { parallel: { adamw: (items: unknown[], ...rest: unknown[]) => Promise<void> } }).parallel;
+    const adamw = parallel.adamw.bind(parallel);
+    // The first parameter's share runs, then a "worker" fails.
+    parallel.adamw = async (items, ...rest) => {
+      await adamw(items.slice(0, 1), ...rest);
+      throw new Error('worker lost');
+    };
+    try {
+      await expect(trainer.stepOn(b)).rejects.toThrow(/worker lost/);
+    } finally {
+      parallel.adamw = adamw;
+    }
+    const after = model.stateDict();
+    for (const [k, v] of Object.entries(before)) expect(Array.from(after[k]!), k).toEqual(Array.from(v));
+    expectIdentical('encode after the failed round', (await model.encodeImage(b.patches)).embeddings, encoded.embeddings);
+    await expect(trainer.stepOn(b)).rejects.toThrow(new FdtEngineError("wasm engine: a failed AdamW step left this model's optimiser moments partly updated; restore a training checkpoint (Trainer.restore) to go on training"));
+    await expect(trainer.checkpoint()).rejects.toThrow(/partly updated/);
+    const { trainer: restored } = await Trainer.restore(saved);
+    expect((await restored.stepOn(b)).step).toBe(2);
+  });
+
+  it('a setParam while an AdamW round runs wins over the step (the newer write), and is what the engine uses next', async () => {
+    const model = await FDT.create({ numTokens: 40, dim: 8, imageDim: 6, textDim: 5, temperature: 1, seed: 2 });
+    const trainer = new Trainer(model);
+    const rng = new Rng(9);
+    const b = toyBatch(rng, 4, 2, 3, 6, 5, { img: rng.normals(8 * 6), txt: rng.normals(8 * 5) });
+    const mine = model.getParam('space_dict').map((v) => v * 0.5);
+    const parallel = (model.wasm as unknown as { parallel: { adamw: (...a: unknown[]) => Promise<void> } }).parallel;
+    const adamw = parallel.adamw.bind(parallel);
+    parallel.adamw = async (...a) => {
+      model.setParam('space_dict', mine); // an un-awaited write landing mid-round
+      await adamw(...a);
+    };
+    try {
+      await trainer.stepOn(b);
+    } finally {
+      parallel.adamw = adamw;
+    }
+    expectIdentical('space_dict after the step', model.getParam('space_dict'), mine);
+    const fresh = await FDT.fromParams(model.config, model.stateDict());
+    expectIdentical('the engine uses the written value', (await model.encodeImage(b.patches)).embeddings, (await fresh.encodeImage(b.patches)).embeddings);
   });
 
   it('a non-finite kept gradient stops the step with its parameter and index, and changes no parameter', async () => {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { instantiateKernels, type KernelModule } from '../../bindings/kernels.js';
 import { clearUpperVectorState } from '../../bindings/vector-state.js';
 import { UsageError } from './usage.js';
+import { checkOutFile } from './out-path.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
 import { Rng } from '../rng.js';
 
 export const BENCH_USAGE = `fdt bench [--quick | --full] [--json FILE] [suite options]
@@ -76,7 +78,8 @@ export async function runBuiltInBench(args: string[]): Promise<number> {
     else if (a === '--quick') full = false;
     else if (a === '--json') {
       json = args[++i] ?? null;
-      if (!json) throw new UsageError('--json: expected a file name');
+      if (!json || json.startsWith('-')) throw new UsageError(`--json: expected a file name, found ${json === null ? 'none' : JSON.stringify(json)}`);
+      checkOutFile('--json', json);
     } else throw new UsageError(`unknown option ${a} (the built-in suite takes --quick, --full, --json FILE)`);
   }
   const runtime = `node ${process.versions.node}`;
@@ -93,10 +96,8 @@ export async function runBuiltInBench(args: string[]): Promise<number> {
   }
   if (json) {
     const file = path.resolve(json);
-    mkdirSync(path.dirname(file), { recursive: true });
     const doc = { date: new Date().toISOString().slice(0, 10), machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, runtime }, records: rows };
-    writeFileSync(`${file}.tmp`, `${JSON.stringify(doc, null, 2)}\n`);
-    renameSync(`${file}.tmp`, file);
+    await writeFileAtomic(file, new TextEncoder().encode(`${JSON.stringify(doc, null, 2)}\n`));
     process.stderr.write(`wrote ${file}\n`);
   }
   return 0;

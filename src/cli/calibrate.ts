@@ -6,6 +6,7 @@ import { writeCalibration } from '../dispatch/write-thresholds.js';
 import { batchBytes } from '../engines/tfjs/footprint.js';
 import { FdtValueError } from '../errors.js';
 import { FDT, type Batch } from '../fdt.js';
+import { UsageError } from './usage.js';
 import { Rng } from '../rng.js';
 
 const IMAGE_ROWS = 49;
@@ -140,6 +141,6 @@ async function timeMs(call: () => Promise<unknown>): Promise<number> {
 function positiveInt(flag: string, v: string | undefined, fallback: number): number {
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new FdtValueError(`${flag}: expected a positive integer, found ${JSON.stringify(v)}`);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`${flag}: expected a positive integer, found ${JSON.stringify(v)}`);
   return n;
 }

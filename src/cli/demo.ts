@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
 import { FdtValueError } from '../errors.js';
+import { checkOutDir } from './out-path.js';
+import { UsageError } from './usage.js';
 
 export const DEMO_USAGE = `fdt demo [--quick] [--out DIR] [--seed S] [--workers N] [--epochs E] [--cache-dir DIR]
 
@@ -18,11 +20,12 @@ parameters (baseline.safetensors) into DIR (default fdt-out).
 `;
 
 /** Parses a non-negative integer option. */
-export function intOption(name: string, raw: string | undefined, min = 0): number | undefined {
+export function intOption(name: string, raw: string | undefined, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (raw === undefined) return undefined;
   const v = Number(raw);
-  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(v) || v < min) {
-    throw new FdtValueError(`${name}: expected an integer >= ${min}, found ${JSON.stringify(raw)}`);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(v) || v < min || v > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`${name}: expected an integer ${range}, found ${JSON.stringify(raw)}`);
   }
   return v;
 }
@@ -47,12 +50,16 @@ export async function runDemoCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length) throw new FdtValueError(`demo: expected no positional arguments, found ${JSON.stringify(positionals)}`);
+  checkOutDir('--out', values.out ?? 'fdt-out');
+  // Each worker holds a wasm engine and the demo's features: more workers than cores only add memory.
+  const cores = (await import('node:os')).availableParallelism();
+  const workers = intOption('--workers', values.workers, 1, Math.max(cores, 1));
   const { runDemo } = await import('../demo/run.js');
   const outcome = await runDemo({
     quick: values.quick,
     out: values.out,
     seed: intOption('--seed', values.seed),
-    workers: intOption('--workers', values.workers, 1),
+    workers,
     epochs: intOption('--epochs', values.epochs, 1),
     cacheDir: values['cache-dir'],
     command: ['fdt', 'demo', ...args].join(' '),

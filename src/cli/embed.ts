@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FdtFormatError, FdtValueError } from '../errors.js';
 import type { EmojiSet } from '../data/emoji.js';
 import type { FDT as FdtModel } from '../fdt.js';
+import { checkOutFile } from './out-path.js';
 
 export const EMBED_USAGE = `fdt embed --model MODEL.safetensors (--images a.png,b.svg | --emoji NAME,... | --captions "a","b")
           [--set SET] [--format json|safetensors] [--out FILE] [--cache-dir DIR]
@@ -56,6 +56,7 @@ export async function runEmbed(args: string[]): Promise<number> {
   const format = values.format;
   if (format !== 'json' && format !== 'safetensors') throw new FdtValueError(`--format: expected json or safetensors, found ${JSON.stringify(format)}`);
   if (format === 'safetensors' && !values.out) throw new FdtValueError('--format safetensors: expected --out FILE, found none');
+  if (values.out !== undefined) checkOutFile('--out', values.out);
   const images = splitList(values.images);
   const emoji = splitList(values.emoji);
   const captions = splitList(values.captions);
@@ -118,16 +119,16 @@ export async function runEmbed(args: string[]): Promise<number> {
       const sharp = (await import('sharp')).default;
       for (let i = 0; i < images.length; i++) {
         const path = images[i]!;
-        let bytes: Buffer;
+        let bytes: Uint8Array;
         try {
-          bytes = await readFile(path);
+          bytes = await readModelFile(path); // a regular file within the size cap
         } catch (e) {
           throw new FdtFormatError(`--images ${path}: expected a readable image file, found ${(e as Error).message}`);
         }
         let px: Uint8Array;
         try {
           px = extname(path).toLowerCase() === '.svg'
-            ? await rasterizeSvg(bytes.toString('utf8'), size)
+            ? await rasterizeSvg(new TextDecoder().decode(bytes), size)
             : new Uint8Array(await sharp(bytes).resize(size, size, { fit: 'contain', background: '#fff' }).flatten({ background: '#fff' }).removeAlpha().toColourspace('srgb').raw().toBuffer());
         } catch (e) {
           throw new FdtFormatError(`--images ${path}: expected an image sharp can decode, found an error: ${(e as Error).message}`);

@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util';
 import { explainImage, type ExplainSummary } from '../demo/explain.js';
 import { FdtValueError } from '../errors.js';
 import { FDT } from '../fdt.js';
+import { checkOutDir } from './out-path.js';
+import { UsageError } from './usage.js';
 
 /** Where `fdt demo` writes its trained model; `fdt explain` uses it when --model is omitted. */
 export const DEFAULT_MODEL_PATH = join('fdt-out', 'fdt.safetensors');
@@ -21,7 +23,7 @@ text activate the same tokens. IMAGE is a PNG, JPEG or SVG file, or an emoji nam
 
   --model FILE   a trained FDT model (default: the demo's ${DEFAULT_MODEL_PATH})
   --text "..."   the caption to compare with (default for an emoji: its caption)
-  --top K        tokens to show (default 5)
+  --top K        tokens to show, 1 to 64 (default 5)
   --out DIR      where the PNGs go (default ${DEFAULT_EXPLAIN_DIR})
   --size PX      image side in pixels (default 224)
   --json         the summary as JSON
@@ -37,7 +39,7 @@ export interface ExplainCliIo {
 function positiveInt(flag: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
   const v = Number(raw);
-  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(v) || v < 1) throw new FdtValueError(`${flag}: expected a positive integer, found ${JSON.stringify(raw)}`);
+  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(v) || v < 1) throw new UsageError(`${flag}: expected a positive integer, found ${JSON.stringify(raw)}`);
   return v;
 }
 
@@ -83,6 +85,7 @@ export async function runExplain(args: string[], io: ExplainCliIo = {}): Promise
     }
   }
   const outDir = resolve(cwd, values.out ?? DEFAULT_EXPLAIN_DIR);
+  checkOutDir('--out', outDir);
   const image = positionals[0]!;
   const model = await FDT.load(modelPath);
   let summary: ExplainSummary;

@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util';
 import { FdtValueError } from '../errors.js';
 import type { FDT } from '../fdt.js';
 import { intOption } from './demo.js';
+import { checkOutFile } from './out-path.js';
+import { UsageError } from './usage.js';
 
 export const TRAIN_USAGE = `fdt train [--normalizer sparsemax|softmax] [--tokens C] [--dim d] [--temperature T] [--epochs E]
           [--lr LR] [--init-scale S] [--batch B] [--seed S] [--max-concepts N] [--out MODEL.safetensors]
@@ -20,7 +22,7 @@ keeps the epoch with the best validation score, prints the validation figures pe
   --epochs E         epochs (default 5)
   --batch B          pairs per step (default 128)
   --seed S           seed of the split, the initialisation and the batch order (default 0)
-  --max-concepts N   load a seeded sample of N concepts (default: all)
+  --max-concepts N   load a seeded sample of N >= 20 concepts (default: all)
   --out FILE         the model file to write (default fdt-model.safetensors)
   --cache-dir DIR    feature cache (default .cache/fdtkit under the package)
 `;
@@ -28,7 +30,7 @@ keeps the epoch with the best validation score, prints the validation figures pe
 function numOption(name: string, raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   const v = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(v) || v <= 0) throw new FdtValueError(`${name}: expected a number > 0, found ${JSON.stringify(raw)}`);
+  if (raw.trim() === '' || !Number.isFinite(v) || v <= 0) throw new UsageError(`${name}: expected a number > 0, found ${JSON.stringify(raw)}`);
   return v;
 }
 
@@ -80,7 +82,9 @@ export async function runTrain(args: string[]): Promise<number> {
   };
   checkSpec(spec);
   const seed = intOption('--seed', values.seed) ?? 0;
-  const maxConcepts = intOption('--max-concepts', values['max-concepts'], 8);
+  // 20 concepts give the 0.7 / 0.1 / 0.2 split at least 2 validation and 2 test concepts, which evaluation needs.
+  const maxConcepts = intOption('--max-concepts', values['max-concepts'], 20);
+  checkOutFile('--out', values.out);
   const meta = { datasetStyles: [...DEFAULT_TRAIN_STYLES, ...DEFAULT_HELD_OUT_STYLES], trainStyles: DEFAULT_TRAIN_STYLES, seed, maxConcepts };
   const config = {
     label: 'fdt train',

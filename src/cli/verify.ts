@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { FdtFormatError, FdtValueError } from '../errors.js';
 import { readModelBytes } from '../io/model-file.js';
@@ -38,15 +37,17 @@ export async function runVerify(args: string[]): Promise<number> {
     throw new FdtValueError(`--build: expected simd, scalar, relaxed or auto, found ${JSON.stringify(build)}`);
   }
   const file = positionals[0]!;
+  const { readModelFile } = await import('../io/files.js');
+  // A regular file within the size cap (a device or a FIFO would be read forever).
+  const text = new TextDecoder().decode(await readModelFile(file));
   let doc: unknown;
   try {
-    doc = JSON.parse(readFileSync(file, 'utf8'));
+    doc = JSON.parse(text);
   } catch (e) {
     throw new FdtFormatError(`${file}: cannot read as JSON: ${(e as Error).message}`);
   }
   let params: Record<string, Float32Array> | undefined;
   if (values.checkpoint !== undefined) {
-    const { readModelFile } = await import('../io/files.js');
     params = readModelBytes(await readModelFile(values.checkpoint)).params;
   }
   const report = await verifyGolden(doc, { build, params, engine });

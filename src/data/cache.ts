@@ -139,7 +139,12 @@ export function readEntry(base: string, ext: string): { meta: Record<string, unk
     return null;
   }
   if (meta === null || typeof meta !== 'object') return null;
-  const bytes = readFileSync(dataFile);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(dataFile);
+  } catch {
+    return null; // unreadable (or a folder): rebuilt like a missing entry
+  }
   if (meta.bytes !== bytes.length || meta.sha256 !== sha256(bytes)) return null;
   return { meta, bytes };
 }

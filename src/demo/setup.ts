@@ -10,7 +10,7 @@ import type { SplitName } from '../data/splits.js';
 import { DEFAULT_IMAGE_LAYER, extractEmojiFeatures } from '../encoders/image.js';
 import { WORD_DIM } from '../encoders/text.js';
 import type { FdtConfig } from '../config.js';
-import { FdtShapeError, FdtValueError } from '../errors.js';
+import { FdtFormatError, FdtShapeError, FdtValueError } from '../errors.js';
 import { gatherRows, type DemoData } from './data.js';
 import { buildPrompts } from './prompts.js';
 
@@ -37,15 +37,30 @@ export function encodeDemoMeta(m: DemoModelMeta): Record<string, string> {
   return out;
 }
 
-/** Reads DemoModelMeta back; missing fields take the demo's defaults (so imported models work too). */
+/**
+ * Reads DemoModelMeta back; missing fields take the demo's defaults (so imported models work too). A field that is
+ * present but malformed is an FdtFormatError naming it: evaluating on another split than the model's would report
+ * figures on concepts it was trained on.
+ */
 export function decodeDemoMeta(meta: Record<string, string>, defaults: DemoModelMeta): DemoModelMeta {
-  const list = (s: string | undefined): string[] | undefined => (s ? s.split(',').filter(Boolean) : undefined);
-  const int = (s: string | undefined): number | undefined => (s !== undefined && /^\d+$/.test(s) ? Number(s) : undefined);
+  const list = (key: string): string[] | undefined => {
+    const s = meta[key];
+    if (s === undefined) return undefined;
+    const items = s.split(',').filter(Boolean);
+    if (!items.length) throw new FdtFormatError(`model metadata "${key}": expected comma-separated style names, found ${JSON.stringify(s)}`);
+    return items;
+  };
+  const int = (key: string, max: number): number | undefined => {
+    const s = meta[key];
+    if (s === undefined) return undefined;
+    if (!/^\d+$/.test(s) || Number(s) > max) throw new FdtFormatError(`model metadata "${key}": expected an integer from 0 to ${max}, found ${JSON.stringify(s)}`);
+    return Number(s);
+  };
   return {
-    datasetStyles: list(meta['dataset_styles']) ?? defaults.datasetStyles,
-    trainStyles: list(meta['train_styles']) ?? defaults.trainStyles,
-    seed: int(meta['split_seed']) ?? defaults.seed,
-    maxConcepts: meta['max_concepts'] !== undefined ? int(meta['max_concepts']) : defaults.maxConcepts,
+    datasetStyles: list('dataset_styles') ?? defaults.datasetStyles,
+    trainStyles: list('train_styles') ?? defaults.trainStyles,
+    seed: int('split_seed', 0xffffffff) ?? defaults.seed,
+    maxConcepts: meta['max_concepts'] !== undefined ? int('max_concepts', Number.MAX_SAFE_INTEGER) : defaults.maxConcepts,
   };
 }
 

@@ -14,12 +14,13 @@ import { Trainer, type TrainerOptions } from './trainer.js';
 const FORMAT = 'fdtkit.training-checkpoint';
 
 /** Encodes model + optimiser state + step as safetensors bytes. */
-export function encodeCheckpoint(trainer: Trainer): Uint8Array {
+export async function encodeCheckpoint(trainer: Trainer): Promise<Uint8Array> {
   const model = trainer.model;
   if (!(model instanceof FDT)) throw new FdtFormatError('checkpoint: only FDT heads are checkpointed');
+  // The moments first: reading them waits for engine calls in flight, after which the parameters are consistent.
+  const moments = (await model.wasm.readMoments(model)) ?? {};
   const tensors: Record<string, EncodableTensor> = {};
   for (const [name, shape] of paramShapes(model.config)) tensors[`param/${name}`] = { dtype: 'F32', shape, data: model.params[name]! };
-  const moments = model.wasm.readMoments(model) ?? {};
   for (const [name, mv] of Object.entries(moments)) {
     const shape = paramShapes(model.config).find(([n]) => n === name)![1];
     tensors[`adam_m/${name}`] = { dtype: 'F32', shape, data: mv.m };
@@ -85,7 +86,7 @@ export async function decodeCheckpoint(bytes: Uint8Array): Promise<{ model: FDT;
     throw new FdtFormatError(`checkpoint: metadata "trainer": ${(e as Error).message}`);
   }
   trainer.resumeAt(step);
-  if (Object.keys(moments).length) model.wasm.writeMoments(model, moments);
+  if (Object.keys(moments).length) await model.wasm.writeMoments(model, moments);
   return { model, trainer };
 }
 

@@ -61,6 +61,7 @@ export class Trainer {
   private readonly hyper: { beta1: number; beta2: number; eps: number; weightDecay: number };
   private readonly clamp: [number, number];
   private steps = 0;
+  private tail: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly model: TrainableHead,
@@ -114,16 +115,34 @@ export class Trainer {
    * with logit_scale clamped into logitScaleRange before and after the update (the official loop).
    * @throws FdtValueError for a non-finite loss or gradient, before any parameter changes.
    */
-  async stepOn(batch: Batch): Promise<StepResult> {
+  stepOn(batch: Batch): Promise<StepResult> {
+    // Steps (and checkpoints) run one after another even when not awaited: each one's update reads the last's.
+    return this.queued(() => this.stepNow(batch));
+  }
+
+  private queued<T>(call: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(call);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async stepNow(batch: Batch): Promise<StepResult> {
     const wasm = this.model.wasm;
     if (this.steps === 0) {
       // Long-lived optimiser state first, below the per-call scratch: memory is flat from the first step on.
       const names = Object.keys(this.model.params).filter((n) => n !== 'logit_scale_sd');
       wasm.ensureTrainingState(this.model, names, this.model.trainingGradients !== undefined);
     }
-    const r = this.model.trainingGradients
-      ? await this.model.trainingGradients(batch)
-      : await this.model.gradients(batch, { inputs: false });
+    let r: TrainingGradients;
+    try {
+      r = this.model.trainingGradients
+        ? await this.model.trainingGradients(batch)
+        : await this.model.gradients(batch, { inputs: false });
+    } catch (e) {
+      // A value the forward refused (an overflow inside the head): say which step, and that nothing changed.
+      if (e instanceof FdtValueError) throw new FdtValueError(`step ${this.steps + 1}: ${e.message}; no parameter was changed`);
+      throw e;
+    }
     if (!Number.isFinite(r.loss)) throw new FdtValueError(`step ${this.steps + 1}: the loss is ${r.loss}; no parameter was changed`);
     const grads = r.grads.kept ?? r.grads.params;
     const bad = wasm.firstNonFinite(this.model, grads);
@@ -144,8 +163,8 @@ export class Trainer {
   }
 
   /** The training state (parameters, AdamW moments, step, options) as checkpoint bytes. */
-  async checkpoint(): Promise<Uint8Array> {
-    return (await import('./checkpoint.js')).encodeCheckpoint(this);
+  checkpoint(): Promise<Uint8Array> {
+    return this.queued(async () => (await import('./checkpoint.js')).encodeCheckpoint(this));
   }
 
   /** (Node) Writes a training checkpoint atomically: a crash leaves the previous file or the new one, complete. */

@@ -1,6 +1,6 @@
 // The demo's commands as a user runs them (through tsx on the sources): error cases and a small embed.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -79,6 +79,35 @@ describe('fdt eval / embed / demo / train: errors', () => {
     expect((await fdt('demo', '--seed', 'x')).stderr).toMatch(/--seed: expected an integer >= 0, found "x"/);
     expect((await fdt('train', '--normalizer', 'relu')).stderr).toMatch(/--normalizer: expected sparsemax or softmax, found "relu"/);
     expect((await fdt('train', '--temperature', '0')).stderr).toMatch(/--temperature: expected a number > 0, found "0"/);
+  });
+
+  it('option values out of range and unusable output paths exit 2 with the usage, before any data is loaded', async () => {
+    const cases: [string[], RegExp][] = [
+      [['train', '--epochs', '0'], /fdt train: --epochs: expected an integer >= 1, found "0"/],
+      [['train', '--max-concepts', '8'], /fdt train: --max-concepts: expected an integer >= 20, found "8"/],
+      [['train', '--out', path.join(dir, 'no-such-folder', 'm.safetensors')], /fdt train: --out .*m\.safetensors: the folder .*no-such-folder does not exist/],
+      [['train', '--out', dir], /fdt train: --out .*: expected a file path, found a folder/],
+      [['demo', '--out', good], /fdt demo: --out .*good\.safetensors: expected a folder, found a file at/],
+      [['demo', '--workers', '100000'], /fdt demo: --workers: expected an integer from 1 to \d+, found "100000"/],
+      [['import', path.join(dir, 'x.pth.tar'), '--out', path.join(dir, 'no-such-folder', 'm.safetensors')], /fdt import: --out .*: the folder .*no-such-folder does not exist/],
+      [['embed', '--model', good, '--captions', 'red apple', '--out', dir], /fdt embed: --out .*: expected a file path, found a folder/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await fdt(...args);
+      expect([r.code, r.stderr], args.join(' ')).toEqual([2, expect.stringMatching(message)]);
+      expect(r.stderr, `${args.join(' ')}: the usage follows`).toContain(`\n\nfdt ${args[0]} `);
+    }
+  });
+
+  it('a model whose split metadata is malformed is refused by eval, not evaluated on another split', async () => {
+    const bytes = readFileSync(good);
+    const { tensors, metadata } = decodeSafetensors(new Uint8Array(bytes));
+    const bad = path.join(dir, 'bad-meta.safetensors');
+    const { encodeSafetensors } = await import('../../src/io/safetensors.js');
+    writeFileSync(bad, encodeSafetensors(tensors as never, { ...metadata, split_seed: 'x' }));
+    const r = await fdt('eval', '--model', bad);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/FdtFormatError: model metadata "split_seed": expected an integer from 0 to 4294967295, found "x"/);
   });
 });
 

@@ -11,6 +11,8 @@ import type { HeadSpec } from '../../src/demo/heads.js';
 import { buildPrompts } from '../../src/demo/prompts.js';
 import { renderLossSvg, renderMarkdown } from '../../src/demo/report.js';
 import { runDemo } from '../../src/demo/run.js';
+import { decodeDemoMeta } from '../../src/demo/setup.js';
+import { decodeSafetensors } from '../../src/io/safetensors.js';
 import { trainRun, type TrainConfig } from '../../src/demo/train.js';
 import { FDT } from '../../src/fdt.js';
 
@@ -143,6 +145,10 @@ describe('the demo on a few real concepts', () => {
     const model = await FDT.load(join(out, 'fdt.safetensors'));
     expect(model.config.numTokens).toBe(32);
     model.dispose();
+    // The model file names its split, so `fdt eval` rebuilds the one it was trained on (seed 2, 40 concepts).
+    const { metadata } = decodeSafetensors(new Uint8Array(readFileSync(join(out, 'fdt.safetensors'))));
+    const meta = decodeDemoMeta(metadata, { datasetStyles: [], trainStyles: [], seed: 0, maxConcepts: undefined });
+    expect(meta).toEqual({ datasetStyles: [...TRAIN, 'openmoji'], trainStyles: TRAIN, seed: 2, maxConcepts: 40 });
     expect(lines.some((l) => l.startsWith('chosen:'))).toBe(true);
   }, 180_000);
 });

@@ -282,7 +282,7 @@ for (const [backend, { engine, reason }] of Object.entries(BACKENDS)) {
         }
         expect(b.versions['logit_scale_sd']).toBe(versions['logit_scale_sd']);
       }
-      const momentsW = wasm.readMoments(a)!;
+      const momentsW = (await wasm.readMoments(a))!;
       const momentsT = (await eng.readMoments(b))!;
       for (const [name, mv] of Object.entries(momentsW)) {
         expectClose(`m ${name}`, momentsT[name]!.m, mv.m, 1e-5);

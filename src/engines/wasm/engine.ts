@@ -16,10 +16,16 @@ import { ResidentParams } from './resident.js';
 import { Scope } from './scope.js';
 
 /** The WebAssembly engine: the whole FDT head, forward and backward, on the AssemblyScript kernels. */
+const BROKEN_MOMENTS = 'wasm engine: a failed AdamW step left this model\'s optimiser moments partly updated; restore a training checkpoint (Trainer.restore) to go on training';
+
 export class WasmEngine implements Engine {
   readonly name = 'wasm' as const;
   private readonly residents = new WeakMap<ParamState, ResidentParams>();
   private readonly moments = new WeakMap<ParamState, Map<string, { m: number; v: number }>>();
+  /** Moments of released models, on the host until their next step. */
+  private readonly parkedMoments = new WeakMap<ParamState, Record<string, { m: Float32Array; v: Float32Array }>>();
+  /** Models whose moments a failed AdamW round left partly updated: no step or checkpoint until they are replaced. */
+  private readonly brokenMoments = new WeakSet<ParamState>();
   /** Per model: the gradient blocks a call with keepGrads fills, and the token of the call that filled them last. */
   private readonly kept = new WeakMap<ParamState, { blocks: Map<string, number>; token: number }>();
   private static nextToken = 1;
@@ -211,6 +217,7 @@ export class WasmEngine implements Engine {
     return this.exclusive(async () => {
       const mod = this.mod;
       const rp = this.resident(model);
+      if (this.brokenMoments.has(model)) throw new FdtEngineError(BROKEN_MOMENTS);
       const kept = isKept(grads) ? this.keptBlocks(model, grads, 'adamwStep') : null;
       const names = kept ? grads.names as readonly string[] : Object.keys(grads);
       const moments = this.ensureMoments(model, names);
@@ -222,8 +229,22 @@ export class WasmEngine implements Engine {
           const G = kept ? kept.get(name)! : s.upload((grads as Record<string, Float32Array>)[name]!);
           return { P: rp.raw(name), G, M: mv.m, V: mv.v, n, weightDecay: decayed(name) ? h.weightDecay : 0 };
         });
-        await this.parallel.adamw(items, h, step);
+        const versions = names.map((name) => model.versions[name]);
+        try {
+          await this.parallel.adamw(items, h, step);
+        } catch (e) {
+          // Some shares may have updated their values and moments in place: the parameters go back to the host's
+          // (unchanged) values on the next use, and the moments can no longer be trusted.
+          for (const name of names) rp.invalidate(name);
+          this.brokenMoments.add(model);
+          throw e;
+        }
         for (const [i, name] of names.entries()) {
+          // A setParam that ran while the round did (an un-awaited call) wins: its value is the newer one.
+          if (model.versions[name] !== versions[i]) {
+            rp.invalidate(name);
+            continue;
+          }
           const p = model.params[name]!;
           p.set(mod.f32(items[i]!.P, p.length));
           rp.adopt(name, model.bumpVersion(name));
@@ -265,10 +286,23 @@ export class WasmEngine implements Engine {
     if (keepGrads) this.gradBlocks(model);
   }
 
-  /** A model's AdamW moments, allocated (zeroed) for the named parameters not yet there. */
+  /**
+   * A model's AdamW moments, allocated (zeroed) for the named parameters not yet there; moments parked on the host by
+   * release() come back first.
+   */
   private ensureMoments(model: ParamState, names: readonly string[]): Map<string, { m: number; v: number }> {
     let moments = this.moments.get(model);
-    if (!moments) this.moments.set(model, (moments = new Map()));
+    if (!moments) {
+      this.moments.set(model, (moments = new Map()));
+      const parked = this.parkedMoments.get(model);
+      this.parkedMoments.delete(model);
+      for (const [name, mv] of Object.entries(parked ?? {})) {
+        const e = { m: this.mod.arena.alloc(mv.m.byteLength), v: this.mod.arena.alloc(mv.v.byteLength) };
+        this.mod.f32(e.m, mv.m.length).set(mv.m);
+        this.mod.f32(e.v, mv.v.length).set(mv.v);
+        moments.set(name, e);
+      }
+    }
     for (const name of names) {
       if (moments.has(name)) continue;
       const n = model.params[name]!.length;
@@ -280,8 +314,18 @@ export class WasmEngine implements Engine {
     return moments;
   }
 
-  /** Reads the AdamW moments of a model (for checkpoints), or null before the first step. */
-  readMoments(model: ParamState): Record<string, { m: Float32Array; v: Float32Array }> | null {
+  /**
+   * Reads the AdamW moments of a model (for checkpoints), or null before the first step. It waits for the engine
+   * calls queued before it (a step in flight updates them).
+   */
+  readMoments(model: ParamState): Promise<Record<string, { m: Float32Array; v: Float32Array }> | null> {
+    return this.exclusive(async () => this.readMomentsNow(model));
+  }
+
+  private readMomentsNow(model: ParamState): Record<string, { m: Float32Array; v: Float32Array }> | null {
+    if (this.brokenMoments.has(model)) throw new FdtEngineError(BROKEN_MOMENTS);
+    const parked = this.parkedMoments.get(model);
+    if (parked) return Object.fromEntries(Object.entries(parked).map(([k, mv]) => [k, { m: mv.m.slice(), v: mv.v.slice() }]));
     const moments = this.moments.get(model);
     if (!moments) return null;
     const out: Record<string, { m: Float32Array; v: Float32Array }> = {};
@@ -292,14 +336,17 @@ export class WasmEngine implements Engine {
     return out;
   }
 
-  /** Replaces a model's AdamW moments (restoring a training checkpoint). */
-  writeMoments(model: ParamState, moments: Record<string, { m: Float32Array; v: Float32Array }>): void {
-    const map = this.ensureMoments(model, Object.keys(moments));
-    for (const [name, mv] of Object.entries(moments)) {
-      const e = map.get(name)!;
-      this.mod.f32(e.m, mv.m.length).set(mv.m);
-      this.mod.f32(e.v, mv.v.length).set(mv.v);
-    }
+  /** Replaces a model's AdamW moments (restoring a training checkpoint), after the engine calls queued before it. */
+  writeMoments(model: ParamState, moments: Record<string, { m: Float32Array; v: Float32Array }>): Promise<void> {
+    return this.exclusive(async () => {
+      const map = this.ensureMoments(model, Object.keys(moments));
+      for (const [name, mv] of Object.entries(moments)) {
+        const e = map.get(name)!;
+        this.mod.f32(e.m, mv.m.length).set(mv.m);
+        this.mod.f32(e.v, mv.v.length).set(mv.v);
+      }
+      this.brokenMoments.delete(model);
+    });
   }
 
   /**
@@ -310,7 +357,10 @@ export class WasmEngine implements Engine {
     const free = () => {
       this.residents.get(model)?.release();
       this.residents.delete(model);
-      for (const mv of this.moments.get(model)?.values() ?? []) {
+      // The moments are training state, not a cache: they are parked on the host and come back on the next step.
+      const moments = this.moments.get(model);
+      if (moments?.size && !this.brokenMoments.has(model)) this.parkedMoments.set(model, this.readMomentsNow(model)!);
+      for (const mv of moments?.values() ?? []) {
         this.mod.arena.free(mv.m);
         this.mod.arena.free(mv.v);
       }

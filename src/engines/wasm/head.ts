@@ -1,5 +1,6 @@
 import type { KernelModule } from '../../../bindings/kernels.js';
 import type { FdtConfig } from '../../config.js';
+import { FdtValueError } from '../../errors.js';
 import { MODALITIES, type Modality } from '../../params.js';
 import type { ResidentParams } from './resident.js';
 import type { Parallel } from './parallel.js';
@@ -81,9 +82,14 @@ export async function forwardModality(
     await par.layerNorm(f.g1, Mv, d, rp.raw(`${p}.3.weight`), rp.raw(`${p}.3.bias`), LN_EPS, f.a2, f.mean2, f.rstd2);
     await par.gemm(s, f.a2, Mv, d, d, rp.packedNT(`${p}.4.weight`, d, d), d, rp.raw(`${p}.4.bias`), q, d, 0);
   }
+  // Inputs and parameters are finite (checked where they enter), but the MLP or the relevance can overflow float32.
+  // The relevance max and sparsemax would then hide it (a NaN score never wins the max; a row holding +Inf comes out
+  // all zero), so it is refused here, where it appears (~0.2 ns per value: well under 1 ms at paper scale).
+  expectFiniteIn(mod, q, Mv, d, `${modality} queries (the query MLP's output)`, 'its weights or inputs overflow float32');
   if (rows) scatterRows(mod.f32(q, Mv * d), rows, d, mod.f32(f.q, M * d));
   const Tp = await rp.packedNTWith('space_dict', C, d, (src, n, k, dst) => par.packNT(src, n, k, dst));
   await par.relevance(s, f.q, B, L, d, Tp, C, relevanceScale(c), f.valid, MASK_MODE[c.maskMode], f.r, f.arg);
+  expectFiniteIn(mod, f.r, B, C, `${modality} relevance`, 'the queries times the dictionary overflow float32');
   if (c.normalizer === 'sparsemax') {
     await par.sparsemax(s, f.r, B, C, f.w, f.support);
   } else {
@@ -93,6 +99,13 @@ export async function forwardModality(
   await par.wsum(f.w, rp.raw('space_dict'), B, C, d, f.e);
   k.f32_l2norm_fwd(f.e, B, d, f.ehat, f.norms);
   return f;
+}
+
+/** Throws FdtValueError naming the first non-finite value of a [rows, cols] block of wasm memory. */
+function expectFiniteIn(mod: KernelModule, ptr: number, rows: number, cols: number, what: string, why: string): void {
+  const i = rows * cols > 0 ? mod.k.f32_first_nonfinite(ptr, rows * cols) : -1;
+  if (i < 0) return;
+  throw new FdtValueError(`${what}: ${mod.f32(ptr + 4 * i, 1)[0]} at [${Math.floor(i / cols)}, ${i % cols}]: ${why}`);
 }
 
 /** The indices b*L + l of the real slots when some slot is padded; null when every slot is real (or no mask). */

@@ -64,6 +64,12 @@ export class ResidentParams {
     if (e) e.version = version;
   }
 
+  /** Marks the raw copy of `name` stale (an in-place update that failed part way): the next use uploads the host values. */
+  invalidate(name: string): void {
+    const e = this.entries.get(`${name}:raw`);
+    if (e) e.version = -1;
+  }
+
   /** Frees every block. */
   release(): void {
     for (const e of this.entries.values()) this.mod.arena.free(e.ptr);
@@ -78,12 +84,13 @@ export class ResidentParams {
     // depth K either way.
     const [N, K] = layout === 'nt' ? dims : [dims[1], dims[0]];
     const bytes = layout === 'raw' ? data.byteLength : Math.ceil(N / 16) * 16 * K * 4;
+    // A packed layout's source first: were its upload to fail (memory full), no packed block would be left unowned.
+    const src = layout === 'raw' ? 0 : this.raw(name);
     const { ptr, current } = this.claim(key, version, bytes);
     if (current) return ptr;
     if (layout === 'raw') {
       this.mod.f32(ptr, data.length).set(data);
     } else {
-      const src = this.raw(name);
       if (layout === 'nt') this.mod.k.f32_pack_nt(src, dims[0], dims[1], ptr);
       else this.mod.k.f32_pack_nn(src, dims[0], dims[1], ptr);
     }
