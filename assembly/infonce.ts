@@ -90,7 +90,9 @@ export function f32_infonce(
   let gl: f64 = 0;
   for (let i = 0; i < B * B; i++) gl += load<f64>(Gm + (<usize>i << 3)) * load<f64>(Lm + (<usize>i << 3));
   store<f64>(OUT, loss);
-  store<f64>(OUT + 8, gl / s * e);
+  // With logit_scale below about -745 exp underflows to 0: every logit is 0, and so is the derivative (the quotient
+  // would be 0 / 0).
+  store<f64>(OUT + 8, s > 0 ? gl / s * e : 0);
   store<f64>(OUT + 16, s);
   // dEI[i] = s sum_j G[i, j] ET[j] and dET[i] = s sum_j G[j, i] EI[j], each sum over j in increasing order into a
   // float64 row (the order a k-outer loop of dot products would take, so the same bits), reading ET and EI by rows.

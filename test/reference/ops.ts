@@ -540,7 +540,7 @@ export function infoNceVjp(
   for (let i = 0; i < B; i++) {
     for (let j = 0; j < B; j++) {
       const g = G[i * B + j];
-      gScale += (g * logitsPerImage[i * B + j]) / scaleUsed;
+      if (scaleUsed > 0) gScale += (g * logitsPerImage[i * B + j]) / scaleUsed; // exp underflowed: every logit and the derivative are 0
       for (let k = 0; k < d; k++) {
         gEi[i * d + k] += scaleUsed * g * Et[j * d + k];
         gEt[j * d + k] += scaleUsed * g * Ei[i * d + k];
