@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { FDT } from '../src/index.js';
 import { verifyGolden } from '../src/verify/golden.js';
+import { checkWebGpuTies } from './webgpu-ties-check.js';
 import { checkWebGpuUpload } from './webgpu-upload-check.js';
 
 const file = (globalThis as unknown as { Deno: { args: string[] } }).Deno.args[0]!;
@@ -16,5 +17,6 @@ if (!adapter) {
   const m = await FDT.create({ numTokens: 64, dim: 8, imageDim: 12, textDim: 10, engine: 'tfjs', backends: ['webgpu'], seed: 1 });
   await m.encodeImage({ data: new Float32Array(2 * 5 * 12).fill(0.5), shape: [2, 5, 12] });
   const upload = await checkWebGpuUpload();
-  console.log(JSON.stringify({ adapter: adapter.info?.description ?? 'unknown', engine: report.engine, ok: report.ok, failed: report.fields.filter((f) => !f.ok).map((f) => f.field), lastEngine: m.lastEngine, upload }));
+  const ties = await checkWebGpuTies();
+  console.log(JSON.stringify({ adapter: adapter.info?.description ?? 'unknown', engine: report.engine, ok: report.ok, failed: report.fields.filter((f) => !f.ok).map((f) => f.field), lastEngine: m.lastEngine, upload, ties }));
 }

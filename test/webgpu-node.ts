@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { installNodeWebGpu } from '../bench/webgpu-node.js';
 import { verifyGolden } from '../src/verify/golden.js';
+import { checkWebGpuTies } from './webgpu-ties-check.js';
 import { checkWebGpuUpload } from './webgpu-upload-check.js';
 
 const file = process.argv[2]!;
@@ -16,6 +17,7 @@ if (!adapter) {
 } else {
   const report = await verifyGolden(JSON.parse(readFileSync(file, 'utf8')), { engine: 'tfjs', backends: ['webgpu'] });
   const upload = await checkWebGpuUpload();
-  console.log(JSON.stringify({ adapter: adapter.info?.description ?? 'unknown', engine: report.engine, ok: report.ok, failed: report.fields.filter((f) => !f.ok).map((f) => f.field), upload }));
+  const ties = await checkWebGpuTies();
+  console.log(JSON.stringify({ adapter: adapter.info?.description ?? 'unknown', engine: report.engine, ok: report.ok, failed: report.fields.filter((f) => !f.ok).map((f) => f.field), upload, ties }));
 }
 process.exit(0);

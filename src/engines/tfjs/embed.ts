@@ -33,9 +33,11 @@ export function l2Normalize(tf: TfNamespace, e: Tensor2D): Tensor2D {
       value: tf.div(ei!, tf.add(n, L2_EPS)),
       vjp: (g, [es, ns]) => {
         const inv = tf.div(1, tf.add(ns!, L2_EPS));
-        const u = tf.div(es!, ns!);
-        const ug = tf.sum(tf.mul(u, g), -1, true);
-        return [tf.mul(tf.sub(g, tf.mul(u, tf.mul(ug, tf.mul(ns!, inv)))), inv)];
+        // u (u . g) n = e (e . g) / n, which tends to 0 with e: a zero row (n = 0) takes g / eps, as the wasm kernel
+        // does, not 0 / 0.
+        const nSafe = tf.where(tf.greater(ns!, 0), ns!, tf.onesLike(ns!));
+        const eg = tf.sum(tf.mul(es!, g), -1, true);
+        return [tf.mul(tf.sub(g, tf.mul(es!, tf.div(tf.mul(eg, inv), nSafe))), inv)];
       },
     };
   });

@@ -4,7 +4,9 @@
  *
  *   mask 'official': S *= valid, so padded slots score 0 and take part in the max (FDT-SPEC quirk 1)
  *   mask 'exclude':  padded slots -> -Infinity
- *   arg[b, c] = argmax over l (tf.argMax: the first index on ties, as torch.max)
+ *   arg[b, c] = the first l where S reaches its max (as torch.max): min over the slots that equal the max. Not
+ *   tf.argMax: tfjs-backend-webgpu reduces 32 or more slots in a tree whose ties keep whichever half came first to
+ *   the comparison, not the lower index (slots 34 and 66 tied over L = 77 gave 66).
  *
  * VJP (quirk 2, the gradient goes to the arg-max slot only, padded slots pass none):
  *   G[b, l, c] = gr[b, c] * scale * 1[l == arg[b, c]] * valid[b, l];   gq = G T;   gT = G^T q
@@ -43,11 +45,14 @@ export function relevance(
       ? tf.mul(scores, valid3)
       : tf.where(tf.broadcastTo(tf.greater(valid3, 0), [B, L, C]), scores, tf.fill([B, L, C], -Infinity));
   }
-  const arg = tf.argMax(masked, 1); // [B, C] int32
+  const top = tf.max(masked, 1, true); // [B, 1, C]
+  // Slot numbers as float32 (exact below 2^24): tf.min over int32 returns zeros on tfjs-backend-webgpu 4.22.
+  const slotIds = tf.broadcastTo(tf.reshape(tf.range(0, L, 1, 'float32'), [1, L, 1]), [B, L, C]);
+  const arg = tf.cast(tf.min(tf.where(tf.equal(masked, top), slotIds, tf.fill([B, L, C], L)), 1), 'int32'); // [B, C]
   const op = customOp(tf, ([qi, Ti], save) => {
     save([qi!, Ti!, arg]);
     return {
-      value: tf.mul(tf.max(masked, 1), scale),
+      value: tf.mul(tf.reshape(top, [B, C]), scale),
       vjp: (gr, [qs, Ts, args]) => {
         const slots = tf.reshape(tf.range(0, L, 1, 'int32'), [1, L, 1]);
         let G = tf.mul(tf.cast(tf.equal(slots, tf.expandDims(args!, 1)), 'float32'), tf.expandDims(tf.mul(gr, scale), 1));
