@@ -298,6 +298,26 @@ for (const [backend, { engine, reason }] of Object.entries(BACKENDS)) {
       wasm.release(a);
     });
 
+    it('an AdamW step that throws part way leaves no tensor behind and changes no parameter', async () => {
+      const tf = eng.tf;
+      const rc = RANDOM_CASES[0]!;
+      const model = await FDT.create({ ...rc.config, seed: 6 });
+      const batch = randomBatch(model.config, rc.B, rc.N, rc.L, 10);
+      const grads = (await (await wasmEngine()).forwardBackward(model, batch, { grads: true })).grads!.params;
+      const h = { lr: 1e-2, beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.1 };
+      await eng.adamwStep(model, grads, 1, h, isDecayed); // moments and resident copies made
+      const before = model.stateDict();
+      let calls = 0;
+      const throwsOnThird = (n: string) => {
+        if (++calls === 3) throw new Error('decay rule failed');
+        return isDecayed(n);
+      };
+      await sameTensorCount(tf, 'failed adamwStep', () => eng.adamwStep(model, grads, 2, h, throwsOnThird).catch((e: Error) => e.message));
+      const after = model.stateDict();
+      for (const [k, v] of Object.entries(before)) expect(Array.from(after[k]!), k).toEqual(Array.from(v));
+      eng.release(model);
+    });
+
     it('the logit-scale gradient goes through the unclamped exp (FDT-SPEC quirk 4)', async () => {
       const wasm = await wasmEngine();
       const model = await FDT.create({ ...RANDOM_CASES[0]!.config, seed: 3 });
@@ -511,6 +531,14 @@ describe('loadTf', () => {
     }
     const onWasm = await base.encodeImage(batch.patches, { engine: 'wasm' });
     for (const r of results) expectClose('user namespace embeddings', r, onWasm.embeddings);
+    // Issued together, without awaiting: the namespace's calls queue, each on its own engine's backend.
+    const onCpu = await FDT.fromParams(base.config, base.stateDict(), { tf: userTf as never, backends: ['cpu'], engine: 'tfjs' });
+    const onTfWasm = await FDT.fromParams(base.config, base.stateDict(), { tf: userTf as never, backends: ['wasm'], engine: 'tfjs' });
+    const together = await Promise.all([onCpu.encodeImage(batch.patches), onTfWasm.encodeImage(batch.patches), onCpu.encodeImage(batch.patches), onTfWasm.encodeImage(batch.patches)]);
+    for (const r of together) expectClose('interleaved embeddings', r.embeddings, onWasm.embeddings);
+    expect([onCpu.lastEngine, onTfWasm.lastEngine]).toEqual(['tfjs cpu', 'tfjs wasm']);
+    onCpu.dispose();
+    onTfWasm.dispose();
   });
 
   it('refuses something that is not a tf namespace', async () => {

@@ -44,7 +44,7 @@ export async function probeDevice(tf: TfNamespace, backend: string): Promise<TfD
     }
     if (backend === 'webgl') {
       type Gl = { getExtension(n: string): { UNMASKED_RENDERER_WEBGL: number } | null; getParameter(p: number): unknown; RENDERER: number };
-      const gl = (tf.backend() as unknown as { gpgpu?: { gl?: Gl } }).gpgpu?.gl;
+      const gl = (backendInstance(tf, backend) as { gpgpu?: { gl?: Gl } } | null)?.gpgpu?.gl;
       if (!gl) return null;
       const ext = gl.getExtension('WEBGL_debug_renderer_info');
       return classifyDevice([String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER) ?? '')]);
@@ -56,6 +56,16 @@ export async function probeDevice(tf: TfNamespace, backend: string): Promise<TfD
 }
 
 /**
+ * The backend object registered as `name` (tf.findBackend), not whichever one is active: another engine on the same
+ * namespace may have switched it. Falls back to the active one when it has that name.
+ */
+function backendInstance(tf: TfNamespace, name: string): unknown {
+  const find = (tf as unknown as { findBackend?: (n: string) => unknown }).findBackend;
+  if (typeof find === 'function') return find.call(tf, name) ?? null;
+  return tf.getBackend() === name ? tf.backend() : null;
+}
+
+/**
  * The largest buffer, in bytes, a tensor may occupy on `backend`: for 'webgpu' the smaller of the device's
  * maxStorageBufferBindingSize and maxBufferSize (tfjs binds whole tensors as storage buffers), Infinity for other
  * backends or when the device does not say.
@@ -63,7 +73,7 @@ export async function probeDevice(tf: TfNamespace, backend: string): Promise<TfD
 export function bufferLimit(tf: TfNamespace, backend: string): number {
   if (backend !== 'webgpu') return Infinity;
   try {
-    const limits = (tf.backend() as unknown as { device?: { limits?: { maxStorageBufferBindingSize?: number; maxBufferSize?: number } } }).device?.limits;
+    const limits = (backendInstance(tf, backend) as { device?: { limits?: { maxStorageBufferBindingSize?: number; maxBufferSize?: number } } } | null)?.device?.limits;
     return Math.min(limits?.maxStorageBufferBindingSize ?? Infinity, limits?.maxBufferSize ?? Infinity);
   } catch {
     return Infinity;

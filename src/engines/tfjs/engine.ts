@@ -101,8 +101,16 @@ async function readModality(m: ModalityTensors, trace: boolean): Promise<EncodeO
  * const out = await engine.forwardBackward(model, batch, { grads: true });
  * out.loss; out.grads!.params['space_dict'];
  */
+/**
+ * Per tf namespace, the end of its call queue. Engines on one namespace with different backends (one namespace runs
+ * one backend at a time) must not interleave: a call that awaits a read would otherwise resume on the backend
+ * another engine switched to, with this engine's buffer limit.
+ */
+const namespaceQueues = new WeakMap<object, Promise<unknown>>();
+
 export class TfjsEngine implements Engine {
   readonly name = 'tfjs' as const;
+  private pending = 0;
   private readonly residents = new WeakMap<ModelState, TfResidentParams>();
   private readonly moments = new WeakMap<ModelState, Map<string, { m: Tensor; v: Tensor }>>();
 
@@ -156,18 +164,19 @@ export class TfjsEngine implements Engine {
     if (fit < 1) {
       throw new FdtEngineError(`tfjs engine: one ${modality} item's widest tensor, ${L} rows of ${Math.max(c.numTokens, Din, c.dim)} float32 (${perItem} bytes), is over the largest buffer of backend '${this.backend}' (${this.maxBufferBytes} bytes); use the wasm engine`);
     }
-    if (B <= fit) return this.encodeItems(model, modality, x, B, L, valid, trace);
-    const parts: EncodeOutput[] = [];
-    for (let b0 = 0; b0 < B; b0 += fit) {
-      const n = Math.min(fit, B - b0);
-      parts.push(await this.encodeItems(model, modality, x.subarray(b0 * L * Din, (b0 + n) * L * Din), n, L, valid ? valid.subarray(b0 * L, (b0 + n) * L) : null, trace));
-    }
-    return concatEncodings(parts);
+    return this.exclusive(async () => {
+      if (B <= fit) return this.encodeItems(model, modality, x, B, L, valid, trace);
+      const parts: EncodeOutput[] = [];
+      for (let b0 = 0; b0 < B; b0 += fit) {
+        const n = Math.min(fit, B - b0);
+        parts.push(await this.encodeItems(model, modality, x.subarray(b0 * L * Din, (b0 + n) * L * Din), n, L, valid ? valid.subarray(b0 * L, (b0 + n) * L) : null, trace));
+      }
+      return concatEncodings(parts);
+    });
   }
 
   /** encode() for a batch that fits in one call. */
   private async encodeItems(model: ModelState, modality: Modality, x: Float32Array, B: number, L: number, valid: Int32Array | null, trace: boolean): Promise<EncodeOutput> {
-    await this.ensureBackend();
     const tf = this.tf;
     const c = model.config;
     const Din = modality === 'image' ? c.imageDim : c.textDim;
@@ -195,6 +204,12 @@ export class TfjsEngine implements Engine {
    */
   lossTensor(model: ModelState, patches: Tensor3D, tokens: Tensor3D, valid: Tensor2D): Tensor {
     const c = model.config;
+    // Called inside the application's tf.tidy / tf.variableGrads: no await to re-activate a backend, so a pinned
+    // engine whose namespace now runs another backend says so instead of building the graph there.
+    const { tf: ns, backend, pinned } = this.loaded;
+    if (pinned && ns.getBackend() !== backend) {
+      throw new FdtEngineError(`tfjs layer: the tf namespace runs backend '${ns.getBackend()}', this engine '${backend}': call tf.setBackend('${backend}') first, or create the model without backends to follow the namespace`);
+    }
     for (const [name, t, rank] of [['patches', patches, 3], ['tokens', tokens, 3], ['valid', valid, 2]] as const) {
       const shape = (t as { shape?: unknown } | null | undefined)?.shape;
       if (!Array.isArray(shape) || shape.length !== rank) {
@@ -227,8 +242,11 @@ export class TfjsEngine implements Engine {
   }
 
   /** Forward of both modalities, InfoNCE, and (opts.grads) the gradients of every parameter and (unless opts.inputGrads is false) both inputs. */
-  async forwardBackward(model: ModelState, batch: HeadBatch, opts: ForwardBackwardOptions): Promise<HeadOutput> {
-    await this.ensureBackend();
+  forwardBackward(model: ModelState, batch: HeadBatch, opts: ForwardBackwardOptions): Promise<HeadOutput> {
+    return this.exclusive(() => this.forwardBackwardNow(model, batch, opts));
+  }
+
+  private async forwardBackwardNow(model: ModelState, batch: HeadBatch, opts: ForwardBackwardOptions): Promise<HeadOutput> {
     const tf = this.tf;
     const c = model.config;
     const { B, N, L } = batch;
@@ -310,8 +328,11 @@ export class TfjsEngine implements Engine {
    * One AdamW step (PyTorch's order of operations, see optim.ts) over the named gradients: model.params updated in
    * place, versions bumped, the new values kept resident. Moments live on the tfjs backend, per model.
    */
-  async adamwStep(model: ModelState, grads: Record<string, Float32Array>, step: number, h: AdamWHyper, decayed: (name: string) => boolean): Promise<void> {
-    await this.ensureBackend();
+  adamwStep(model: ModelState, grads: Record<string, Float32Array>, step: number, h: AdamWHyper, decayed: (name: string) => boolean): Promise<void> {
+    return this.exclusive(() => this.adamwStepNow(model, grads, step, h, decayed));
+  }
+
+  private async adamwStepNow(model: ModelState, grads: Record<string, Float32Array>, step: number, h: AdamWHyper, decayed: (name: string) => boolean): Promise<void> {
     const tf = this.tf;
     if (!Number.isSafeInteger(step) || step < 1) throw new FdtValueError(`adamwStep: step: expected an integer >= 1, found ${step}`);
     const rp = this.resident(model);
@@ -330,18 +351,24 @@ export class TfjsEngine implements Engine {
     });
     let after: { p: Tensor; m: Tensor; v: Tensor }[] | undefined;
     let committed = false;
+    const versions = names.map((n) => model.versions[n]);
     try {
+      // No tf.keep: tidy keeps the tensors of the array it returns, and disposes every one if a parameter throws.
       after = tf.tidy(() => names.map((n, i) => {
         const b = before[i]!;
         const g = hostTensor(tf, grads[n]!, b.p.shape);
         const r = adamw(tf, b.p, g, b.m, b.v, { ...h, weightDecay: decayed(n) ? h.weightDecay : 0, step });
-        return { p: tf.keep(r.p), m: tf.keep(r.m), v: tf.keep(r.v) };
-      }));
+        return { p: r.p, m: r.m, v: r.v };
+      }) as unknown as TensorContainer) as unknown as { p: Tensor; m: Tensor; v: Tensor }[];
       const values = await Promise.all(after.map((a) => a.p.data()));
       names.forEach((n, i) => {
         const a = after![i]!;
-        model.params[n]!.set(values[i] as Float32Array);
-        rp.adopt(n, a.p, model.bumpVersion(n));
+        // A setParam that landed during the read wins (the newer write); its resident copy is already stale.
+        if (model.versions[n] !== versions[i]) a.p.dispose();
+        else {
+          model.params[n]!.set(values[i] as Float32Array);
+          rp.adopt(n, a.p, model.bumpVersion(n));
+        }
         const old = moments.get(n)!;
         old.m.dispose();
         old.v.dispose();
@@ -353,8 +380,12 @@ export class TfjsEngine implements Engine {
     }
   }
 
-  /** Reads the AdamW moments of a model (for checkpoints), or null before the first step. */
-  async readMoments(model: ModelState): Promise<Record<string, { m: Float32Array; v: Float32Array }> | null> {
+  /** Reads the AdamW moments of a model (for checkpoints), or null before the first step; after the calls queued before it. */
+  readMoments(model: ModelState): Promise<Record<string, { m: Float32Array; v: Float32Array }> | null> {
+    return this.exclusive(() => this.readMomentsNow(model));
+  }
+
+  private async readMomentsNow(model: ModelState): Promise<Record<string, { m: Float32Array; v: Float32Array }> | null> {
     const moments = this.moments.get(model);
     if (!moments) return null;
     const out: Record<string, { m: Float32Array; v: Float32Array }> = {};
@@ -365,15 +396,22 @@ export class TfjsEngine implements Engine {
     return out;
   }
 
-  /** Disposes a model's resident parameters and AdamW moments. The model stays usable (re-uploaded on next use). */
+  /**
+   * Disposes a model's resident parameters and AdamW moments: at once when no call is queued on this namespace, else
+   * after the calls queued before it (they may be using them). The model stays usable (re-uploaded on next use).
+   */
   release(model: ModelState): void {
-    this.residents.get(model)?.release();
-    this.residents.delete(model);
-    for (const mv of this.moments.get(model)?.values() ?? []) {
-      mv.m.dispose();
-      mv.v.dispose();
-    }
-    this.moments.delete(model);
+    const free = () => {
+      this.residents.get(model)?.release();
+      this.residents.delete(model);
+      for (const mv of this.moments.get(model)?.values() ?? []) {
+        mv.m.dispose();
+        mv.v.dispose();
+      }
+      this.moments.delete(model);
+    };
+    if (this.pending === 0) free();
+    else void this.exclusive(async () => free());
   }
 
   /** Number of tensors this engine holds for a model (resident parameters and AdamW moments). */
@@ -387,6 +425,20 @@ export class TfjsEngine implements Engine {
    * upper state, as the wasm engine does before its calls: with it dirty under Node, tfjs-backend-wasm's matMul
    * took 6-10% more time (bench/experiments/vector-state.ts --tfjs; bindings/vector-state.ts).
    */
+  /** Runs a call after the calls queued before it on this tf namespace, on this engine's backend. */
+  private exclusive<T>(call: () => Promise<T>): Promise<T> {
+    const tf = this.loaded.tf as unknown as object;
+    this.pending++;
+    const run = (namespaceQueues.get(tf) ?? Promise.resolve())
+      .then(async () => {
+        await this.ensureBackend();
+        return call();
+      })
+      .finally(() => this.pending--);
+    namespaceQueues.set(tf, run.catch(() => undefined));
+    return run;
+  }
+
   private async ensureBackend(): Promise<void> {
     const { tf, backend, pinned } = this.loaded;
     if (pinned && tf.getBackend() !== backend) {
