@@ -12,9 +12,13 @@
  * Pure arithmetic, no tfjs: the dispatcher and the FDT class use it too.
  */
 
-/** Bytes of the widest per-item tensor of one modality: rows x max(C, input width, d) float32 values. */
+/**
+ * Bytes of the widest per-item tensor of one modality: rows x max(C, input width, d) float32 values, and at least
+ * one row of C rounded up to a power of two (sparsemax's tf.topk, which tfjs-backend-webgpu pads so; it matters only
+ * for one-row items: for two rows or more, 2 C is already more).
+ */
 export function itemBytes(numTokens: number, dim: number, rows: number, inputDim: number): number {
-  return 4 * rows * Math.max(numTokens, inputDim, dim);
+  return 4 * Math.max(rows * Math.max(numTokens, inputDim, dim), 2 ** Math.ceil(Math.log2(numTokens)));
 }
 
 /** Bytes of the largest tensor of a head batch (both modalities): B items of the wider modality. */
