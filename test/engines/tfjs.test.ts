@@ -8,7 +8,7 @@ import { TfjsEngine } from '../../src/engines/tfjs/engine.js';
 import { loadTf, TF_CANDIDATES, TfLoader, tfNamespaceOf, type ModuleImporter, type TfNamespace } from '../../src/engines/tfjs/load.js';
 import { hostTensor } from '../../src/engines/tfjs/upload.js';
 import type { HeadBatch, HeadOutput } from '../../src/engines/types.js';
-import { FdtEngineError, FdtShapeError } from '../../src/errors.js';
+import { FdtEngineError, FdtShapeError, FdtValueError } from '../../src/errors.js';
 import { FDT } from '../../src/fdt.js';
 import { isDecayed } from '../../src/params.js';
 import { Rng } from '../../src/rng.js';
@@ -296,6 +296,22 @@ for (const [backend, { engine, reason }] of Object.entries(BACKENDS)) {
       eng.release(b);
       expect(tf.memory().numTensors).toBe(before - held);
       wasm.release(a);
+    });
+
+    it('a float32 overflow in the query MLP or the relevance is an FdtValueError, as on the wasm engine, with no tensor left', async () => {
+      const tf = eng.tf;
+      const m = await FDT.create({ numTokens: 16, dim: 8, imageDim: 3, textDim: 2, seed: 1 });
+      const x = new Float32Array(2 * 2 * 3).fill(0.5).map((v, i) => v + i / 10);
+      m.setParam('img_query_model.q_map.3.bias', new Float32Array(8).fill(1e38));
+      m.setParam('img_query_model.q_map.4.weight', new Float32Array(64).fill(1));
+      await sameTensorCount(tf, 'overflowing encode (first upload)', async () => {
+        await expect(eng.encode(m, 'image', x, 2, 2, null)).rejects.toThrow(/^image queries or relevance: not finite: .*overflow float32$/);
+        eng.release(m);
+      });
+      await expect((await wasmEngine()).encode(m, 'image', x, 2, 2, null)).rejects.toThrow(FdtValueError);
+      const tokens = new Float32Array(2 * 3 * 2).fill(0.25);
+      await expect(eng.forwardBackward(m, { B: 2, N: 2, L: 3, patches: x, tokens, valid: new Int32Array(6).fill(1) }, { grads: true })).rejects.toThrow(/^image queries or relevance: not finite/);
+      eng.release(m);
     });
 
     it('an AdamW step that throws part way leaves no tensor behind and changes no parameter', async () => {

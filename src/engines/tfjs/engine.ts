@@ -41,7 +41,7 @@ function expectLength(what: string, found: number, shape: number[]): void {
 }
 
 function modalityTensorList(m: ModalityTensors): Tensor[] {
-  const list = [m.embeddings, m.embeddingsRaw, m.weights, m.relevance, m.activeCounts, m.queries];
+  const list = [m.embeddings, m.embeddingsRaw, m.weights, m.relevance, m.activeCounts, m.queries, m.finite];
   if (m.argmax) list.push(m.argmax);
   return list;
 }
@@ -67,11 +67,14 @@ function concatEncodings(parts: EncodeOutput[]): EncodeOutput {
   return out;
 }
 
-async function readModality(m: ModalityTensors, trace: boolean): Promise<EncodeOutput> {
-  const [embeddings, embeddingsRaw, weights, relevance, activeCounts, queries, argmax] = await Promise.all([
+async function readModality(m: ModalityTensors, trace: boolean, modality: Modality): Promise<EncodeOutput> {
+  const [embeddings, embeddingsRaw, weights, relevance, activeCounts, queries, argmax, finite] = await Promise.all([
     m.embeddings.data(), m.embeddingsRaw.data(), m.weights.data(), m.relevance.data(), m.activeCounts.data(),
-    trace ? m.queries.data() : undefined, trace && m.argmax ? m.argmax.data() : undefined,
+    trace ? m.queries.data() : undefined, trace && m.argmax ? m.argmax.data() : undefined, m.finite.data(),
   ]);
+  if (!finite[0]) {
+    throw new FdtValueError(`${modality} queries or relevance: not finite: the query MLP's weights or inputs, or the queries times the dictionary, overflow float32`);
+  }
   const out: EncodeOutput = {
     embeddings: embeddings as Float32Array,
     embeddingsRaw: embeddingsRaw as Float32Array,
@@ -191,7 +194,7 @@ export class TfjsEngine implements Engine {
         const V = valid ? (hostTensor(tf, Float32Array.from(valid), [B, L]) as Tensor2D) : null;
         return forwardModality(tf, P, c, modality, X, V, trace) as unknown as TensorContainer;
       }) as unknown as ModalityTensors;
-      return await readModality(out, trace);
+      return await readModality(out, trace, modality);
     } finally {
       if (out) tf.dispose(modalityTensorList(out));
     }
@@ -294,8 +297,8 @@ export class TfjsEngine implements Engine {
       });
       const h = head!;
       const [image, text, logits, loss, gradData] = await Promise.all([
-        readModality(h.image, trace),
-        readModality(h.text, trace),
+        readModality(h.image, trace, 'image'),
+        readModality(h.text, trace, 'text'),
         h.logits.data(),
         h.loss.data(),
         grads ? Promise.all(grads.map((g) => g.data())) : undefined,

@@ -39,6 +39,11 @@ export interface ModalityTensors {
   embeddings: Tensor2D;
   /** [B, C] int32: the arg-max slot, -1 when a padded slot won (only when traced). */
   argmax?: Tensor;
+  /**
+   * Scalar bool: the real slots' queries and the relevance are finite. A float32 overflow would otherwise vanish
+   * (the max skips a NaN score, sparsemax zeroes a row holding +Inf), so the engine refuses it, as the wasm engine does.
+   */
+  finite: Tensor;
 }
 
 /** The scale applied to the max of the raw scores: 1 / (sqrt(d) tau). */
@@ -88,7 +93,12 @@ export function forwardModality(
     counts = tf.fill([B], C, 'int32');
   }
   const embeddingsRaw = weightedSum(tf, weights, T, Tt);
+  // Padded slots' queries are computed here (official mode multiplies their scores by 0) but never used: not checked.
+  let rowsFinite = tf.all(tf.isFinite(q), 1); // [B * L]
+  if (valid) rowsFinite = tf.logicalOr(rowsFinite, tf.equal(tf.reshape(valid, [B * L]), 0));
+  const finite = tf.logicalAnd(tf.all(rowsFinite), tf.all(tf.isFinite(relevance)));
   const out: ModalityTensors = {
+    finite,
     queries: tf.reshape(q, [B, L, d]),
     relevance,
     weights,
