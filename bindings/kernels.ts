@@ -114,7 +114,8 @@ export interface KernelExports {
  * per multiply-add instead of twice, so its results differ from the other builds' in the last bits. Runtimes:
  * Deno, Bun, Chromium, and Node with --experimental-wasm-relaxed-simd (Node 20).
  */
-export type WasmBuild = 'auto' | 'simd' | 'scalar' | 'relaxed';
+export const WASM_BUILDS = ['auto', 'simd', 'scalar', 'relaxed'] as const;
+export type WasmBuild = (typeof WASM_BUILDS)[number];
 
 /** A build that runs: what 'auto' resolves to, or the one forced. */
 export type ResolvedBuild = 'simd' | 'scalar' | 'relaxed';
@@ -170,9 +171,7 @@ export function relaxedSimdSupported(): boolean {
 
 /** Resolves 'auto' to the build this runtime can run; throws when 'simd' or 'relaxed' is forced but unsupported. */
 export function resolveBuild(build: WasmBuild): ResolvedBuild {
-  if (build !== 'auto' && build !== 'simd' && build !== 'scalar' && build !== 'relaxed') {
-    throw new Error(`build: expected 'auto', 'simd', 'scalar' or 'relaxed', found ${JSON.stringify(build)}`);
-  }
+  if (!WASM_BUILDS.includes(build)) throw new Error(`build: expected 'auto', 'simd', 'scalar' or 'relaxed', found ${JSON.stringify(build)}`);
   if (build === 'scalar') return 'scalar';
   if (build === 'relaxed') {
     if (!relaxedSimdSupported()) {

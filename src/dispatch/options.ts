@@ -2,11 +2,12 @@
  * Checks of where-to-run options (engine, build, backends, threads) at the API's edge: a wrong value is an
  * FdtValueError naming the option, the values it takes and the value found, before anything starts.
  */
+import { WASM_BUILDS } from '../../bindings/kernels.js';
 import { FdtValueError } from '../errors.js';
 import type { EngineChoice } from './policy.js';
 
 const ENGINES: readonly string[] = ['auto', 'wasm', 'tfjs'];
-const BUILDS: readonly string[] = ['auto', 'simd', 'scalar', 'relaxed'];
+const BUILDS: readonly string[] = WASM_BUILDS;
 /** More workers than this only adds start-up time and memory (each holds its own wasm instance). */
 export const MAX_THREADS = 256;
 

@@ -1,3 +1,4 @@
+import { CallQueue } from '../call-queue.js';
 import type { Tensor, Tensor2D, Tensor3D, TensorContainer } from '@tensorflow/tfjs-core';
 import { FdtEngineError, FdtShapeError, FdtValueError } from '../../errors.js';
 import { MODALITIES, type Modality } from '../../params.js';
@@ -109,11 +110,10 @@ async function readModality(m: ModalityTensors, trace: boolean, modality: Modali
  * one backend at a time) must not interleave: a call that awaits a read would otherwise resume on the backend
  * another engine switched to, with this engine's buffer limit.
  */
-const namespaceQueues = new WeakMap<object, Promise<unknown>>();
+const namespaceQueues = new WeakMap<object, CallQueue>();
 
 export class TfjsEngine implements Engine {
   readonly name = 'tfjs' as const;
-  private pending = 0;
   private readonly residents = new WeakMap<ModelState, TfResidentParams>();
   private readonly moments = new WeakMap<ModelState, Map<string, { m: Tensor; v: Tensor }>>();
 
@@ -413,8 +413,7 @@ export class TfjsEngine implements Engine {
       }
       this.moments.delete(model);
     };
-    if (this.pending === 0) free();
-    else void this.exclusive(async () => free());
+    this.namespaceQueue().whenIdle(free);
   }
 
   /** Number of tensors this engine holds for a model (resident parameters and AdamW moments). */
@@ -430,16 +429,17 @@ export class TfjsEngine implements Engine {
    */
   /** Runs a call after the calls queued before it on this tf namespace, on this engine's backend. */
   private exclusive<T>(call: () => Promise<T>): Promise<T> {
+    return this.namespaceQueue().run(async () => {
+      await this.ensureBackend();
+      return call();
+    });
+  }
+
+  private namespaceQueue(): CallQueue {
     const tf = this.loaded.tf as unknown as object;
-    this.pending++;
-    const run = (namespaceQueues.get(tf) ?? Promise.resolve())
-      .then(async () => {
-        await this.ensureBackend();
-        return call();
-      })
-      .finally(() => this.pending--);
-    namespaceQueues.set(tf, run.catch(() => undefined));
-    return run;
+    let queue = namespaceQueues.get(tf);
+    if (!queue) namespaceQueues.set(tf, (queue = new CallQueue()));
+    return queue;
   }
 
   private async ensureBackend(): Promise<void> {

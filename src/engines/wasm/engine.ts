@@ -14,10 +14,11 @@ import type { AdamWHyper, EncodeOutput, Engine, ForwardBackwardOptions, HeadBatc
 import { backwardModality, forwardModality, type ModalityForward } from './head.js';
 import { ResidentParams } from './resident.js';
 import { Scope } from './scope.js';
+import { CallQueue } from '../call-queue.js';
 
-/** The WebAssembly engine: the whole FDT head, forward and backward, on the AssemblyScript kernels. */
 const BROKEN_MOMENTS = 'wasm engine: a failed AdamW step left this model\'s optimiser moments partly updated; restore a training checkpoint (Trainer.restore) to go on training';
 
+/** The WebAssembly engine: the whole FDT head, forward and backward, on the AssemblyScript kernels. */
 export class WasmEngine implements Engine {
   readonly name = 'wasm' as const;
   private readonly residents = new WeakMap<ParamState, ResidentParams>();
@@ -29,9 +30,8 @@ export class WasmEngine implements Engine {
   /** Per model: the gradient blocks a call with keepGrads fills, and the token of the call that filled them last. */
   private readonly kept = new WeakMap<ParamState, { blocks: Map<string, number>; token: number }>();
   private static nextToken = 1;
-  /** The end of the call queue (see exclusive) and the number of calls queued or running in it. */
-  private tail: Promise<unknown> = Promise.resolve();
-  private pending = 0;
+  /** Engine calls, one after another (see exclusive). */
+  private readonly queue = new CallQueue();
 
   /** @internal Splits the heavy kernels over the worker pool (or runs them here with one thread). */
   readonly parallel: Parallel;
@@ -111,20 +111,16 @@ export class WasmEngine implements Engine {
    * queueing costs no throughput.
    */
   exclusive<T>(call: () => Promise<T>): Promise<T> {
-    this.pending++;
-    const run = this.tail
-      .then(() => {
-        clearUpperVectorState(); // 3.2 us; 11-13% on every kernel of the call after large base64 work on this thread
-        return call();
-      })
-      .catch((e: unknown) => {
+    return this.queue.run(async () => {
+      clearUpperVectorState(); // 3.2 us; 11-13% on every kernel of the call after large base64 work on this thread
+      try {
+        return await call();
+      } catch (e) {
         // The call's blocks were returned by its scope; the engine stays usable for calls that fit.
         if (e instanceof WasmMemoryFullError) throw new FdtEngineError(`wasm engine: ${e.message}; split the batch into smaller calls`);
         throw e;
-      })
-      .finally(() => this.pending--);
-    this.tail = run.catch(() => undefined);
-    return run;
+      }
+    });
   }
 
   /** Encodes one modality: embeddings, token weights and relevance. */
@@ -368,8 +364,7 @@ export class WasmEngine implements Engine {
       for (const ptr of this.kept.get(model)?.blocks.values() ?? []) this.mod.arena.free(ptr);
       this.kept.delete(model);
     };
-    if (this.pending === 0) free();
-    else void this.exclusive(async () => free());
+    this.queue.whenIdle(free);
   }
 
   /** The blocks keepGrads fills for a model: one per parameter but logit_scale_sd (allocated on first use). */
