@@ -3,6 +3,7 @@ import type { Batch } from '../fdt.js';
 import type { KeptGrads, ParamState } from '../engines/types.js';
 import type { WasmEngine } from '../engines/wasm/engine.js';
 import { formatIndex } from '../tensor.js';
+import { CallQueue } from '../engines/call-queue.js';
 import { nodeFiles, readSource } from '../io/sources.js';
 import { checkSchedule, learningRate, type Schedule } from './schedule.js';
 
@@ -61,7 +62,7 @@ export class Trainer {
   private readonly hyper: { beta1: number; beta2: number; eps: number; weightDecay: number };
   private readonly clamp: [number, number];
   private steps = 0;
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly queue = new CallQueue();
 
   constructor(
     readonly model: TrainableHead,
@@ -117,13 +118,7 @@ export class Trainer {
    */
   stepOn(batch: Batch): Promise<StepResult> {
     // Steps (and checkpoints) run one after another even when not awaited: each one's update reads the last's.
-    return this.queued(() => this.stepNow(batch));
-  }
-
-  private queued<T>(call: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(call);
-    this.tail = run.catch(() => undefined);
-    return run;
+    return this.queue.run(() => this.stepNow(batch));
   }
 
   private async stepNow(batch: Batch): Promise<StepResult> {
@@ -164,7 +159,7 @@ export class Trainer {
 
   /** The training state (parameters, AdamW moments, step, options) as checkpoint bytes. */
   checkpoint(): Promise<Uint8Array> {
-    return this.queued(async () => (await import('./checkpoint.js')).encodeCheckpoint(this));
+    return this.queue.run(async () => (await import('./checkpoint.js')).encodeCheckpoint(this));
   }
 
   /** (Node) Writes a training checkpoint atomically: a crash leaves the previous file or the new one, complete. */
