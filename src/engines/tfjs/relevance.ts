@@ -47,8 +47,9 @@ export function relevance(
   }
   const top = tf.max(masked, 1, true); // [B, 1, C]
   // Slot numbers as float32 (exact below 2^24): tf.min over int32 returns zeros on tfjs-backend-webgpu 4.22.
-  const slotIds = tf.broadcastTo(tf.reshape(tf.range(0, L, 1, 'float32'), [1, L, 1]), [B, L, C]);
-  const arg = tf.cast(tf.min(tf.where(tf.equal(masked, top), slotIds, tf.fill([B, L, C], L)), 1), 'int32'); // [B, C]
+  // tf.where broadcasts the [1, L, 1] slot numbers and the scalar L: no other [B, L, C] tensor than the selection.
+  const slotIds = tf.reshape(tf.range(0, L, 1, 'float32'), [1, L, 1]);
+  const arg = tf.cast(tf.min(tf.where(tf.equal(masked, top), slotIds, tf.scalar(L)), 1), 'int32'); // [B, C]
   const op = customOp(tf, ([qi, Ti], save) => {
     save([qi!, Ti!, arg]);
     return {
