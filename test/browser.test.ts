@@ -1,145 +1,155 @@
-// A real browser: Debian's Chromium, headless, driven by playwright-core. The library is bundled by esbuild, served
-// from 127.0.0.1, and runs a golden case plus one training step in the page and in a Web Worker, and again on 2
-// threads in a cross-origin-isolated page (the engine's Web Worker pool on a shared memory); the results must equal
-// Node's. A screenshot is kept in test-artifacts/.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+// Real browsers: Debian's Chromium and Firefox ESR, headless, driven by puppeteer-core (bench/browsers.ts). The
+// library is bundled by esbuild, served from 127.0.0.1, and runs a golden case plus one training step in the page
+// and in a Web Worker, and again on 2 threads in a cross-origin-isolated page (the engine's Web Worker pool on a
+// shared memory); the wasm engine's results must equal Node's bit for bit in both browsers (WebAssembly's float
+// arithmetic is deterministic, so V8 and SpiderMonkey must agree), and WebGPU's within the float32 tolerance.
+// A screenshot per browser is kept in test-artifacts/.
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { build } from 'esbuild';
+import type { Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GOLDEN_DIR, HAS_GOLDEN, REPO_ROOT } from './golden-io.js';
 import { runCase } from './browser/app.js';
+import { BROWSERS } from '../bench/browsers.js';
 import { expectClose } from './helpers/close.js';
+import { expectFirstSlotOnTies } from './helpers/ties.js';
+import type { TiesCheck } from './webgpu-ties-check.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const GOLDEN = path.join(GOLDEN_DIR, 'fdt_head_sparsemax_T1.json');
-const SKIP = !existsSync(CHROMIUM) ? `no browser at ${CHROMIUM} (apt-get install chromium)` : !HAS_GOLDEN ? 'no golden files' : '';
+const NO_GOLDEN = HAS_GOLDEN ? '' : 'no golden files';
+/** The keys of runCase's result that must equal Node's bit for bit. */
+const WASM_KEYS = ['loss', 'imageEmbeddings', 'textWeights', 'gradSpaceDict', 'stepLoss', 'dictionaryAfterStep'];
 
-// CI sets FDT_REQUIRE_BROWSER=1 after installing Chromium: there a missing browser is a failure, not a skip.
-it.runIf(SKIP !== '' && process.env['FDT_REQUIRE_BROWSER'] === '1')('has a browser when CI requires one', () => {
-  expect.fail(`FDT_REQUIRE_BROWSER=1 but ${SKIP}`);
-});
+// CI sets FDT_REQUIRE_BROWSER=1 after installing the browsers: there a missing one is a failure, not a skip.
+for (const b of BROWSERS) {
+  if (b.skip !== '' && process.env['FDT_REQUIRE_BROWSER'] === '1') {
+    it(`has ${b.name} when CI requires it`, () => expect.fail(`FDT_REQUIRE_BROWSER=1 but ${b.skip}`));
+  }
+}
 
-describe.skipIf(SKIP !== '')(`in Chromium (headless) ${SKIP}`, () => {
-  let server: Server;
-  let url = '';
-  beforeAll(async () => {
-    const bundle = async (entry: string) => {
-      const r = await build({
-        entryPoints: [path.join(REPO_ROOT, 'test', 'browser', entry)],
-        bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false,
-        // Node-only modules are loaded dynamically by the library and never on this path.
-        external: ['node:*'],
-      });
-      return r.outputFiles[0]!.text;
-    };
-    const files: Record<string, [string, string]> = {
-      '/': ['text/html', '<!doctype html><meta charset="utf-8"><title>running</title><h1>fdtkit</h1><p id="out">running…</p><script type="module" src="/page.js"></script>'],
-      '/page.js': ['text/javascript', await bundle('page.ts')],
-      '/worker.js': ['text/javascript', await bundle('worker.ts')],
-      '/golden.json': ['application/json', readFileSync(GOLDEN, 'utf8')],
-      // The cross-origin-isolated page: served with COOP / COEP below, so it has SharedArrayBuffer and a worker pool.
-      '/iso/': ['text/html', '<!doctype html><meta charset="utf-8"><title>running</title><h1>fdtkit, threads</h1><p id="out">running…</p><script type="module" src="/iso/page.js"></script>'],
-      '/iso/page.js': ['text/javascript', await bundle('page-threads.ts')],
-      '/iso/golden.json': ['application/json', readFileSync(GOLDEN, 'utf8')],
-    };
-    server = createServer((req, res) => {
-      const f = files[req.url ?? ''];
-      if (req.url === '/favicon.ico') return void res.writeHead(204).end();
-      if (!f) return void res.writeHead(404).end();
-      const isolation = req.url?.startsWith('/iso/') ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {};
-      res.writeHead(200, { 'content-type': f[0], ...isolation }).end(f[1]);
+let server: Server | undefined;
+let url = '';
+/** Bundles the pages and starts the server once, for whichever browser asks first. */
+async function serve(): Promise<string> {
+  if (url) return url;
+  const bundle = async (entry: string) => {
+    const r = await build({
+      entryPoints: [path.join(REPO_ROOT, 'test', 'browser', entry)],
+      bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false,
+      // Node-only modules are loaded dynamically by the library and never on this path.
+      external: ['node:*'],
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    return r.outputFiles[0]!.text;
+  };
+  const files: Record<string, [string, string]> = {
+    '/': ['text/html', '<!doctype html><meta charset="utf-8"><title>running</title><h1>fdtkit</h1><p id="out">running…</p><script type="module" src="/page.js"></script>'],
+    '/page.js': ['text/javascript', await bundle('page.ts')],
+    '/worker.js': ['text/javascript', await bundle('worker.ts')],
+    '/golden.json': ['application/json', readFileSync(GOLDEN, 'utf8')],
+    // The cross-origin-isolated page: served with COOP / COEP below, so it has SharedArrayBuffer and a worker pool.
+    '/iso/': ['text/html', '<!doctype html><meta charset="utf-8"><title>running</title><h1>fdtkit, threads</h1><p id="out">running…</p><script type="module" src="/iso/page.js"></script>'],
+    '/iso/page.js': ['text/javascript', await bundle('page-threads.ts')],
+    '/iso/golden.json': ['application/json', readFileSync(GOLDEN, 'utf8')],
+  };
+  server = createServer((req, res) => {
+    const f = files[req.url ?? ''];
+    if (req.url === '/favicon.ico') return void res.writeHead(204).end();
+    if (!f) return void res.writeHead(404).end();
+    const isolation = req.url?.startsWith('/iso/') ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {};
+    res.writeHead(200, { 'content-type': f[0], ...isolation }).end(f[1]);
   });
-  afterAll(() => new Promise<void>((r) => (server ? server.close(() => r()) : r())));
+  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  return url;
+}
+afterAll(() => new Promise<void>((r) => (server ? server.close(() => r()) : r())));
 
-  it('runs the same case on 2 threads in a cross-origin-isolated page (Web Workers on a shared memory, every pooled kernel\'s threshold at 0), equal to Node on one; a claimed relevance forward there equals one thread\'s, both threads\' claim loops run to the end', async () => {
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
-    try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      page.on('console', (m) => void (m.type() === 'error' && errors.push(`console.error: ${m.text()}`)));
-      await page.goto(`${url}iso/`);
-      await page.waitForFunction(() => document.title !== 'running', undefined, { timeout: 60_000 }).catch(async (e: Error) => {
-        throw new Error(`${e.message}; page says: ${await page.textContent('#out')}; ${errors.join(' | ')}`);
-      });
-      expect(errors).toEqual([]);
-      expect(await page.title(), await page.textContent('#out') ?? '').toBe('done');
-      const got = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as {
-        isolated: boolean; threads: Record<string, unknown>; claimed: { threads: number; equal: boolean; counter: number; expectedCounter: number };
-      };
-      expect(got.isolated).toBe(true);
-      expect(got.threads['threads']).toBe(2);
-      expect(got.claimed.threads).toBe(2);
-      expect(got.claimed.equal, 'claimed relevance forward vs one thread').toBe(true);
-      expect(got.claimed.counter).toBe(got.claimed.expectedCounter);
-      const node = await runCase(JSON.parse(readFileSync(GOLDEN, 'utf8')));
-      for (const key of ['loss', 'imageEmbeddings', 'textWeights', 'gradSpaceDict', 'stepLoss', 'dictionaryAfterStep']) {
-        // Results do not depend on the thread count: the same bits as one thread in Node.
-        expect(got.threads[key], `2 threads: ${key}`).toEqual(node[key]);
-      }
-    } finally {
-      await browser.close();
-    }
+/** Opens `address`, collects page errors and console messages, and waits for the page to set its title. */
+async function openAndWait(page: Page, address: string): Promise<{ errors: string[]; debug: string[] }> {
+  const errors: string[] = [];
+  const debug: string[] = [];
+  page.on('pageerror', (e) => errors.push(e instanceof Error ? e.message : String(e)));
+  page.on('console', (m) => (m.type() === 'error' ? errors : debug).push(`console.${m.type()}: ${m.text()}`));
+  await page.goto(address);
+  await page.waitForFunction(() => document.title !== 'running', { timeout: 60_000 }).catch(async (e: Error) => {
+    throw new Error(`${e.message}; page says: ${await page.$eval('#out', (el) => el.textContent)}; ${errors.join(' | ')}`);
   });
+  return { errors, debug };
+}
 
-  it('runs an FDT encode and a training step in the page and in a Web Worker, equal to Node', async () => {
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      // --enable-unsafe-webgpu lets the WebGPU path run where Chromium finds an adapter (software or hardware).
-      args: ['--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'],
+for (const b of BROWSERS) {
+  const skip = b.skip || NO_GOLDEN;
+  describe.skipIf(skip !== '')(`in ${b.name} (headless) ${skip}`, () => {
+    let node: Record<string, unknown>;
+    beforeAll(async () => {
+      await serve();
+      node = await runCase(JSON.parse(readFileSync(GOLDEN, 'utf8')));
     });
-    try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      const debug: string[] = [];
-      page.on('console', (m) => (m.type() === 'error' ? errors : debug).push(`console.${m.type()}: ${m.text()}`));
-      await page.goto(url);
-      await page.waitForFunction(() => document.title !== 'running', undefined, { timeout: 60_000 }).catch(async (e: Error) => {
-        throw new Error(`${e.message}; page says: ${await page.textContent('#out')}; ${errors.join(' | ')}`);
-      });
-      expect(errors).toEqual([]);
-      expect(await page.title()).toBe('done');
-      // The page is not cross-origin isolated: no SharedArrayBuffer, so one thread, said in a debug message.
-      expect(debug.some((m) => /threads asked, 1 used: this runtime has no SharedArrayBuffer/.test(m)), debug.join('\n')).toBe(true);
-      const dir = path.join(REPO_ROOT, 'test-artifacts');
-      mkdirSync(dir, { recursive: true });
-      await page.screenshot({ path: path.join(dir, 'browser.png') });
-      const got = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as Record<string, Record<string, unknown>>;
-      const node = await runCase(JSON.parse(readFileSync(GOLDEN, 'utf8')));
-      // WebGPU in Chromium: the tfjs engine when an adapter exists (Chromium's SwiftShader here; CI requires it with
-      // FDT_REQUIRE_WEBGPU=1), else the reason it was skipped. A run that fails is a failure.
-      const webgpu = got['webgpu'] as { skipped?: string; error?: string; adapter?: string; engine?: string; [key: string]: unknown };
-      expect(webgpu.error).toBeUndefined();
-      if (webgpu.skipped) {
-        if (process.env['FDT_REQUIRE_WEBGPU'] === '1') expect.fail(`FDT_REQUIRE_WEBGPU=1 but Chromium's WebGPU skipped: ${webgpu.skipped}`);
-        console.log(`Chromium WebGPU skipped: ${webgpu.skipped}`);
-      } else {
-        console.log(`Chromium WebGPU: adapter ${webgpu.adapter}, ${webgpu.engine}, loss ${webgpu['loss']}`);
-        expect(webgpu.engine).toBe('tfjs webgpu');
-        // The float32 engines' tolerance against the wasm engine's results in Node (itself checked against the goldens).
-        for (const key of ['loss', 'imageEmbeddings', 'textWeights', 'gradSpaceDict']) {
-          const want = node[key] as number[] | number;
-          expectClose(`webgpu.${key}`, ([] as number[]).concat(webgpu[key] as number[] | number), ([] as number[]).concat(want));
-        }
+
+    it('runs the same case on 2 threads in a cross-origin-isolated page (Web Workers on a shared memory, every pooled kernel\'s threshold at 0), equal to Node on one; a claimed relevance forward there equals one thread\'s, both threads\' claim loops run to the end', async () => {
+      const browser = await b.launch();
+      try {
+        const page = await browser.newPage();
+        const { errors } = await openAndWait(page, `${url}iso/`);
+        expect(errors).toEqual([]);
+        expect(await page.title(), await page.$eval('#out', (el) => el.textContent) ?? '').toBe('done');
+        const got = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as {
+          isolated: boolean; threads: Record<string, unknown>; claimed: { threads: number; equal: boolean; counter: number; expectedCounter: number };
+        };
+        expect(got.isolated).toBe(true);
+        expect(got.threads['threads']).toBe(2);
+        expect(got.claimed.threads).toBe(2);
+        expect(got.claimed.equal, 'claimed relevance forward vs one thread').toBe(true);
+        expect(got.claimed.counter).toBe(got.claimed.expectedCounter);
+        // Results do not depend on the thread count or the browser: the same bits as one thread in Node.
+        for (const key of WASM_KEYS) expect(got.threads[key], `2 threads: ${key}`).toEqual(node[key]);
+      } finally {
+        await browser.close();
       }
-      for (const where of ['page', 'worker']) {
-        const r = got[where]!;
-        expect(r['build'], where).toBe('simd');
-        for (const key of ['loss', 'imageEmbeddings', 'textWeights', 'gradSpaceDict', 'stepLoss', 'dictionaryAfterStep']) {
-          // The same wasm runs in both engines: bit-identical results.
-          expect(r[key], `${where}.${key}`).toEqual(node[key]);
+    });
+
+    it('runs an FDT encode and a training step in the page and in a Web Worker, equal to Node; WebGPU within the float32 tolerance', async () => {
+      const browser = await b.launch({ webgpu: true });
+      try {
+        const page = await browser.newPage();
+        const { errors, debug } = await openAndWait(page, url);
+        expect(errors).toEqual([]);
+        expect(await page.title()).toBe('done');
+        // The page is not cross-origin isolated: no SharedArrayBuffer, so one thread, said in a debug message.
+        expect(debug.some((m) => /threads asked, 1 used: this runtime has no SharedArrayBuffer/.test(m)), debug.join('\n')).toBe(true);
+        const dir = path.join(REPO_ROOT, 'test-artifacts');
+        mkdirSync(dir, { recursive: true });
+        await page.screenshot({ path: path.join(dir, `browser-${b.name.toLowerCase()}.png`) });
+        const got = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as Record<string, Record<string, unknown>>;
+        // WebGPU: the tfjs engine when an adapter exists (Chromium's SwiftShader, Firefox on Mesa's lavapipe here;
+        // CI requires it with FDT_REQUIRE_WEBGPU=1), else the reason it was skipped. A run that fails is a failure.
+        const webgpu = got['webgpu'] as { skipped?: string; error?: string; adapter?: string; engine?: string; [key: string]: unknown };
+        expect(webgpu.error).toBeUndefined();
+        if (webgpu.skipped) {
+          if (process.env['FDT_REQUIRE_WEBGPU'] === '1') expect.fail(`FDT_REQUIRE_WEBGPU=1 but ${b.name}'s WebGPU skipped: ${webgpu.skipped}`);
+          console.log(`${b.name} WebGPU skipped: ${webgpu.skipped}`);
+        } else {
+          console.log(`${b.name} WebGPU: adapter ${webgpu.adapter}, ${webgpu.engine}, loss ${webgpu['loss']}, ties ${JSON.stringify(webgpu['ties'])}`);
+          expect(webgpu.engine).toBe('tfjs webgpu');
+          // The float32 engines' tolerance against the wasm engine's results in Node (itself checked against the goldens).
+          for (const key of ['loss', 'imageEmbeddings', 'textWeights', 'gradSpaceDict']) {
+            const want = node[key] as number[] | number;
+            expectClose(`${b.name} webgpu.${key}`, ([] as number[]).concat(webgpu[key] as number[] | number), ([] as number[]).concat(want));
+          }
+          expectFirstSlotOnTies(webgpu['ties'] as TiesCheck, `${b.name} WebGPU`);
         }
+        for (const where of ['page', 'worker']) {
+          const r = got[where]!;
+          expect(r['build'], where).toBe('simd');
+          // The same wasm in another engine: bit-identical results.
+          for (const key of WASM_KEYS) expect(r[key], `${where}.${key}`).toEqual(node[key]);
+        }
+      } finally {
+        await browser.close();
       }
-    } finally {
-      await browser.close();
-    }
+    });
   });
-});
+}

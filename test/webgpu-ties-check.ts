@@ -1,9 +1,10 @@
-// Run inside test/webgpu-deno.ts and test/webgpu-node.ts (a WebGPU adapter present): the relevance arg-max on ties.
+// Run inside test/webgpu-deno.ts, test/webgpu-node.ts and the browser test's pages (a WebGPU adapter present): the relevance arg-max on ties.
 // tfjs-backend-webgpu reduces 32 or more slots in a tree whose ties do not keep the lower index, so the engine takes
 // the first slot that reaches the max from order-independent ops. Images with repeated patches (a plain background)
 // give exactly tied queries: here every patch of an item is one of two rows, over P = 77 patches, and the traced
 // arg-max and the patches' gradients must be the wasm engine's.
 import { FDT } from '../src/fdt.js';
+import type { TfNamespace } from '../src/engines/tfjs/load.js';
 import { Rng } from '../src/rng.js';
 
 export interface TiesCheck {
@@ -17,7 +18,8 @@ export interface TiesCheck {
   patchGradError: number;
 }
 
-export async function checkWebGpuTies(backends = ['webgpu']): Promise<TiesCheck> {
+/** `tf`: the namespace to run on (a browser bundle passes its own); by default the engine imports tfjs itself. */
+export async function checkWebGpuTies(backends = ['webgpu'], tf?: TfNamespace): Promise<TiesCheck> {
   const [B, P, Di] = [2, 77, 12];
   const rng = new Rng(3);
   const rows = [Float32Array.from({ length: Di }, () => rng.normal()), Float32Array.from({ length: Di }, () => rng.normal())];
@@ -25,7 +27,7 @@ export async function checkWebGpuTies(backends = ['webgpu']): Promise<TiesCheck>
   for (let b = 0; b < B; b++) for (let p = 0; p < P; p++) patches.set(rows[(p * 7 + b) % 3 === 0 ? 1 : 0]!, (b * P + p) * Di);
   const tokens = Float32Array.from({ length: B * 4 * 10 }, () => rng.normal());
   const batch = { patches: { data: patches, shape: [B, P, Di] }, tokens: { data: tokens, shape: [B, 4, 10] } };
-  const model = await FDT.create({ numTokens: 64, dim: 8, imageDim: Di, textDim: 10, temperature: 1, seed: 5, backends });
+  const model = await FDT.create({ numTokens: 64, dim: 8, imageDim: Di, textDim: 10, temperature: 1, seed: 5, backends, ...(tf ? { tf } : {}) });
   const wasm = await model.trace(batch, { engine: 'wasm' });
   const gpu = await model.trace(batch, { engine: 'tfjs' });
   let tiedPairs = 0;

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it, type TestContext } from 'vitest';
 import { GOLDEN_DIR, GOLDEN_SKIP_REASON, goldenHeadFiles, HAS_GOLDEN, REPO_ROOT } from './golden-io.js';
-import type { TiesCheck } from './webgpu-ties-check.js';
+import { expectFirstSlotOnTies } from './helpers/ties.js';
 import type { UploadCheck } from './webgpu-upload-check.js';
 
 const DENO = path.join(REPO_ROOT, 'node_modules', '.bin', 'deno');
@@ -24,13 +24,6 @@ function ran(r: { skipped?: string; applies?: boolean }, what: string, skip: (no
   console.log(`${what} skipped: ${r.skipped}`);
   skip(r.skipped);
   return false;
-}
-
-/** test/webgpu-ties-check.ts's report: tied slots over P = 77 give the wasm engine's (first) arg-max and gradients. */
-function expectFirstSlotOnTies(ties: TiesCheck): void {
-  expect(ties.tiedPairs, 'tied (item, token) pairs in the check').toBeGreaterThan(50);
-  expect(ties.sameArgmax).toBe(true);
-  expect(ties.patchGradError).toBeLessThanOrEqual(1e-4);
 }
 
 /** test/webgpu-upload-check.ts's report: the engine's uploads go through queue.writeBuffer, with the same results. */

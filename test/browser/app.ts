@@ -1,6 +1,7 @@
 // The browser page's code (bundled by esbuild for the browser test): runs a golden case through the FDT head and
 // one training step, in the page and in a Web Worker, and exposes the results to the test.
 import { FDT, Trainer } from '../../src/index.js';
+import { checkWebGpuTies, type TiesCheck } from '../webgpu-ties-check.js';
 
 interface Golden {
   config: { fdt_num: number; fdt_dim: number; img_token_dim: number; txt_token_dim: number; temperature: number; att_func: 'sparsemax' | 'softmax' };
@@ -41,9 +42,10 @@ export async function runCase(g: Golden, threads?: number): Promise<Record<strin
 
 /**
  * The tfjs engine on WebGPU in this browser, when it offers an adapter: a golden case through the tfjs engine on the
- * user's own tf namespace with the webgpu backend. Returns the reason when WebGPU is unavailable.
+ * user's own tf namespace with the webgpu backend, and the arg-max check on tied patches (test/webgpu-ties-check.ts).
+ * Returns the reason when WebGPU is unavailable.
  */
-export async function runWebGpu(g: Golden): Promise<{ skipped: string } | { adapter: string; engine: string; loss: number; imageEmbeddings: number[]; textWeights: number[]; gradSpaceDict: number[] }> {
+export async function runWebGpu(g: Golden): Promise<{ skipped: string } | { adapter: string; engine: string; loss: number; imageEmbeddings: number[]; textWeights: number[]; gradSpaceDict: number[]; ties: TiesCheck }> {
   const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<{ info?: { description?: string; vendor?: string } } | null> } }).gpu;
   if (!gpu) return { skipped: 'navigator.gpu is undefined in this browser (WebGPU not exposed)' };
   const adapter = await gpu.requestAdapter();
@@ -58,11 +60,12 @@ export async function runWebGpu(g: Golden): Promise<{ skipped: string } | { adap
   );
   const r = await model.gradients({ patches: g.inputs.patch_features, tokens: g.inputs.word_features, valid: g.inputs.text_valid });
   return {
-    adapter: adapter.info?.description || adapter.info?.vendor || 'unknown',
+    adapter: adapter.info?.description || adapter.info?.vendor || 'not disclosed by the browser',
     engine: model.lastEngine,
     loss: r.loss,
     imageEmbeddings: Array.from(r.image.embeddings),
     textWeights: Array.from(r.text.weights),
     gradSpaceDict: Array.from(r.grads.params['space_dict']!),
+    ties: await checkWebGpuTies(['webgpu'], tf as never),
   };
 }

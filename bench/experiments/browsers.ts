@@ -1,0 +1,70 @@
+// The kernels' one-thread speed in real browsers beside Node's, in one run (bench/experiments/kernel-speed.ts):
+// the in-L1 tile and the relevance forward at B = 1 and 8 (P = 49, d = 512, C = 16,384), per build, memory and tile
+// broadcast, in Node, then in headless Chromium and Firefox ESR (bench/browsers.ts) on a cross-origin-isolated page
+// served from 127.0.0.1. Checks that every runtime's SIMD rows compute the same bits.
+//
+//   npx tsx bench/experiments/browsers.ts [--browsers Chromium,Firefox]
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { BROWSERS } from '../browsers.js';
+import { stringArg } from './args.js';
+import { measureKernelSpeed, type KernelSpeed, type KernelSpeedRow } from './kernel-speed.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const only = stringArg('--browsers')?.split(',');
+const page = (await build({
+  stdin: {
+    contents: `import { measureKernelSpeed } from './kernel-speed.ts';
+      measureKernelSpeed().then((r) => { window.__result = r; document.title = 'done'; })
+        .catch((e) => { window.__result = { error: String(e && e.stack || e) }; document.title = 'error'; });`,
+    resolveDir: here, loader: 'ts',
+  },
+  bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, external: ['node:*'],
+})).outputFiles[0]!.text;
+const files: Record<string, [string, string]> = {
+  '/': ['text/html', '<!doctype html><meta charset="utf-8"><title>running</title><script type="module" src="/page.js"></script>'],
+  '/page.js': ['text/javascript', page],
+};
+const server = createServer((req, res) => {
+  const f = files[req.url ?? ''];
+  if (!f) return void res.writeHead(404).end();
+  // Cross-origin isolated: SharedArrayBuffer (the shared-memory rows) and the browsers' finer timers.
+  res.writeHead(200, { 'content-type': f[0], 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' }).end(f[1]);
+});
+await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+
+const line = (runtime: string, r: KernelSpeedRow) =>
+  `${runtime.padEnd(9)} ${r.build.padEnd(8)} ${r.memory.padEnd(7)} ${r.broadcast.padEnd(9)} ${r.tileBefore.toFixed(1).padStart(5)} ${r.tileAfter.toFixed(1).padStart(5)}  ` +
+  r.relevance.map((x) => `B=${x.B}: ${x.medianMs.toFixed(1).padStart(6)} ms ${x.gflops.toFixed(1).padStart(5)} (best ${x.bestGflops.toFixed(1).padStart(4)})`).join('   ') +
+  `  ${r.checksum.toString(16).padStart(8, '0')}`;
+console.log(`runtime   build    memory  broadcast  tile GFLOP/s   relevance forward: median ms, GFLOP/s (fastest call's)   checksum`);
+const results: [string, KernelSpeed][] = [];
+const node = await measureKernelSpeed((r) => console.log(line('Node', r)));
+results.push([`Node ${process.versions.node}`, node]);
+for (const b of BROWSERS.filter((x) => !only || only.includes(x.name))) {
+  if (b.skip) {
+    console.log(`${b.name}: skipped, ${b.skip}`);
+    continue;
+  }
+  const browser = await b.launch();
+  try {
+    const tab = await browser.newPage();
+    await tab.goto(url);
+    await tab.waitForFunction(() => document.title !== 'running', { timeout: 300_000 });
+    const r = (await tab.evaluate(() => (window as unknown as { __result: unknown }).__result)) as KernelSpeed | { error: string };
+    if ('error' in r) throw new Error(`${b.name}: ${r.error}`);
+    for (const row of r.rows) console.log(line(b.name, row));
+    results.push([`${b.name}: ${r.userAgent}${r.crossOriginIsolated ? '' : ' (not cross-origin isolated)'}`, r]);
+  } finally {
+    await browser.close();
+  }
+}
+server.close();
+for (const [name, r] of results) console.log(`${name}; relaxed SIMD ${r.relaxed ? 'validates' : 'does not validate'}`);
+const simd = new Set(results.flatMap(([, r]) => r.rows.filter((x) => x.build === 'simd').map((x) => x.checksum)));
+console.log(simd.size === 1 ? 'every runtime\'s SIMD rows: the same bits' : `SIMD rows DIFFER between runtimes or variants: ${[...simd].map((x) => x.toString(16)).join(', ')}`);
+process.exit(simd.size === 1 ? 0 : 1);
