@@ -1,20 +1,21 @@
 // The kernels' one-thread speed in real browsers beside Node's, in one run (bench/experiments/kernel-speed.ts):
 // the in-L1 tile and the relevance forward at B = 1 and 8 (P = 49, d = 512, C = 16,384), per build, memory and tile
-// broadcast, in Node, then in headless Chromium and Firefox ESR (bench/browsers.ts) on a cross-origin-isolated page
+// broadcast (timed interleaved within each runtime), in Node, then in headless Chromium and Firefox ESR (bench/browsers.ts) on a cross-origin-isolated page
 // served from 127.0.0.1. Checks that every runtime's SIMD rows compute the same bits.
 //
-//   npx tsx bench/experiments/browsers.ts [--browsers Chromium,Firefox]
+//   npx tsx bench/experiments/browsers.ts [--browsers Chromium,Firefox] [--repeat N]
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { BROWSERS } from '../browsers.js';
-import { stringArg } from './args.js';
-import { measureKernelSpeed, type KernelSpeed, type KernelSpeedRow } from './kernel-speed.js';
+import { numberArg, stringArg } from './args.js';
+import { measureKernelSpeed, SHAPE_BATCHES, type KernelSpeed, type KernelSpeedRow } from './kernel-speed.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const only = stringArg('--browsers')?.split(',');
+const repeat = numberArg('--repeat', 1);
 const page = (await build({
   stdin: {
     contents: `import { measureKernelSpeed } from './kernel-speed.ts';
@@ -38,33 +39,49 @@ await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
 const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
 
 const line = (runtime: string, r: KernelSpeedRow) =>
-  `${runtime.padEnd(9)} ${r.build.padEnd(8)} ${r.memory.padEnd(7)} ${r.broadcast.padEnd(9)} ${r.tileBefore.toFixed(1).padStart(5)} ${r.tileAfter.toFixed(1).padStart(5)}  ` +
+  `${runtime.padEnd(9)} ${r.build.padEnd(8)} ${r.memory.padEnd(7)} ${r.broadcast.padEnd(9)} ${r.tile.medianGflops.toFixed(1).padStart(5)} ${r.tile.bestGflops.toFixed(1).padStart(5)}  ` +
   r.relevance.map((x) => `B=${x.B}: ${x.medianMs.toFixed(1).padStart(6)} ms ${x.gflops.toFixed(1).padStart(5)} (best ${x.bestGflops.toFixed(1).padStart(4)})`).join('   ') +
   `  ${r.checksum.toString(16).padStart(8, '0')}`;
-console.log(`runtime   build    memory  broadcast  tile GFLOP/s   relevance forward: median ms, GFLOP/s (fastest call's)   checksum`);
+console.log(`runtime   build    memory  broadcast  tile: median, best GFLOP/s   relevance forward: median ms, GFLOP/s (fastest call's)   checksum`);
 const results: [string, KernelSpeed][] = [];
-const node = await measureKernelSpeed((r) => console.log(line('Node', r)));
-results.push([`Node ${process.versions.node}`, node]);
-for (const b of BROWSERS.filter((x) => !only || only.includes(x.name))) {
-  if (b.skip) {
-    console.log(`${b.name}: skipped, ${b.skip}`);
-    continue;
-  }
-  const browser = await b.launch();
-  try {
-    const tab = await browser.newPage();
-    await tab.goto(url);
-    await tab.waitForFunction(() => document.title !== 'running', { timeout: 300_000 });
-    const r = (await tab.evaluate(() => (window as unknown as { __result: unknown }).__result)) as KernelSpeed | { error: string };
-    if ('error' in r) throw new Error(`${b.name}: ${r.error}`);
-    for (const row of r.rows) console.log(line(b.name, row));
-    results.push([`${b.name}: ${r.userAgent}${r.crossOriginIsolated ? '' : ' (not cross-origin isolated)'}`, r]);
-  } finally {
-    await browser.close();
+const browsers = BROWSERS.filter((x) => !only || only.includes(x.name));
+for (const b of browsers) if (b.skip) console.log(`${b.name}: skipped, ${b.skip}`);
+/** One cycle: Node, then each browser; with --repeat N the cycles alternate the runtimes over N windows of the host. */
+for (let cycle = 0; cycle < repeat; cycle++) {
+  if (repeat > 1) console.log(`cycle ${cycle + 1} of ${repeat}`);
+  const node = await measureKernelSpeed();
+  for (const row of node.rows) console.log(line('Node', row));
+  results.push([`Node ${process.versions.node}`, node]);
+  for (const b of browsers.filter((x) => !x.skip)) {
+    const browser = await b.launch();
+    try {
+      const tab = await browser.newPage();
+      await tab.goto(url);
+      await tab.waitForFunction(() => document.title !== 'running', { timeout: 300_000 });
+      const r = (await tab.evaluate(() => (window as unknown as { __result: unknown }).__result)) as KernelSpeed | { error: string };
+      if ('error' in r) throw new Error(`${b.name}: ${r.error}`);
+      for (const row of r.rows) console.log(line(b.name, row));
+      results.push([`${b.name}: ${r.userAgent}${r.crossOriginIsolated ? '' : ' (not cross-origin isolated)'}`, r]);
+    } finally {
+      await browser.close();
+    }
   }
 }
+if (repeat > 1) {
+  // Per runtime and variant, over the cycles: the best tile sample and the fastest relevance call.
+  console.log('best over the cycles: tile GFLOP/s, relevance forward GFLOP/s of the fastest call');
+  const best = new Map<string, number[]>();
+  for (const [name, r] of results) {
+    for (const row of r.rows) {
+      const key = `${name.split(/[ :]/)[0]!.padEnd(9)} ${row.build.padEnd(8)} ${row.memory.padEnd(7)} ${row.broadcast.padEnd(9)}`;
+      const now = [row.tile.bestGflops, ...row.relevance.map((x) => x.bestGflops)];
+      best.set(key, (best.get(key) ?? now).map((v, i) => Math.max(v, now[i]!)));
+    }
+  }
+  for (const [key, v] of best) console.log(`${key} tile ${v[0]!.toFixed(1).padStart(5)}   ${v.slice(1).map((x, i) => `B=${SHAPE_BATCHES[i]}: ${x.toFixed(1).padStart(5)}`).join('   ')}`);
+}
 server.close();
-for (const [name, r] of results) console.log(`${name}; relaxed SIMD ${r.relaxed ? 'validates' : 'does not validate'}`);
+for (const [name, r] of results.slice(0, 1 + browsers.filter((x) => !x.skip).length)) console.log(`${name}; relaxed SIMD ${r.relaxed ? 'validates' : 'does not validate'}`);
 const simd = new Set(results.flatMap(([, r]) => r.rows.filter((x) => x.build === 'simd').map((x) => x.checksum)));
 console.log(simd.size === 1 ? 'every runtime\'s SIMD rows: the same bits' : `SIMD rows DIFFER between runtimes or variants: ${[...simd].map((x) => x.toString(16)).join(', ')}`);
 process.exit(simd.size === 1 ? 0 : 1);

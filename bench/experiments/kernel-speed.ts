@@ -1,8 +1,10 @@
 // The one-thread speed of the SIMD kernels in whichever runtime imports this file (Node, or a browser page bundled by
 // bench/experiments/browsers.ts): the in-L1 tile (the ceiling) and the relevance forward at the paper's image
 // shapes, for each build the runtime validates (simd; relaxed where it has relaxed SIMD), on a plain and (where
-// SharedArrayBuffer exists) a shared memory, with the tile's row values broadcast from memory and from a register
-// (tile_set_broadcast: the choice bindings/kernels.ts makes per runtime). Nothing here imports a Node module.
+// SharedArrayBuffer exists, as the engine's worker pool runs) a shared memory, with the tile's row values broadcast
+// from memory and from a register (tile_set_broadcast: bindings/kernels.ts chooses per runtime). The variants are
+// timed call by call in rounds, in an order reversed every other round, so that a slow period of a shared host falls
+// on all of them. Nothing here imports a Node module.
 import { instantiateKernels, relaxedSimdSupported, type KernelModule } from '../../bindings/kernels.js';
 import { residentTile } from '../host-speed.js';
 
@@ -10,15 +12,14 @@ export interface KernelSpeedRow {
   build: 'simd' | 'relaxed';
   memory: 'plain' | 'shared';
   broadcast: 'memory' | 'register';
-  /** In-L1 tile at K = 256: the best of 9 samples of 20,000 calls, GFLOP/s, read before and after the relevance calls. */
-  tileBefore: number;
-  tileAfter: number;
+  /** In-L1 tile at K = 256, samples of 20,000 calls: the median and the best sample, GFLOP/s. */
+  tile: { medianGflops: number; bestGflops: number };
   /**
    * Relevance forward, d = 512, C = 16,384, P = 49: the median and the fastest of its calls, in ms, and GFLOP/s of
    * each (2 B P d C / time). On a shared host the fastest call says what the code can do, the median what it did.
    */
   relevance: { B: number; calls: number; medianMs: number; minMs: number; gflops: number; bestGflops: number }[];
-  /** The scores and arg-maxima of the last call of each shape hash to the same value in every row (same bits). */
+  /** A hash of the scores and arg-maxima of every shape's last call (the same bits give the same hash). */
   checksum: number;
 }
 
@@ -30,7 +31,11 @@ export interface KernelSpeed {
 }
 
 const [D, C, P] = [512, 16384, 49];
-const SHAPES = [{ B: 1, calls: 15 }, { B: 8, calls: 5 }];
+const SHAPES = [{ B: 1, rounds: 21 }, { B: 8, rounds: 5 }];
+/** The batch sizes of the relevance rows, in order. */
+export const SHAPE_BATCHES = SHAPES.map((s) => s.B);
+const TILE_ROUNDS = 15;
+const TILE_CALLS = 20_000;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -46,71 +51,91 @@ function hash(views: ArrayBufferView[], h = 0x811c9dc5): number {
   return h;
 }
 
-function tileGflops(mod: KernelModule): number {
-  const tile = residentTile(mod, 256)!;
-  let best = 0;
-  tile.run(20_000);
-  for (let s = 0; s < 9; s++) {
-    const t0 = performance.now();
-    tile.run(20_000);
-    best = Math.max(best, (tile.flopsPerCall * 20_000) / (performance.now() - t0) / 1e6);
-  }
-  tile.release();
-  return best;
-}
-
-async function measureRow(mod: KernelModule, row: Omit<KernelSpeedRow, 'tileBefore' | 'tileAfter' | 'relevance' | 'checksum'>): Promise<KernelSpeedRow> {
-  mod.k.tile_set_broadcast(row.broadcast === 'memory' ? 1 : 0);
-  const a = mod.arena;
-  const f32 = (n: number, f: (i: number) => number) => {
-    const p = a.alloc(n * 4);
-    const v = mod.f32(p, n);
-    for (let i = 0; i < n; i++) v[i] = f(i);
-    return p;
-  };
-  const T = f32(C * D, (i) => Math.cos(i * 0.11));
-  const Tp = a.alloc((C / 16) * 16 * D * 4);
-  mod.k.f32_pack_nt(T, C, D, Tp);
-  a.free(T);
-  const tileBefore = tileGflops(mod);
-  const relevance: KernelSpeedRow['relevance'] = [];
-  let checksum = 0x811c9dc5;
-  for (const { B, calls } of SHAPES) {
-    const Q = f32(B * P * D, (i) => Math.sin(i * 0.37));
-    const [R, ARG, scratch] = [a.alloc(B * C * 4), a.alloc(B * C * 4), a.alloc(mod.k.relevance_scratch_bytes(P))];
-    const times: number[] = [];
-    mod.k.f32_relevance_fwd(Q, B, P, D, Tp, C, 0.05, 0, 0, R, ARG, scratch);
-    for (let i = 0; i < calls; i++) {
+/** Calls fns[i]() once per round each, in an order reversed every other round; returns each one's times in ms. */
+function interleaved(fns: (() => void)[], rounds: number): number[][] {
+  const times = fns.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++) {
+    const order = fns.map((_, i) => (r % 2 ? fns.length - 1 - i : i));
+    for (const i of order) {
       const t0 = performance.now();
-      mod.k.f32_relevance_fwd(Q, B, P, D, Tp, C, 0.05, 0, 0, R, ARG, scratch);
-      times.push(performance.now() - t0);
+      fns[i]!();
+      times[i]!.push(performance.now() - t0);
     }
-    checksum = hash([mod.f32(R, B * C), mod.i32(ARG, B * C)], checksum);
-    const [medianMs, minMs] = [median(times), Math.min(...times)];
-    const rate = (ms: number) => (2 * B * P * D * C) / ms / 1e6;
-    relevance.push({ B, calls, medianMs, minMs, gflops: rate(medianMs), bestGflops: rate(minMs) });
-    for (const p of [scratch, ARG, R, Q]) a.free(p);
   }
-  const tileAfter = tileGflops(mod);
-  a.free(Tp);
-  return { ...row, tileBefore, tileAfter, relevance, checksum };
+  return times;
 }
 
-/** Every row of the table, one module per build and memory (both broadcasts run on it), one after another. */
-export async function measureKernelSpeed(onRow: (row: KernelSpeedRow) => void = () => {}): Promise<KernelSpeed> {
+type Variant = Pick<KernelSpeedRow, 'build' | 'memory' | 'broadcast'>;
+
+/** One module per variant (the broadcast is a setting of the module), with the packed dictionary in its memory. */
+async function prepare(v: Variant): Promise<{ v: Variant; mod: KernelModule; Tp: number }> {
+  const mod = await instantiateKernels(v.build, v.memory === 'shared');
+  mod.k.tile_set_broadcast(v.broadcast === 'memory' ? 1 : 0);
+  const T = floats(mod, C * D, (i) => Math.cos(i * 0.11));
+  const Tp = mod.arena.alloc((C / 16) * 16 * D * 4);
+  mod.k.f32_pack_nt(T, C, D, Tp);
+  mod.arena.free(T);
+  return { v, mod, Tp };
+}
+
+function floats(mod: KernelModule, n: number, f: (i: number) => number): number {
+  const p = mod.arena.alloc(n * 4);
+  const view = mod.f32(p, n);
+  for (let i = 0; i < n; i++) view[i] = f(i);
+  return p;
+}
+
+/** Every variant the runtime runs, measured interleaved; `onProgress` hears each stage. */
+export async function measureKernelSpeed(onProgress: (what: string) => void = () => {}): Promise<KernelSpeed> {
   const g = globalThis as Record<string, unknown>;
   const relaxed = relaxedSimdSupported();
-  const rows: KernelSpeedRow[] = [];
+  const memories = typeof g['SharedArrayBuffer'] === 'function' ? (['plain', 'shared'] as const) : (['plain'] as const);
+  const variants: Variant[] = [];
   for (const build of relaxed ? (['simd', 'relaxed'] as const) : (['simd'] as const)) {
-    for (const memory of typeof g['SharedArrayBuffer'] === 'function' ? (['plain', 'shared'] as const) : (['plain'] as const)) {
-      const mod = await instantiateKernels(build, memory === 'shared');
-      for (const broadcast of ['memory', 'register'] as const) {
-        const row = await measureRow(mod, { build, memory, broadcast });
-        rows.push(row);
-        onRow(row);
-      }
-    }
+    for (const memory of memories) for (const broadcast of ['memory', 'register'] as const) variants.push({ build, memory, broadcast });
   }
+  const runs = [];
+  for (const v of variants) runs.push(await prepare(v));
+
+  onProgress('tile');
+  const tiles = runs.map(({ mod }) => residentTile(mod, 256)!);
+  for (const t of tiles) t.run(TILE_CALLS);
+  const tileTimes = interleaved(tiles.map((t) => () => t.run(TILE_CALLS)), TILE_ROUNDS);
+  const tileRate = (ms: number) => (tiles[0]!.flopsPerCall * TILE_CALLS) / ms / 1e6;
+  tiles.forEach((t) => t.release());
+
+  const relevance = runs.map(() => [] as KernelSpeedRow['relevance']);
+  const checksums = runs.map(() => 0x811c9dc5);
+  for (const { B, rounds } of SHAPES) {
+    onProgress(`relevance B=${B}`);
+    const calls = runs.map(({ mod, Tp }) => {
+      const a = mod.arena;
+      const Q = floats(mod, B * P * D, (i) => Math.sin(i * 0.37));
+      const [R, ARG, scratch] = [a.alloc(B * C * 4), a.alloc(B * C * 4), a.alloc(mod.k.relevance_scratch_bytes(P))];
+      const call = () => mod.k.f32_relevance_fwd(Q, B, P, D, Tp, C, 0.05, 0, 0, R, ARG, scratch);
+      call();
+      return { call, out: () => [mod.f32(R, B * C), mod.i32(ARG, B * C)], free: () => [scratch, ARG, R, Q].forEach((p) => a.free(p)) };
+    });
+    const times = interleaved(calls.map((c) => c.call), rounds);
+    const rate = (ms: number) => (2 * B * P * D * C) / ms / 1e6;
+    calls.forEach((c, i) => {
+      const [medianMs, minMs] = [median(times[i]!), Math.min(...times[i]!)];
+      relevance[i]!.push({ B, calls: rounds, medianMs, minMs, gflops: rate(medianMs), bestGflops: rate(minMs) });
+      checksums[i] = hash(c.out(), checksums[i]);
+      c.free();
+    });
+  }
+  for (const { mod, Tp } of runs) mod.arena.free(Tp);
   const nav = g['navigator'] as { userAgent?: string } | undefined;
-  return { userAgent: nav?.userAgent ?? 'unknown', crossOriginIsolated: g['crossOriginIsolated'] === true, relaxed, rows };
+  return {
+    userAgent: nav?.userAgent ?? 'unknown',
+    crossOriginIsolated: g['crossOriginIsolated'] === true,
+    relaxed,
+    rows: runs.map(({ v }, i) => ({
+      ...v,
+      tile: { medianGflops: tileRate(median(tileTimes[i]!)), bestGflops: tileRate(Math.min(...tileTimes[i]!)) },
+      relevance: relevance[i]!,
+      checksum: checksums[i]!,
+    })),
+  };
 }
