@@ -65,6 +65,32 @@ describe('every command: --help and argument mistakes', () => {
     expect(bench.stderr).toContain('bench: unknown suite nope; known: ');
     expect(bench.stderr).not.toMatch(/\n\s+at /);
   });
+
+  it('integer options: digits only, within their range, the range named in the error (one reader for every command)', async () => {
+    const { intOption, UsageError } = await import('../src/cli/usage.js');
+    expect(intOption('--seed', undefined)).toBeUndefined();
+    expect(intOption('--seed', '0')).toBe(0);
+    expect(intOption('--top', ' 7 ', 1)).toBe(7);
+    expect(intOption('--workers', '2', 1, 2)).toBe(2);
+    const cases: [string, number, number | undefined, RegExp][] = [
+      ['-1', 0, undefined, /--x: expected an integer >= 0, found "-1"/],
+      ['1e3', 0, undefined, /found "1e3"/],
+      ['2.5', 1, undefined, /--x: expected a positive integer, found "2.5"/],
+      ['0', 1, undefined, /--x: expected a positive integer, found "0"/],
+      ['', 1, undefined, /found ""/],
+      ['19', 20, undefined, /--x: expected an integer >= 20, found "19"/],
+      ['3', 1, 2, /--x: expected an integer from 1 to 2, found "3"/],
+      ['9007199254740993', 0, undefined, /found "9007199254740993"/],
+    ];
+    for (const [raw, min, max, message] of cases) {
+      expect(() => intOption('--x', raw, min, max), raw).toThrow(UsageError);
+      expect(() => intOption('--x', raw, min, max), raw).toThrow(message);
+    }
+    // Through a command: fdt calibrate --tokens reads it the same way and exits 2 with the usage.
+    const r = await fdt('calibrate', '--tokens', '1e3');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--tokens: expected a positive integer, found "1e3"');
+  });
 });
 
 describe.skipIf(!HAS_GOLDEN)(`fdt verify ${GOLDEN_SKIP_REASON}`, () => {

@@ -6,7 +6,7 @@ import { writeCalibration } from '../dispatch/write-thresholds.js';
 import { batchBytes } from '../engines/tfjs/footprint.js';
 import { FdtValueError } from '../errors.js';
 import { FDT, type Batch } from '../fdt.js';
-import { UsageError } from './usage.js';
+import { intOption } from './usage.js';
 import { Rng } from '../rng.js';
 
 const IMAGE_ROWS = 49;
@@ -44,8 +44,8 @@ export async function runCalibrate(args: string[]): Promise<number> {
     options: { quick: { type: 'boolean' }, backends: { type: 'string' }, tokens: { type: 'string' }, dim: { type: 'string' } },
   });
   const quick = values.quick === true;
-  const C = positiveInt('--tokens', values.tokens, quick ? 4096 : 16384);
-  const dim = positiveInt('--dim', values.dim, quick ? 256 : 512);
+  const C = intOption('--tokens', values.tokens, 1) ?? (quick ? 4096 : 16384);
+  const dim = intOption('--dim', values.dim, 1) ?? (quick ? 256 : 512);
   const backends = values.backends?.split(',');
   const d = getDispatcher({ backends });
   const caps = await d.capabilities();
@@ -138,9 +138,3 @@ async function timeMs(call: () => Promise<unknown>): Promise<number> {
   return ts.sort((a, b) => a - b)[(reps - 1) >> 1]!;
 }
 
-function positiveInt(flag: string, v: string | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`${flag}: expected a positive integer, found ${JSON.stringify(v)}`);
-  return n;
-}

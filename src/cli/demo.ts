@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { FdtValueError } from '../errors.js';
 import { checkOutDir } from './out-path.js';
-import { UsageError } from './usage.js';
+import { intOption } from './usage.js';
 
 export const DEMO_USAGE = `fdt demo [--quick] [--out DIR] [--seed S] [--workers N] [--epochs E] [--cache-dir DIR]
 
@@ -18,17 +18,6 @@ parameters (baseline.safetensors) into DIR (default fdt-out).
   --epochs E     epochs of every run (default 5; quick 8)
   --cache-dir D  feature cache (default .cache/fdtkit under the package)
 `;
-
-/** Parses a non-negative integer option. */
-export function intOption(name: string, raw: string | undefined, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (raw === undefined) return undefined;
-  const v = Number(raw);
-  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(v) || v < min || v > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
-    throw new UsageError(`${name}: expected an integer ${range}, found ${JSON.stringify(raw)}`);
-  }
-  return v;
-}
 
 /** `fdt demo`: the whole comparison with defaults; prints the summary table. */
 export async function runDemoCommand(args: string[]): Promise<number> {

@@ -5,7 +5,7 @@ import { explainImage, type ExplainSummary } from '../demo/explain.js';
 import { FdtValueError } from '../errors.js';
 import { FDT } from '../fdt.js';
 import { checkOutDir } from './out-path.js';
-import { UsageError } from './usage.js';
+import { intOption } from './usage.js';
 
 /** Where `fdt demo` writes its trained model; `fdt explain` uses it when --model is omitted. */
 export const DEFAULT_MODEL_PATH = join('fdt-out', 'fdt.safetensors');
@@ -36,13 +36,6 @@ export interface ExplainCliIo {
   stdout?: (text: string) => void;
 }
 
-function positiveInt(flag: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const v = Number(raw);
-  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(v) || v < 1) throw new UsageError(`${flag}: expected a positive integer, found ${JSON.stringify(raw)}`);
-  return v;
-}
-
 /**
  * `fdt explain IMAGE [--model M.safetensors] [--text "..."] [--top K] [--out DIR] [--size PX] [--json]`: which FDT
  * tokens an image activates, where (a heat-map PNG per token, an overview PNG) and which words of the text (default for
@@ -70,8 +63,8 @@ export async function runExplain(args: string[], io: ExplainCliIo = {}): Promise
         `found ${positionals.length} arguments${positionals.length ? ` (${positionals.map((p) => JSON.stringify(p)).join(' ')})` : ''}\n  usage: ${EXPLAIN_USAGE}`,
     );
   }
-  const topK = positiveInt('--top', values.top, 5);
-  const size = positiveInt('--size', values.size, 224);
+  const topK = intOption('--top', values.top, 1) ?? 5;
+  const size = intOption('--size', values.size, 1) ?? 224;
   let modelPath: string;
   if (values.model !== undefined) {
     modelPath = resolve(cwd, values.model);

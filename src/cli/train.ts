@@ -1,9 +1,8 @@
 import { parseArgs } from 'node:util';
 import { FdtValueError } from '../errors.js';
 import type { FDT } from '../fdt.js';
-import { intOption } from './demo.js';
 import { checkOutFile } from './out-path.js';
-import { UsageError } from './usage.js';
+import { intOption, UsageError } from './usage.js';
 
 export const TRAIN_USAGE = `fdt train [--normalizer sparsemax|softmax] [--tokens C] [--dim d] [--temperature T] [--epochs E]
           [--lr LR] [--init-scale S] [--batch B] [--seed S] [--max-concepts N] [--out MODEL.safetensors]

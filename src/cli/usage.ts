@@ -24,3 +24,17 @@ export function isArgumentError(e: unknown): e is Error {
   const code = (e as { code?: unknown } | null)?.code;
   return e instanceof Error && typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_');
 }
+
+/**
+ * Reads an integer option of a command (digits only, surrounding spaces allowed) in [min, max]; undefined when the
+ * option is absent. A UsageError names the option, the range and what was given.
+ */
+export function intOption(name: string, raw: string | undefined, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (raw === undefined) return undefined;
+  const v = Number(raw);
+  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(v) || v < min || v > max) {
+    const range = max !== Number.MAX_SAFE_INTEGER ? `an integer from ${min} to ${max}` : min === 1 ? 'a positive integer' : `an integer >= ${min}`;
+    throw new UsageError(`${name}: expected ${range}, found ${JSON.stringify(raw)}`);
+  }
+  return v;
+}

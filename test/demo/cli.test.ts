@@ -83,7 +83,7 @@ describe('fdt eval / embed / demo / train: errors', () => {
 
   it('option values out of range and unusable output paths exit 2 with the usage, before any data is loaded', async () => {
     const cases: [string[], RegExp][] = [
-      [['train', '--epochs', '0'], /fdt train: --epochs: expected an integer >= 1, found "0"/],
+      [['train', '--epochs', '0'], /fdt train: --epochs: expected a positive integer, found "0"/],
       [['train', '--max-concepts', '8'], /fdt train: --max-concepts: expected an integer >= 20, found "8"/],
       [['train', '--out', path.join(dir, 'no-such-folder', 'm.safetensors')], /fdt train: --out .*m\.safetensors: the folder .*no-such-folder does not exist/],
       [['train', '--out', dir], /fdt train: --out .*: expected a file path, found a folder/],
