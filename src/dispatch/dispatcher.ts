@@ -1,4 +1,5 @@
 import type { WasmBuild } from '../../bindings/kernels.js';
+import { PerNamespace } from '../engines/per-namespace.js';
 import { getTfjsEngine, getWasmEngine } from '../engines/registry.js';
 import type { TfjsEngine } from '../engines/tfjs/engine.js';
 import type { TfNamespace } from '../engines/tfjs/load.js';
@@ -83,15 +84,13 @@ export class Dispatcher {
   }
 }
 
-/** Per user tf namespace (null: none given), the dispatchers by build, threads and backends. */
-const dispatchers = new Map<unknown, Map<string, Dispatcher>>();
+/** Per user tf namespace (or none given), the dispatchers by build, threads and backends. */
+const dispatchers = new PerNamespace<Map<string, Dispatcher>>();
 
 /** The shared dispatcher for a configuration: one per user tf namespace, build, thread count and backend list. */
 export function getDispatcher(options: DispatcherOptions = {}): Dispatcher {
   const key = `${options.build ?? 'auto'}|${options.threads ?? ''}|${options.backends?.join(',') ?? ''}`;
-  const owner = options.tf ?? null;
-  let byKey = dispatchers.get(owner);
-  if (!byKey) dispatchers.set(owner, (byKey = new Map()));
+  const byKey = dispatchers.get(options.tf, () => new Map());
   let d = byKey.get(key);
   if (!d) byKey.set(key, (d = new Dispatcher(options)));
   return d;

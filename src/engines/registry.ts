@@ -1,13 +1,14 @@
 import type { WasmBuild } from '../../bindings/kernels.js';
 import { FdtEngineError } from '../errors.js';
+import { PerNamespace } from './per-namespace.js';
 import type { TfjsEngine, TfjsEngineOptions } from './tfjs/engine.js';
 import { WasmEngine } from './wasm/engine.js';
 
 // One memoised promise per engine configuration: concurrent first calls share the same initialisation, a failed
 // one is not cached (the next call tries again and reports its own error), and nothing happens at import time.
 const wasmEngines = new Map<string, Promise<WasmEngine>>();
-/** Per user tf namespace (null: none given), the engines by backend list. */
-const tfjsEngines = new Map<unknown, Map<string, Promise<TfjsEngine>>>();
+/** Per user tf namespace (or none given), the engines by backend list. */
+const tfjsEngines = new PerNamespace<Map<string, Promise<TfjsEngine>>>();
 
 function memo<K, T>(map: Map<K, Promise<T>>, key: K, make: () => Promise<T>): Promise<T> {
   let p = map.get(key);
@@ -41,10 +42,7 @@ export const TFJS_INSTALL_HINT =
 export function getTfjsEngine(options: TfjsEngineOptions = {}): Promise<TfjsEngine> {
   // One engine per (namespace, backend list): engines that share a namespace re-activate their own backend before
   // each call (TfjsEngine.ensureBackend), so a second list for the same namespace gets an engine of its own.
-  const owner = options.tf ?? null;
-  let engines = tfjsEngines.get(owner);
-  if (!engines) tfjsEngines.set(owner, (engines = new Map()));
-  return memo(engines, options.backends?.join(',') ?? 'default', async () => {
+  return memo(tfjsEngines.get(options.tf, () => new Map()), options.backends?.join(',') ?? 'default', async () => {
     let mod: typeof import('./tfjs/engine.js');
     try {
       // A literal specifier: bundlers include the engine's own code (small, no tfjs in it); the tfjs packages

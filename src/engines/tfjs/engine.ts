@@ -1,4 +1,5 @@
 import { CallQueue } from '../call-queue.js';
+import { PerNamespace } from '../per-namespace.js';
 import type { Tensor, Tensor2D, Tensor3D, TensorContainer } from '@tensorflow/tfjs-core';
 import { FdtEngineError, FdtShapeError, FdtValueError } from '../../errors.js';
 import { MODALITIES, type Modality } from '../../params.js';
@@ -110,7 +111,7 @@ async function readModality(m: ModalityTensors, trace: boolean, modality: Modali
  * one backend at a time) must not interleave: a call that awaits a read would otherwise resume on the backend
  * another engine switched to, with this engine's buffer limit.
  */
-const namespaceQueues = new WeakMap<object, CallQueue>();
+const namespaceQueues = new PerNamespace<CallQueue>();
 
 export class TfjsEngine implements Engine {
   readonly name = 'tfjs' as const;
@@ -436,10 +437,7 @@ export class TfjsEngine implements Engine {
   }
 
   private namespaceQueue(): CallQueue {
-    const tf = this.loaded.tf as unknown as object;
-    let queue = namespaceQueues.get(tf);
-    if (!queue) namespaceQueues.set(tf, (queue = new CallQueue()));
-    return queue;
+    return namespaceQueues.get(this.loaded.tf, () => new CallQueue());
   }
 
   private async ensureBackend(): Promise<void> {

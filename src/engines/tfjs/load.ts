@@ -24,6 +24,7 @@
  */
 import type * as tfc from '@tensorflow/tfjs-core';
 import { FdtEngineError } from '../../errors.js';
+import { PerNamespace } from '../per-namespace.js';
 
 /** The TensorFlow.js API the engine uses: `@tensorflow/tfjs-core`'s namespace (or tfjs / tfjs-node's, a superset). */
 export type TfNamespace = typeof tfc;
@@ -165,25 +166,21 @@ async function activate(tf: TfNamespace, backend: string): Promise<string | null
  * const { tf, backend } = await loader.load({ backends: ['wasm', 'cpu'] });
  */
 export class TfLoader {
-  private readonly pending = new Map<string, Promise<LoadedTf>>();
-  private pendingUser = new WeakMap<object, Map<string, Promise<LoadedTf>>>();
+  /** Per user namespace (or none given: the imported packages), the initialisations by backend list. */
+  private pending = new PerNamespace<Map<string, Promise<LoadedTf>>>();
 
   constructor(private readonly importModule: ModuleImporter = dynamicImport) {}
 
   /** A ready tfjs namespace (see the module comment for the order of candidates). Memoised per backend list. */
   load(options: LoadTfOptions = {}): Promise<LoadedTf> {
     const key = options.backends ? options.backends.join(',') : '*';
-    let memo: Map<string, Promise<LoadedTf>>;
     if (options.tf !== undefined) {
       const userTf = options.tf as unknown as object;
       if (userTf === null || (typeof userTf !== 'object' && typeof userTf !== 'function')) {
         return Promise.reject(new FdtEngineError(`tfjs engine: options.tf: expected a TensorFlow.js namespace, found ${userTf === null ? 'null' : typeof userTf}`));
       }
-      memo = this.pendingUser.get(userTf) ?? new Map();
-      this.pendingUser.set(userTf, memo);
-    } else {
-      memo = this.pending;
     }
+    const memo = this.pending.get(options.tf, () => new Map());
     let p = memo.get(key);
     if (!p) {
       p = options.tf !== undefined ? this.initUser(options.tf, options.backends) : this.initImported(options.backends);
@@ -199,8 +196,7 @@ export class TfLoader {
 
   /** Forgets every memoised initialisation (the next load starts over). */
   reset(): void {
-    this.pending.clear();
-    this.pendingUser = new WeakMap();
+    this.pending = new PerNamespace();
   }
 
   private async initUser(given: TfNamespace, backends: readonly string[] | undefined): Promise<LoadedTf> {
