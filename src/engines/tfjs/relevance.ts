@@ -41,13 +41,16 @@ export function relevance(
   let masked: Tensor3D = scores;
   if (valid) {
     const valid3 = tf.expandDims(valid, 2); // [B, L, 1]
+    // 'exclude': + 0 on real slots, + -Infinity on padded ones, from a [B, L, 1] tensor the add broadcasts. tf.where
+    // would do the same with three [B, L, C] tensors besides its output: tfjs-core 4.22 broadcasts each of its
+    // inputs with tf.broadcastTo first.
     masked = mode === 'official'
       ? tf.mul(scores, valid3)
-      : tf.where(tf.broadcastTo(tf.greater(valid3, 0), [B, L, C]), scores, tf.fill([B, L, C], -Infinity));
+      : tf.add(scores, tf.where(tf.greater(valid3, 0), tf.zerosLike(valid3), tf.fill(valid3.shape, -Infinity)));
   }
   const top = tf.max(masked, 1, true); // [B, 1, C]
   // Slot numbers as float32 (exact below 2^24): tf.min over int32 returns zeros on tfjs-backend-webgpu 4.22.
-  // tf.where broadcasts the [1, L, 1] slot numbers and the scalar L: no other [B, L, C] tensor than the selection.
+  // tf.where takes the [1, L, 1] slot numbers and the scalar L as they are, and broadcasts them to [B, L, C] itself.
   const slotIds = tf.reshape(tf.range(0, L, 1, 'float32'), [1, L, 1]);
   const arg = tf.cast(tf.min(tf.where(tf.equal(masked, top), slotIds, tf.scalar(L)), 1), 'int32'); // [B, C]
   const op = customOp(tf, ([qi, Ti], save) => {
