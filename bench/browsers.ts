@@ -1,44 +1,174 @@
-// The real browsers of the browser test and of bench/experiments/browsers.ts, from Debian's packages, each started
-// headless by puppeteer-core: Chromium (Blink and V8) over the DevTools protocol, Firefox ESR (Gecko and
-// SpiderMonkey, a second WebAssembly compiler) over WebDriver BiDi. Neither downloads anything.
-import { existsSync } from 'node:fs';
-import type { Browser } from 'puppeteer-core';
+// The real browsers of the browser test and of bench/experiments/browsers.ts, from Debian's packages, one per
+// browser engine: Chromium (Blink, V8) and Firefox ESR (Gecko, SpiderMonkey) started headless by puppeteer-core,
+// over the DevTools protocol and WebDriver BiDi; WebKitGTK's MiniBrowser (WebKit, JavaScriptCore: Safari's engines)
+// through its WebDriver server on a virtual X display (Xvfb). None downloads anything.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+/** One page in a started browser. */
+export interface BrowserPage {
+  goto(url: string): Promise<void>;
+  /** The value of a JavaScript expression in the page (JSON-serialisable). */
+  evaluate<T>(expression: string): Promise<T>;
+  /** Waits until document.title is no longer `running`, and returns it. */
+  waitForTitle(timeoutMs: number): Promise<string>;
+  screenshot(path: string): Promise<void>;
+  /** Closes the page and its browser. */
+  close(): Promise<void>;
+}
 
 export interface BrowserUnderTest {
   /** The name the test titles and messages use. */
-  name: 'Chromium' | 'Firefox';
-  /** The Debian package that installs it (named in the skip reason). */
+  name: 'Chromium' | 'Firefox' | 'WebKit';
+  /** The Debian packages that install it (named in the skip reason). */
   apt: string;
-  executable: string;
   /** Why this browser's tests are skipped, or '' when it is installed. */
   skip: string;
-  /** Starts it headless; `webgpu` asks for WebGPU where the browser keeps it behind a switch. */
-  launch(options?: { webgpu?: boolean }): Promise<Browser>;
+  /** Whether it offers WebGPU here (false: it has none to test, and the test says so). */
+  webgpu: boolean;
+  /** Starts it with one page; `webgpu` asks for WebGPU where the browser keeps it behind a switch. */
+  open(options?: { webgpu?: boolean }): Promise<BrowserPage>;
 }
 
-function browser(name: BrowserUnderTest['name'], apt: string, executable: string, launch: BrowserUnderTest['launch']): BrowserUnderTest {
-  return { name, apt, executable, skip: existsSync(executable) ? '' : `no browser at ${executable} (apt-get install ${apt})`, launch };
+function missing(apt: string, files: string[]): string {
+  const absent = files.filter((f) => !existsSync(f));
+  return absent.length ? `no ${absent.join(', ')} (apt-get install ${apt})` : '';
+}
+
+async function puppeteerPage(launch: () => Promise<import('puppeteer-core').Browser>): Promise<BrowserPage> {
+  const browser = await launch();
+  const page = await browser.newPage();
+  return {
+    goto: async (url) => void (await page.goto(url)),
+    evaluate: <T>(expression: string) => page.evaluate(expression) as Promise<T>,
+    waitForTitle: async (timeout) => {
+      await page.waitForFunction(() => document.title !== 'running', { timeout });
+      return page.title();
+    },
+    screenshot: async (path) => void (await page.screenshot({ path })),
+    close: () => browser.close(),
+  };
+}
+
+const CHROMIUM = '/usr/bin/chromium';
+const FIREFOX = '/usr/bin/firefox-esr';
+const WEBKIT_DRIVER = '/usr/bin/WebKitWebDriver';
+const MINIBROWSER = '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
+const XVFB = '/usr/bin/Xvfb';
+
+/** A TCP port nobody listens on now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+/** Starts Xvfb on the first free display and returns it with its number (Xvfb writes the number to -displayfd). */
+function startXvfb(): Promise<{ display: string; proc: ChildProcess }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(XVFB, ['-displayfd', '1', '-screen', '0', '1024x768x24', '-nolisten', 'tcp'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) resolve({ display: `:${out.trim()}`, proc });
+    });
+    proc.on('error', reject);
+    proc.on('exit', (code) => reject(new Error(`Xvfb exited (${code}) before naming its display`)));
+  });
+}
+
+/**
+ * WebKitGTK's MiniBrowser through WebKitWebDriver (WebDriver, the W3C protocol, over HTTP), on its own Xvfb display.
+ * JSC_useSharedArrayBuffer=1: WebKitGTK leaves SharedArrayBuffer off even in cross-origin-isolated pages, where
+ * Safari has it; the option gives the isolated page what Safari gives it.
+ */
+async function webkitPage(): Promise<BrowserPage> {
+  const x = await startXvfb();
+  const port = await freePort();
+  const driver = spawn(WEBKIT_DRIVER, [`--port=${port}`], {
+    stdio: 'ignore',
+    env: { ...process.env, DISPLAY: x.display, JSC_useSharedArrayBuffer: '1' },
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const stop = () => {
+    driver.kill();
+    x.proc.kill();
+  };
+  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const r = await fetch(base + path, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const json = (await r.json()) as { value: T & { error?: string; message?: string } };
+    if (!r.ok) throw new Error(`WebDriver ${method} ${path}: ${json.value?.error}: ${json.value?.message}`);
+    return json.value;
+  };
+  let session = '';
+  try {
+    for (let tries = 0; ; tries++) {
+      try {
+        const s = await call<{ sessionId: string }>('POST', '/session', {
+          capabilities: { alwaysMatch: { 'webkitgtk:browserOptions': { binary: MINIBROWSER, args: ['--automation'] } } },
+        });
+        session = s.sessionId;
+        break;
+      } catch (e) {
+        if (tries >= 50) throw e; // the driver listens within ~0.1 s; 50 tries of 100 ms
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } catch (e) {
+    stop();
+    throw e;
+  }
+  const s = `/session/${session}`;
+  const evaluate = <T>(expression: string) => call<T>('POST', `${s}/execute/sync`, { script: `return ${expression};`, args: [] });
+  return {
+    goto: async (url) => void (await call('POST', `${s}/url`, { url })),
+    evaluate,
+    waitForTitle: async (timeout) => {
+      const end = Date.now() + timeout;
+      for (;;) {
+        const title = await evaluate<string>('document.title');
+        if (title !== 'running') return title;
+        if (Date.now() > end) throw new Error(`the page's title was still 'running' after ${timeout} ms`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    },
+    screenshot: async (path) => writeFileSync(path, Buffer.from(await call<string>('GET', `${s}/screenshot`), 'base64')),
+    close: async () => {
+      await call('DELETE', s).catch(() => {});
+      stop();
+    },
+  };
 }
 
 export const BROWSERS: readonly BrowserUnderTest[] = [
-  browser('Chromium', 'chromium', '/usr/bin/chromium', async ({ webgpu = false } = {}) => {
-    const { default: puppeteer } = await import('puppeteer-core');
-    return puppeteer.launch({
+  {
+    name: 'Chromium', apt: 'chromium', skip: missing('chromium', [CHROMIUM]), webgpu: true,
+    open: ({ webgpu = false } = {}) => puppeteerPage(async () => (await import('puppeteer-core')).default.launch({
       browser: 'chrome',
-      executablePath: '/usr/bin/chromium',
+      executablePath: CHROMIUM,
       headless: true,
       // --enable-unsafe-webgpu lets the WebGPU path run where Chromium finds an adapter (SwiftShader here).
       args: ['--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...(webgpu ? ['--enable-unsafe-webgpu'] : [])],
-    });
-  }),
-  browser('Firefox', 'firefox-esr', '/usr/bin/firefox-esr', async ({ webgpu = false } = {}) => {
-    const { default: puppeteer } = await import('puppeteer-core');
-    return puppeteer.launch({
+    })),
+  },
+  {
+    name: 'Firefox', apt: 'firefox-esr mesa-vulkan-drivers', skip: missing('firefox-esr', [FIREFOX]), webgpu: true,
+    open: ({ webgpu = false } = {}) => puppeteerPage(async () => (await import('puppeteer-core')).default.launch({
       browser: 'firefox',
-      executablePath: '/usr/bin/firefox-esr',
+      executablePath: FIREFOX,
       headless: true,
       // Firefox's WebGPU runs on Vulkan (Mesa's lavapipe here, package mesa-vulkan-drivers).
       extraPrefsFirefox: webgpu ? { 'dom.webgpu.enabled': true, 'gfx.webgpu.ignore-blocklist': true } : {},
-    });
-  }),
+    })),
+  },
+  {
+    // WebKitGTK 2.50 exposes no navigator.gpu on Linux (its WebGPU is a preview feature that stays off here).
+    name: 'WebKit', apt: 'webkit2gtk-driver xvfb', skip: missing('webkit2gtk-driver xvfb', [WEBKIT_DRIVER, MINIBROWSER, XVFB]), webgpu: false,
+    open: () => webkitPage(),
+  },
 ];

@@ -1,19 +1,20 @@
-// Real browsers: Debian's Chromium and Firefox ESR, headless, driven by puppeteer-core (bench/browsers.ts). The
-// library is bundled by esbuild, served from 127.0.0.1, and runs a golden case plus one training step in the page
-// and in a Web Worker, and again on 2 threads in a cross-origin-isolated page (the engine's Web Worker pool on a
-// shared memory); the wasm engine's results must equal Node's bit for bit in both browsers (WebAssembly's float
-// arithmetic is deterministic, so V8 and SpiderMonkey must agree), and WebGPU's within the float32 tolerance.
-// A screenshot per browser is kept in test-artifacts/.
+// Real browsers, one per browser engine (bench/browsers.ts): Debian's Chromium (V8), Firefox ESR (SpiderMonkey) and
+// WebKitGTK's MiniBrowser (JavaScriptCore, Safari's engine). The library is bundled by esbuild, served from
+// 127.0.0.1, and runs a golden case plus one training step in the page and in a Web Worker, and again on 2 threads in
+// a cross-origin-isolated page (the engine's Web Worker pool on a shared memory); the wasm engine's results must
+// equal Node's bit for bit in every browser (WebAssembly's float arithmetic is deterministic), and WebGPU's, where
+// the browser has it, within the float32 tolerance. Page errors and console messages are collected by the page itself
+// (a classic script ahead of the module), the same way in every browser. A screenshot per browser is kept in
+// test-artifacts/.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { build } from 'esbuild';
-import type { Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GOLDEN_DIR, HAS_GOLDEN, REPO_ROOT } from './golden-io.js';
 import { runCase } from './browser/app.js';
-import { BROWSERS } from '../bench/browsers.js';
+import { BROWSERS, type BrowserPage } from '../bench/browsers.js';
 import { expectClose } from './helpers/close.js';
 import { expectFirstSlotOnTies } from './helpers/ties.js';
 import type { TiesCheck } from './webgpu-ties-check.js';
@@ -30,6 +31,20 @@ for (const b of BROWSERS) {
   }
 }
 
+/**
+ * Runs before the page's module: keeps the page's uncaught errors, rejections and console.error calls in
+ * window.__errors, and its console.debug messages in window.__debug.
+ */
+const CAPTURE = `<script>
+window.__errors = []; window.__debug = [];
+addEventListener('error', (e) => __errors.push(e.message));
+addEventListener('unhandledrejection', (e) => __errors.push('unhandled rejection: ' + (e.reason && e.reason.message || e.reason)));
+for (const [k, into] of [['error', __errors], ['debug', __debug]]) {
+  const original = console[k];
+  console[k] = (...a) => { into.push(a.map(String).join(' ')); original.apply(console, a); };
+}
+</script>`;
+
 let server: Server | undefined;
 let url = '';
 /** Bundles the pages and starts the server once, for whichever browser asks first. */
@@ -45,12 +60,12 @@ async function serve(): Promise<string> {
     return r.outputFiles[0]!.text;
   };
   const files: Record<string, [string, string]> = {
-    '/': ['text/html', '<!doctype html><meta charset="utf-8"><title>running</title><h1>fdtkit</h1><p id="out">running…</p><script type="module" src="/page.js"></script>'],
+    '/': ['text/html', `<!doctype html><meta charset="utf-8"><title>running</title>${CAPTURE}<h1>fdtkit</h1><p id="out">running…</p><script type="module" src="/page.js"></script>`],
     '/page.js': ['text/javascript', await bundle('page.ts')],
     '/worker.js': ['text/javascript', await bundle('worker.ts')],
     '/golden.json': ['application/json', readFileSync(GOLDEN, 'utf8')],
     // The cross-origin-isolated page: served with COOP / COEP below, so it has SharedArrayBuffer and a worker pool.
-    '/iso/': ['text/html', '<!doctype html><meta charset="utf-8"><title>running</title><h1>fdtkit, threads</h1><p id="out">running…</p><script type="module" src="/iso/page.js"></script>'],
+    '/iso/': ['text/html', `<!doctype html><meta charset="utf-8"><title>running</title>${CAPTURE}<h1>fdtkit, threads</h1><p id="out">running…</p><script type="module" src="/iso/page.js"></script>`],
     '/iso/page.js': ['text/javascript', await bundle('page-threads.ts')],
     '/iso/golden.json': ['application/json', readFileSync(GOLDEN, 'utf8')],
   };
@@ -67,22 +82,23 @@ async function serve(): Promise<string> {
 }
 afterAll(() => new Promise<void>((r) => (server ? server.close(() => r()) : r())));
 
-/** Opens `address`, collects page errors and console messages, and waits for the page to set its title. */
-async function openAndWait(page: Page, address: string): Promise<{ errors: string[]; debug: string[] }> {
-  const errors: string[] = [];
-  const debug: string[] = [];
-  page.on('pageerror', (e) => errors.push(e instanceof Error ? e.message : String(e)));
-  page.on('console', (m) => (m.type() === 'error' ? errors : debug).push(`console.${m.type()}: ${m.text()}`));
+/** Opens `address`, waits for the page to set its title, and returns what the page collected. */
+async function openAndWait(page: BrowserPage, address: string): Promise<{ title: string; out: string; errors: string[]; debug: string[] }> {
   await page.goto(address);
-  await page.waitForFunction(() => document.title !== 'running', { timeout: 60_000 }).catch(async (e: Error) => {
-    throw new Error(`${e.message}; page says: ${await page.$eval('#out', (el) => el.textContent)}; ${errors.join(' | ')}`);
+  const title = await page.waitForTitle(60_000).catch(async (e: Error) => {
+    throw new Error(`${e.message}; page says: ${await page.evaluate<string>("document.getElementById('out').textContent")}; errors: ${(await page.evaluate<string[]>('window.__errors')).join(' | ')}`);
   });
-  return { errors, debug };
+  const [out, errors, debug] = await Promise.all([
+    page.evaluate<string>("document.getElementById('out').textContent"),
+    page.evaluate<string[]>('window.__errors'),
+    page.evaluate<string[]>('window.__debug'),
+  ]);
+  return { title, out, errors, debug };
 }
 
 for (const b of BROWSERS) {
   const skip = b.skip || NO_GOLDEN;
-  describe.skipIf(skip !== '')(`in ${b.name} (headless) ${skip}`, () => {
+  describe.skipIf(skip !== '')(`in ${b.name} ${skip}`, () => {
     let node: Record<string, unknown>;
     beforeAll(async () => {
       await serve();
@@ -90,15 +106,14 @@ for (const b of BROWSERS) {
     });
 
     it('runs the same case on 2 threads in a cross-origin-isolated page (Web Workers on a shared memory, every pooled kernel\'s threshold at 0), equal to Node on one; a claimed relevance forward there equals one thread\'s, both threads\' claim loops run to the end', async () => {
-      const browser = await b.launch();
+      const page = await b.open();
       try {
-        const page = await browser.newPage();
-        const { errors } = await openAndWait(page, `${url}iso/`);
+        const { title, out, errors } = await openAndWait(page, `${url}iso/`);
         expect(errors).toEqual([]);
-        expect(await page.title(), await page.$eval('#out', (el) => el.textContent) ?? '').toBe('done');
-        const got = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as {
+        expect(title, out).toBe('done');
+        const got = await page.evaluate<{
           isolated: boolean; threads: Record<string, unknown>; claimed: { threads: number; equal: boolean; counter: number; expectedCounter: number };
-        };
+        }>('window.__result');
         expect(got.isolated).toBe(true);
         expect(got.threads['threads']).toBe(2);
         expect(got.claimed.threads).toBe(2);
@@ -107,29 +122,28 @@ for (const b of BROWSERS) {
         // Results do not depend on the thread count or the browser: the same bits as one thread in Node.
         for (const key of WASM_KEYS) expect(got.threads[key], `2 threads: ${key}`).toEqual(node[key]);
       } finally {
-        await browser.close();
+        await page.close();
       }
     });
 
     it('runs an FDT encode and a training step in the page and in a Web Worker, equal to Node; WebGPU within the float32 tolerance', async () => {
-      const browser = await b.launch({ webgpu: true });
+      const page = await b.open({ webgpu: true });
       try {
-        const page = await browser.newPage();
-        const { errors, debug } = await openAndWait(page, url);
+        const { title, out, errors, debug } = await openAndWait(page, url);
         expect(errors).toEqual([]);
-        expect(await page.title()).toBe('done');
+        expect(title, out).toBe('done');
         // The page is not cross-origin isolated: no SharedArrayBuffer, so one thread, said in a debug message.
         expect(debug.some((m) => /threads asked, 1 used: this runtime has no SharedArrayBuffer/.test(m)), debug.join('\n')).toBe(true);
         const dir = path.join(REPO_ROOT, 'test-artifacts');
         mkdirSync(dir, { recursive: true });
-        await page.screenshot({ path: path.join(dir, `browser-${b.name.toLowerCase()}.png`) });
-        const got = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as Record<string, Record<string, unknown>>;
+        await page.screenshot(path.join(dir, `browser-${b.name.toLowerCase()}.png`));
+        const got = await page.evaluate<Record<string, Record<string, unknown>>>('window.__result');
         // WebGPU: the tfjs engine when an adapter exists (Chromium's SwiftShader, Firefox on Mesa's lavapipe here;
         // CI requires it with FDT_REQUIRE_WEBGPU=1), else the reason it was skipped. A run that fails is a failure.
         const webgpu = got['webgpu'] as { skipped?: string; error?: string; adapter?: string; engine?: string; [key: string]: unknown };
         expect(webgpu.error).toBeUndefined();
         if (webgpu.skipped) {
-          if (process.env['FDT_REQUIRE_WEBGPU'] === '1') expect.fail(`FDT_REQUIRE_WEBGPU=1 but ${b.name}'s WebGPU skipped: ${webgpu.skipped}`);
+          if (process.env['FDT_REQUIRE_WEBGPU'] === '1' && b.webgpu) expect.fail(`FDT_REQUIRE_WEBGPU=1 but ${b.name}'s WebGPU skipped: ${webgpu.skipped}`);
           console.log(`${b.name} WebGPU skipped: ${webgpu.skipped}`);
         } else {
           console.log(`${b.name} WebGPU: adapter ${webgpu.adapter}, ${webgpu.engine}, loss ${webgpu['loss']}, ties ${JSON.stringify(webgpu['ties'])}`);
@@ -148,7 +162,7 @@ for (const b of BROWSERS) {
           for (const key of WASM_KEYS) expect(r[key], `${where}.${key}`).toEqual(node[key]);
         }
       } finally {
-        await browser.close();
+        await page.close();
       }
     });
   });

@@ -1,6 +1,6 @@
 // The kernels' one-thread speed in real browsers beside Node's, in one run (bench/experiments/kernel-speed.ts):
 // the in-L1 tile and the relevance forward at B = 1 and 8 (P = 49, d = 512, C = 16,384), per build, memory and tile
-// broadcast (timed interleaved within each runtime), in Node, then in headless Chromium and Firefox ESR (bench/browsers.ts) on a cross-origin-isolated page
+// broadcast (timed interleaved within each runtime), in Node, then in Chromium, Firefox ESR and WebKitGTK (bench/browsers.ts) on a cross-origin-isolated page
 // served from 127.0.0.1. Checks that every runtime's SIMD rows compute the same bits.
 //
 //   npx tsx bench/experiments/browsers.ts [--browsers Chromium,Firefox] [--repeat N]
@@ -53,17 +53,16 @@ for (let cycle = 0; cycle < repeat; cycle++) {
   for (const row of node.rows) console.log(line('Node', row));
   results.push([`Node ${process.versions.node}`, node]);
   for (const b of browsers.filter((x) => !x.skip)) {
-    const browser = await b.launch();
+    const tab = await b.open();
     try {
-      const tab = await browser.newPage();
       await tab.goto(url);
-      await tab.waitForFunction(() => document.title !== 'running', { timeout: 300_000 });
-      const r = (await tab.evaluate(() => (window as unknown as { __result: unknown }).__result)) as KernelSpeed | { error: string };
+      await tab.waitForTitle(300_000);
+      const r = await tab.evaluate<KernelSpeed | { error: string }>('window.__result');
       if ('error' in r) throw new Error(`${b.name}: ${r.error}`);
       for (const row of r.rows) console.log(line(b.name, row));
       results.push([`${b.name}: ${r.userAgent}${r.crossOriginIsolated ? '' : ' (not cross-origin isolated)'}`, r]);
     } finally {
-      await browser.close();
+      await tab.close();
     }
   }
 }
