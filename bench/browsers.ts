@@ -3,7 +3,7 @@
 // over the DevTools protocol and WebDriver BiDi; WebKitGTK's MiniBrowser (WebKit, JavaScriptCore: Safari's engines)
 // through its WebDriver server on a virtual X display (Xvfb). None downloads anything.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** One page in a started browser. */
@@ -21,9 +21,7 @@ export interface BrowserPage {
 export interface BrowserUnderTest {
   /** The name the test titles and messages use. */
   name: 'Chromium' | 'Firefox' | 'WebKit';
-  /** The Debian packages that install it (named in the skip reason). */
-  apt: string;
-  /** Why this browser's tests are skipped, or '' when it is installed. */
+  /** Why this browser's tests are skipped (naming the Debian packages to install), or '' when it is installed. */
   skip: string;
   /** Whether it offers WebGPU here (false: it has none to test, and the test says so). */
   webgpu: boolean;
@@ -31,6 +29,7 @@ export interface BrowserUnderTest {
   open(options?: { webgpu?: boolean }): Promise<BrowserPage>;
 }
 
+/** Why a browser cannot run: the files that are missing and the Debian packages that install them; '' if none. */
 function missing(apt: string, files: string[]): string {
   const absent = files.filter((f) => !existsSync(f));
   return absent.length ? `no ${absent.join(', ')} (apt-get install ${apt})` : '';
@@ -38,7 +37,10 @@ function missing(apt: string, files: string[]): string {
 
 async function puppeteerPage(launch: () => Promise<import('puppeteer-core').Browser>): Promise<BrowserPage> {
   const browser = await launch();
-  const page = await browser.newPage();
+  const page = await browser.newPage().catch(async (e: unknown) => {
+    await browser.close();
+    throw e;
+  });
   return {
     goto: async (url) => void (await page.goto(url)),
     evaluate: <T>(expression: string) => page.evaluate(expression) as Promise<T>,
@@ -54,7 +56,16 @@ async function puppeteerPage(launch: () => Promise<import('puppeteer-core').Brow
 const CHROMIUM = '/usr/bin/chromium';
 const FIREFOX = '/usr/bin/firefox-esr';
 const WEBKIT_DRIVER = '/usr/bin/WebKitWebDriver';
-const MINIBROWSER = '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
+/** WebKitGTK's MiniBrowser, in the multiarch folder of the package libwebkit2gtk-4.1-0 (x86_64-linux-gnu, ...). */
+const MINIBROWSER = (() => {
+  for (const dir of existsSync('/usr/lib') ? readdirSync('/usr/lib') : []) {
+    const f = `/usr/lib/${dir}/webkit2gtk-4.1/MiniBrowser`;
+    if (existsSync(f)) return f;
+  }
+  return '/usr/lib/<arch>/webkit2gtk-4.1/MiniBrowser';
+})();
+/** How long WebDriver calls and process starts may take before the page is given up. */
+const START_TIMEOUT_MS = 30_000;
 const XVFB = '/usr/bin/Xvfb';
 
 /** A TCP port nobody listens on now. */
@@ -72,42 +83,58 @@ function freePort(): Promise<number> {
 function startXvfb(): Promise<{ display: string; proc: ChildProcess }> {
   return new Promise((resolve, reject) => {
     const proc = spawn(XVFB, ['-displayfd', '1', '-screen', '0', '1024x768x24', '-nolisten', 'tcp'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const fail = (e: Error) => {
+      clearTimeout(timer);
+      proc.kill();
+      reject(e);
+    };
+    const timer = setTimeout(() => fail(new Error(`Xvfb named no display within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
     let out = '';
     proc.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      if (out.includes('\n')) resolve({ display: `:${out.trim()}`, proc });
+      if (!out.includes('\n')) return;
+      clearTimeout(timer);
+      resolve({ display: `:${out.trim()}`, proc });
     });
-    proc.on('error', reject);
-    proc.on('exit', (code) => reject(new Error(`Xvfb exited (${code}) before naming its display`)));
+    proc.on('error', fail);
+    proc.on('exit', (code) => fail(new Error(`Xvfb exited (${code}) before naming its display`)));
   });
 }
 
 /**
  * WebKitGTK's MiniBrowser through WebKitWebDriver (WebDriver, the W3C protocol, over HTTP), on its own Xvfb display.
  * JSC_useSharedArrayBuffer=1: WebKitGTK leaves SharedArrayBuffer off even in cross-origin-isolated pages, where
- * Safari has it; the option gives the isolated page what Safari gives it.
+ * Safari has it; the option gives the isolated page what Safari gives it (so a WebKitGTK user runs on one thread).
  */
 async function webkitPage(): Promise<BrowserPage> {
   const x = await startXvfb();
-  const port = await freePort();
-  const driver = spawn(WEBKIT_DRIVER, [`--port=${port}`], {
-    stdio: 'ignore',
-    env: { ...process.env, DISPLAY: x.display, JSC_useSharedArrayBuffer: '1' },
-  });
-  const base = `http://127.0.0.1:${port}`;
+  let driver: ChildProcess | undefined;
+  let driverError: Error | undefined;
   const stop = () => {
-    driver.kill();
+    driver?.kill();
     x.proc.kill();
   };
+  let base = '';
   const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const r = await fetch(base + path, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const r = await fetch(base + path, {
+      method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(START_TIMEOUT_MS),
+    });
     const json = (await r.json()) as { value: T & { error?: string; message?: string } };
     if (!r.ok) throw new Error(`WebDriver ${method} ${path}: ${json.value?.error}: ${json.value?.message}`);
     return json.value;
   };
   let session = '';
   try {
-    for (let tries = 0; ; tries++) {
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    const env: NodeJS.ProcessEnv = { ...process.env, DISPLAY: x.display, GDK_BACKEND: 'x11', JSC_useSharedArrayBuffer: '1' };
+    delete env['WAYLAND_DISPLAY']; // else GTK opens the window on the desktop's Wayland display, not on Xvfb
+    driver = spawn(WEBKIT_DRIVER, [`--port=${port}`], { stdio: 'ignore', env });
+    driver.on('error', (e) => (driverError = e));
+    const end = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      if (driverError) throw new Error(`WebKitWebDriver did not start: ${driverError.message}`);
       try {
         const s = await call<{ sessionId: string }>('POST', '/session', {
           capabilities: { alwaysMatch: { 'webkitgtk:browserOptions': { binary: MINIBROWSER, args: ['--automation'] } } },
@@ -115,7 +142,8 @@ async function webkitPage(): Promise<BrowserPage> {
         session = s.sessionId;
         break;
       } catch (e) {
-        if (tries >= 50) throw e; // the driver listens within ~0.1 s; 50 tries of 100 ms
+        // Only "not listening yet" (fetch's TypeError) is worth another try; an answer from the driver is final.
+        if (!(e instanceof TypeError) || Date.now() > end) throw e;
         await new Promise((r) => setTimeout(r, 100));
       }
     }
@@ -139,15 +167,20 @@ async function webkitPage(): Promise<BrowserPage> {
     },
     screenshot: async (path) => writeFileSync(path, Buffer.from(await call<string>('GET', `${s}/screenshot`), 'base64')),
     close: async () => {
-      await call('DELETE', s).catch(() => {});
-      stop();
+      try {
+        await call('DELETE', s);
+      } catch {
+        // The processes are stopped below either way.
+      } finally {
+        stop();
+      }
     },
   };
 }
 
 export const BROWSERS: readonly BrowserUnderTest[] = [
   {
-    name: 'Chromium', apt: 'chromium', skip: missing('chromium', [CHROMIUM]), webgpu: true,
+    name: 'Chromium', skip: missing('chromium', [CHROMIUM]), webgpu: true,
     open: ({ webgpu = false } = {}) => puppeteerPage(async () => (await import('puppeteer-core')).default.launch({
       browser: 'chrome',
       executablePath: CHROMIUM,
@@ -157,7 +190,7 @@ export const BROWSERS: readonly BrowserUnderTest[] = [
     })),
   },
   {
-    name: 'Firefox', apt: 'firefox-esr mesa-vulkan-drivers', skip: missing('firefox-esr', [FIREFOX]), webgpu: true,
+    name: 'Firefox', skip: missing('firefox-esr mesa-vulkan-drivers', [FIREFOX]), webgpu: true,
     open: ({ webgpu = false } = {}) => puppeteerPage(async () => (await import('puppeteer-core')).default.launch({
       browser: 'firefox',
       executablePath: FIREFOX,
@@ -168,7 +201,7 @@ export const BROWSERS: readonly BrowserUnderTest[] = [
   },
   {
     // WebKitGTK 2.50 exposes no navigator.gpu on Linux (its WebGPU is a preview feature that stays off here).
-    name: 'WebKit', apt: 'webkit2gtk-driver xvfb', skip: missing('webkit2gtk-driver xvfb', [WEBKIT_DRIVER, MINIBROWSER, XVFB]), webgpu: false,
+    name: 'WebKit', skip: missing('webkit2gtk-driver xvfb', [WEBKIT_DRIVER, MINIBROWSER, XVFB]), webgpu: false,
     open: () => webkitPage(),
   },
 ];

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GOLDEN_DIR, HAS_GOLDEN, REPO_ROOT } from './golden-io.js';
-import { runCase } from './browser/app.js';
+import { floatsOf, runCase } from './browser/app.js';
 import { BROWSERS, type BrowserPage } from '../bench/browsers.js';
 import { expectClose } from './helpers/close.js';
 import { expectFirstSlotOnTies } from './helpers/ties.js';
@@ -37,7 +37,8 @@ for (const b of BROWSERS) {
  */
 const CAPTURE = `<script>
 window.__errors = []; window.__debug = [];
-addEventListener('error', (e) => __errors.push(e.message));
+// Capture phase: a script or resource that fails to load fires an 'error' that does not bubble.
+addEventListener('error', (e) => __errors.push(e.message || 'failed to load ' + (e.target && (e.target.src || e.target.href))), true);
 addEventListener('unhandledrejection', (e) => __errors.push('unhandled rejection: ' + (e.reason && e.reason.message || e.reason)));
 for (const [k, into] of [['error', __errors], ['debug', __debug]]) {
   const original = console[k];
@@ -82,17 +83,25 @@ async function serve(): Promise<string> {
 }
 afterAll(() => new Promise<void>((r) => (server ? server.close(() => r()) : r())));
 
+let nodeResult: Promise<Record<string, unknown>> | undefined;
+/** The case in Node, once for every browser. */
+const nodeCase = () => (nodeResult ??= runCase(JSON.parse(readFileSync(GOLDEN, 'utf8'))));
+
 /** Opens `address`, waits for the page to set its title, and returns what the page collected. */
 async function openAndWait(page: BrowserPage, address: string): Promise<{ title: string; out: string; errors: string[]; debug: string[] }> {
   await page.goto(address);
   const title = await page.waitForTitle(60_000).catch(async (e: Error) => {
-    throw new Error(`${e.message}; page says: ${await page.evaluate<string>("document.getElementById('out').textContent")}; errors: ${(await page.evaluate<string[]>('window.__errors')).join(' | ')}`);
+    const said = await page.evaluate<string | null>("document.getElementById('out')?.textContent ?? null").catch(() => null);
+    const errors = await page.evaluate<string[] | null>('window.__errors ?? null').catch(() => null);
+    throw new Error(`${e.message}; page says: ${said}; errors: ${errors?.join(' | ')}`);
   });
   const [out, errors, debug] = await Promise.all([
     page.evaluate<string>("document.getElementById('out').textContent"),
-    page.evaluate<string[]>('window.__errors'),
-    page.evaluate<string[]>('window.__debug'),
+    page.evaluate<string[] | null>('window.__errors ?? null'),
+    page.evaluate<string[] | null>('window.__debug ?? null'),
   ]);
+  // The collector's arrays exist unless the page's first script did not run.
+  if (!errors || !debug) throw new Error(`${address}: the page's error collector is missing`);
   return { title, out, errors, debug };
 }
 
@@ -102,7 +111,7 @@ for (const b of BROWSERS) {
     let node: Record<string, unknown>;
     beforeAll(async () => {
       await serve();
-      node = await runCase(JSON.parse(readFileSync(GOLDEN, 'utf8')));
+      node = await nodeCase();
     });
 
     it('runs the same case on 2 threads in a cross-origin-isolated page (Web Workers on a shared memory, every pooled kernel\'s threshold at 0), equal to Node on one; a claimed relevance forward there equals one thread\'s, both threads\' claim loops run to the end', async () => {
@@ -119,7 +128,8 @@ for (const b of BROWSERS) {
         expect(got.claimed.threads).toBe(2);
         expect(got.claimed.equal, 'claimed relevance forward vs one thread').toBe(true);
         expect(got.claimed.counter).toBe(got.claimed.expectedCounter);
-        // Results do not depend on the thread count or the browser: the same bits as one thread in Node.
+        // Results do not depend on the thread count or the browser: the same bits as one thread in Node (float32
+        // arrays travel as bit patterns, so -0 and NaN count).
         for (const key of WASM_KEYS) expect(got.threads[key], `2 threads: ${key}`).toEqual(node[key]);
       } finally {
         await page.close();
@@ -151,7 +161,7 @@ for (const b of BROWSERS) {
           // The float32 engines' tolerance against the wasm engine's results in Node (itself checked against the goldens).
           for (const key of ['loss', 'imageEmbeddings', 'textWeights', 'gradSpaceDict']) {
             const want = node[key] as number[] | number;
-            expectClose(`${b.name} webgpu.${key}`, ([] as number[]).concat(webgpu[key] as number[] | number), ([] as number[]).concat(want));
+            expectClose(`${b.name} webgpu.${key}`, ([] as number[]).concat(webgpu[key] as number[] | number), typeof want === 'number' ? [want] : floatsOf(want));
           }
           expectFirstSlotOnTies(webgpu['ties'] as TiesCheck, `${b.name} WebGPU`);
         }

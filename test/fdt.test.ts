@@ -322,7 +322,7 @@ describe('bad input gets a typed error naming the argument, the expected and the
     }
   });
 
-  it('where-to-run options: engine, build, backends and threads are checked before anything starts', async () => {
+  it('where-to-run options: engine, build, backends, threads and tf are checked before anything starts', async () => {
     const bad: [object, string][] = [
       [{ engine: 'gpu' }, `engine: expected 'auto', 'wasm' or 'tfjs', found "gpu"`],
       [{ build: 'fast' }, `build: expected 'auto', 'simd', 'scalar' or 'relaxed', found "fast"`],
@@ -331,6 +331,8 @@ describe('bad input gets a typed error naming the argument, the expected and the
       [{ threads: 0 }, 'threads: expected an integer from 1 to 256, found 0'],
       [{ threads: 1.5 }, 'threads: expected an integer from 1 to 256, found 1.5'],
       [{ threads: 1e6 }, 'threads: expected an integer from 1 to 256, found 1000000'],
+      [{ tf: 'tf' }, "tf: expected a TensorFlow.js namespace (import * as tf from '@tensorflow/tfjs'), found string"],
+      [{ tf: null }, "tf: expected a TensorFlow.js namespace (import * as tf from '@tensorflow/tfjs'), found null"],
     ];
     for (const [options, message] of bad) {
       await expect(FDT.create({ numTokens: 8, dim: 2, imageDim: 2, textDim: 2, ...options }), message).rejects.toThrow(new FdtValueError(message));

@@ -1,9 +1,10 @@
 // The kernels' one-thread speed in real browsers beside Node's, in one run (bench/experiments/kernel-speed.ts):
 // the in-L1 tile and the relevance forward at B = 1 and 8 (P = 49, d = 512, C = 16,384), per build, memory and tile
-// broadcast (timed interleaved within each runtime), in Node, then in Chromium, Firefox ESR and WebKitGTK (bench/browsers.ts) on a cross-origin-isolated page
-// served from 127.0.0.1. Checks that every runtime's SIMD rows compute the same bits.
+// broadcast (timed interleaved within each runtime), in Node, then in Chromium, Firefox ESR and WebKitGTK
+// (bench/browsers.ts) on a cross-origin-isolated page served from 127.0.0.1. Checks that every runtime's SIMD rows
+// compute the same bits.
 //
-//   npx tsx bench/experiments/browsers.ts [--browsers Chromium,Firefox] [--repeat N]
+//   npx tsx bench/experiments/browsers.ts [--browsers Chromium,Firefox,WebKit] [--repeat N]
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -15,7 +16,10 @@ import { measureKernelSpeed, SHAPE_BATCHES, type KernelSpeed, type KernelSpeedRo
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const only = stringArg('--browsers')?.split(',');
+const unknown = only?.filter((n) => !BROWSERS.some((b) => b.name === n)) ?? [];
+if (unknown.length) throw new Error(`--browsers: unknown ${unknown.join(', ')}; known: ${BROWSERS.map((b) => b.name).join(', ')}`);
 const repeat = numberArg('--repeat', 1);
+if (!(Number.isInteger(repeat) && repeat >= 1)) throw new Error(`--repeat: expected an integer >= 1, found ${stringArg('--repeat')}`);
 const page = (await build({
   stdin: {
     contents: `import { measureKernelSpeed } from './kernel-speed.ts';
@@ -57,8 +61,8 @@ for (let cycle = 0; cycle < repeat; cycle++) {
     try {
       await tab.goto(url);
       await tab.waitForTitle(300_000);
-      const r = await tab.evaluate<KernelSpeed | { error: string }>('window.__result');
-      if ('error' in r) throw new Error(`${b.name}: ${r.error}`);
+      const r = await tab.evaluate<KernelSpeed | { error: string } | null>('window.__result ?? null');
+      if (!r || 'error' in r) throw new Error(`${b.name}: ${r ? r.error : 'the page left no result'}`);
       for (const row of r.rows) console.log(line(b.name, row));
       results.push([`${b.name}: ${r.userAgent}${r.crossOriginIsolated ? '' : ' (not cross-origin isolated)'}`, r]);
     } finally {

@@ -1,5 +1,5 @@
 /**
- * Checks of where-to-run options (engine, build, backends, threads) at the API's edge: a wrong value is an
+ * Checks of where-to-run options (engine, build, backends, threads, tf) at the API's edge: a wrong value is an
  * FdtValueError naming the option, the values it takes and the value found, before anything starts.
  */
 import { WASM_BUILDS } from '../../bindings/kernels.js';
@@ -18,8 +18,12 @@ export function checkEngineChoice(name: string, v: unknown): EngineChoice {
 }
 
 /** The options FDT.create, FDT.fromParams and FDT.load take on where the model runs. */
-export function checkEngineOptions(o: { engine?: unknown; build?: unknown; backends?: unknown; threads?: unknown }): void {
+export function checkEngineOptions(o: { engine?: unknown; build?: unknown; backends?: unknown; threads?: unknown; tf?: unknown }): void {
   if (o.engine !== undefined) checkEngineChoice('engine', o.engine);
+  // A namespace is an object (or a module namespace object); engines and dispatchers are kept per namespace.
+  if (o.tf !== undefined && (o.tf === null || (typeof o.tf !== 'object' && typeof o.tf !== 'function'))) {
+    throw new FdtValueError(`tf: expected a TensorFlow.js namespace (import * as tf from '@tensorflow/tfjs'), found ${o.tf === null ? 'null' : typeof o.tf}`);
+  }
   if (o.build !== undefined && (typeof o.build !== 'string' || !BUILDS.includes(o.build))) {
     throw new FdtValueError(`build: expected 'auto', 'simd', 'scalar' or 'relaxed', found ${show(o.build)}`);
   }

@@ -12,9 +12,19 @@ interface Golden {
 const flat = (x: unknown): number[] => (Array.isArray(x) ? x.flatMap(flat) : [x as number]);
 
 /**
- * What the page (and its worker) computes; the Node side computes the same and compares. `threads` starts the
- * engine's worker pool (a cross-origin-isolated page), with every pooled kernel's work threshold at 0 so that each
- * one with more than one unit of work is split over it (the golden case's relevance, C = 16, is one panel: not split).
+ * The bit patterns of float32 values: the browsers' result channels (JSON over the DevTools protocol or WebDriver)
+ * turn -0 into 0 and NaN into null, so values are compared as patterns, which they carry exactly.
+ */
+export const bitsOf = (x: Float32Array): number[] => Array.from(new Uint32Array(Float32Array.from(x).buffer));
+
+/** The float32 values of bit patterns made by bitsOf. */
+export const floatsOf = (bits: readonly number[]): number[] => Array.from(new Float32Array(Uint32Array.from(bits).buffer));
+
+/**
+ * What the page (and its worker) computes, float32 arrays as bit patterns (bitsOf); the Node side computes the same
+ * and compares. `threads` starts the engine's worker pool (a cross-origin-isolated page), with every pooled kernel's
+ * work threshold at 0 so that each one with more than one unit of work is split over it (the golden case's
+ * relevance, C = 16, is one panel: not split).
  */
 export async function runCase(g: Golden, threads?: number): Promise<Record<string, number[] | number | string>> {
   const c = g.config;
@@ -32,11 +42,11 @@ export async function runCase(g: Golden, threads?: number): Promise<Record<strin
     threads: model.threads,
     build: model.build,
     loss: r.loss,
-    imageEmbeddings: Array.from(r.image.embeddings),
-    textWeights: Array.from(r.text.weights),
-    gradSpaceDict: Array.from(r.grads.params['space_dict']!),
+    imageEmbeddings: bitsOf(r.image.embeddings),
+    textWeights: bitsOf(r.text.weights),
+    gradSpaceDict: bitsOf(r.grads.params['space_dict']!),
     stepLoss: step.loss,
-    dictionaryAfterStep: Array.from(model.getParam('space_dict')),
+    dictionaryAfterStep: bitsOf(model.getParam('space_dict')),
   };
 }
 

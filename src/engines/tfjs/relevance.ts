@@ -41,12 +41,13 @@ export function relevance(
   let masked: Tensor3D = scores;
   if (valid) {
     const valid3 = tf.expandDims(valid, 2); // [B, L, 1]
-    // 'exclude': + 0 on real slots, + -Infinity on padded ones, from a [B, L, 1] tensor the add broadcasts. tf.where
-    // would do the same with three [B, L, C] tensors besides its output: tfjs-core 4.22 broadcasts each of its
-    // inputs with tf.broadcastTo first.
+    // 'exclude': min(score, +Infinity) on real slots (the score, bit for bit, -0 included), min(score, -Infinity) =
+    // -Infinity on padded ones, from a [B, L, 1] bound the minimum broadcasts. Padded scores are finite (every input
+    // feature is checked finite, and LayerNorm bounds the queries). tf.where would need three [B, L, C] tensors
+    // besides its output: tfjs-core 4.22 broadcasts each of its inputs with tf.broadcastTo first.
     masked = mode === 'official'
       ? tf.mul(scores, valid3)
-      : tf.add(scores, tf.where(tf.greater(valid3, 0), tf.zerosLike(valid3), tf.fill(valid3.shape, -Infinity)));
+      : tf.minimum(scores, tf.where(tf.greater(valid3, 0), tf.fill(valid3.shape, Infinity), tf.fill(valid3.shape, -Infinity)));
   }
   const top = tf.max(masked, 1, true); // [B, 1, C]
   // Slot numbers as float32 (exact below 2^24): tf.min over int32 returns zeros on tfjs-backend-webgpu 4.22.

@@ -56,7 +56,7 @@ export class WasmEngine implements Engine {
       throw new FdtEngineError('wasm engine: the SIMD build was forced but this runtime does not support WebAssembly SIMD; use build "scalar" or "auto"');
     }
     if (build === 'relaxed' && !relaxedSimdSupported()) {
-      throw new FdtEngineError('wasm engine: the relaxed build was asked for but this runtime does not support WebAssembly relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd; Deno, Bun and Chromium have it); use build "simd" or "auto"');
+      throw new FdtEngineError('wasm engine: the relaxed build was asked for but this runtime does not support WebAssembly relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd; Deno, Bun, Chromium and Firefox have it; WebKitGTK 2.50 does not); use build "simd" or "auto"');
     }
     const want = threads ?? (await defaultThreads());
     if (!Number.isSafeInteger(want) || want < 1) throw new FdtEngineError(`wasm engine: threads: expected an integer >= 1, found ${threads}`);
