@@ -219,13 +219,16 @@ export function sharedMemoryIsFaster(): boolean {
 
 /**
  * Whether the SIMD tile of a module on a shared (or a plain) memory broadcasts its row values from memory, its
- * default (tile_set_broadcast, assembly/gemm.ts): everywhere but on a shared memory under Deno. There, with Deno
- * 2.9.6 (V8 15.0) on a Cascade Lake Xeon, the shipped tile ran at 12.1 GFLOP/s in L1 with the broadcast from memory
- * against 16.7 with a scalar load and a register broadcast; under Node 20 at 23.4 against 21.3, under Bun at 23.0
- * both; Node 24 and Chromium 156 were not slower with it (docs/PERFORMANCE.md, "Broadcast from memory").
+ * default (tile_set_broadcast, assembly/gemm.ts): everywhere but on a shared memory under Deno, and in SpiderMonkey
+ * (Firefox). Under Deno 2.9.6 (V8 15.0) on a Cascade Lake Xeon, the shipped tile ran at 12.1 GFLOP/s in L1 with the
+ * broadcast from memory against 16.7 with a scalar load and a register broadcast; under Node 20 at 23.4 against
+ * 21.3, under Bun at 23.0 both; Node 24 and Chromium 156 were not slower with it (docs/PERFORMANCE.md, "Broadcast
+ * from memory"). In Firefox 153 the register broadcast was the faster in three runs of
+ * bench/experiments/browsers.ts, on both memories: tile 18.7-19.0 against 17.3-17.4 GFLOP/s, the relevance forward
+ * at B = 1 17.2-17.5 against 15.8-16.1 (docs/PERFORMANCE.md, "Measured: browsers"). Both give the same bits.
  */
 export function tileBroadcastFromMemory(shared: boolean): boolean {
-  return !(shared && isDeno());
+  return !(shared && isDeno()) && !isSpiderMonkey();
 }
 
 /**
@@ -242,6 +245,11 @@ function runCalls(exports: KernelExports, calls: KernelCall[]): void {
 
 function isDeno(): boolean {
   return typeof (globalThis as Record<string, unknown>)['Deno'] === 'object';
+}
+
+/** True in SpiderMonkey (Firefox and other Gecko browsers, pages and workers alike): its non-standard InternalError. */
+function isSpiderMonkey(): boolean {
+  return typeof (globalThis as Record<string, unknown>)['InternalError'] === 'function';
 }
 
 /** The shared-memory twin of a build on a fresh shared memory, and its compiled module (for workers). */

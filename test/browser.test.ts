@@ -148,6 +148,8 @@ for (const b of BROWSERS) {
         mkdirSync(dir, { recursive: true });
         await page.screenshot(path.join(dir, `browser-${b.name.toLowerCase()}.png`));
         const got = await page.evaluate<Record<string, Record<string, unknown>>>('window.__result');
+        // The tile broadcasts its row values from a register in SpiderMonkey only, the faster there (bindings/kernels.ts).
+        expect(got['broadcastFromMemory'], 'tile broadcast from memory').toBe(b.name !== 'Firefox');
         // WebGPU: the tfjs engine when an adapter exists (Chromium's SwiftShader, Firefox on Mesa's lavapipe here;
         // CI requires it with FDT_REQUIRE_WEBGPU=1), else the reason it was skipped. A run that fails is a failure.
         const webgpu = got['webgpu'] as { skipped?: string; error?: string; adapter?: string; engine?: string; [key: string]: unknown };
