@@ -1,10 +1,11 @@
 // The kernels' one-thread speed in real browsers beside Node's, in one run (bench/experiments/kernel-speed.ts):
 // the in-L1 tile and the relevance forward at B = 1 and 8 (P = 49, d = 512, C = 16,384), per build, memory and tile
 // broadcast (timed interleaved within each runtime), in Node, then in Chromium, Firefox ESR and WebKitGTK
-// (bench/browsers.ts) on a cross-origin-isolated page served from 127.0.0.1. Checks that every runtime's SIMD rows
-// compute the same bits.
+// (bench/browsers.ts) on a cross-origin-isolated page served from 127.0.0.1; and the engine's scaling from one thread
+// to two (bench/experiments/engine-threads.ts: the worker pool, Web Workers in the browsers). Checks that every
+// runtime's SIMD rows compute the same bits, and each runtime's two-thread results one thread's.
 //
-//   npx tsx bench/experiments/browsers.ts [--browsers Chromium,Firefox,WebKit] [--repeat N]
+//   npx tsx bench/experiments/browsers.ts [--browsers Chromium,Firefox,WebKit] [--repeat N] [--suites kernels,threads]
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -12,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { BROWSERS } from '../browsers.js';
 import { numberArg, stringArg } from './args.js';
+import { measureThreadScaling, type ThreadScaling } from './engine-threads.js';
 import { measureKernelSpeed, SHAPE_BATCHES, type KernelSpeed, type KernelSpeedRow } from './kernel-speed.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -20,10 +22,23 @@ const unknown = only?.filter((n) => !BROWSERS.some((b) => b.name === n)) ?? [];
 if (unknown.length) throw new Error(`--browsers: unknown ${unknown.join(', ')}; known: ${BROWSERS.map((b) => b.name).join(', ')}`);
 const repeat = numberArg('--repeat', 1);
 if (!(Number.isInteger(repeat) && repeat >= 1)) throw new Error(`--repeat: expected an integer >= 1, found ${stringArg('--repeat')}`);
+const suites = (stringArg('--suites') ?? 'kernels,threads').split(',');
+const badSuite = suites.filter((x) => x !== 'kernels' && x !== 'threads');
+if (badSuite.length) throw new Error(`--suites: unknown ${badSuite.join(', ')}; known: kernels, threads`);
+/** What one runtime measures: the kernels' rows and the engine's thread scaling, as --suites asks. */
+interface RuntimeResult {
+  kernels?: KernelSpeed;
+  scaling?: ThreadScaling;
+}
 const page = (await build({
   stdin: {
     contents: `import { measureKernelSpeed } from './kernel-speed.ts';
-      measureKernelSpeed().then((r) => { window.__result = r; document.title = 'done'; })
+      import { measureThreadScaling } from './engine-threads.ts';
+      const suites = ${JSON.stringify(suites)};
+      (async () => ({
+        kernels: suites.includes('kernels') ? await measureKernelSpeed() : undefined,
+        scaling: suites.includes('threads') ? await measureThreadScaling() : undefined,
+      }))().then((r) => { window.__result = r; document.title = 'done'; })
         .catch((e) => { window.__result = { error: String(e && e.stack || e) }; document.title = 'error'; });`,
     resolveDir: here, loader: 'ts',
   },
@@ -46,31 +61,47 @@ const line = (runtime: string, r: KernelSpeedRow) =>
   `${runtime.padEnd(9)} ${r.build.padEnd(8)} ${r.memory.padEnd(7)} ${r.broadcast.padEnd(9)} ${r.tile.medianGflops.toFixed(1).padStart(5)} ${r.tile.bestGflops.toFixed(1).padStart(5)}  ` +
   r.relevance.map((x) => `B=${x.B}: ${x.medianMs.toFixed(1).padStart(6)} ms ${x.gflops.toFixed(1).padStart(5)} (best ${x.bestGflops.toFixed(1).padStart(4)})`).join('   ') +
   `  ${r.checksum.toString(16).padStart(8, '0')}`;
-console.log(`runtime   build    memory  broadcast  tile: median, best GFLOP/s   relevance forward: median ms, GFLOP/s (fastest call's)   checksum`);
+if (suites.includes('kernels')) console.log(`runtime   build    memory  broadcast  tile: median, best GFLOP/s   relevance forward: median ms, GFLOP/s (fastest call's)   checksum`);
 const results: [string, KernelSpeed][] = [];
 const browsers = BROWSERS.filter((x) => !only || only.includes(x.name));
 for (const b of browsers) if (b.skip) console.log(`${b.name}: skipped, ${b.skip}`);
+const scalingLine = (runtime: string, t: ThreadScaling) =>
+  `${runtime.padEnd(9)} encodeImage B=8, C=16384: 1 thread ${t.one.medianMs.toFixed(0)} ms (best ${t.one.minMs.toFixed(0)}), ` +
+  `${t.threads} threads ${t.two.medianMs.toFixed(0)} ms (best ${t.two.minMs.toFixed(0)}): ${t.speedup.toFixed(2)}x (best ${t.bestSpeedup.toFixed(2)}x), ` +
+  `${t.sameBits ? 'same bits' : 'DIFFERENT BITS'}`;
+const scalings: ThreadScaling[] = [];
+/** Prints and keeps one runtime's result. */
+const report = (runtime: string, r: RuntimeResult) => {
+  if (r.kernels) {
+    for (const row of r.kernels.rows) console.log(line(runtime, row));
+    results.push([runtime === 'Node' ? `Node ${process.versions.node}` : `${runtime}: ${r.kernels.userAgent}${r.kernels.crossOriginIsolated ? '' : ' (not cross-origin isolated)'}`, r.kernels]);
+  }
+  if (r.scaling) {
+    console.log(scalingLine(runtime, r.scaling));
+    scalings.push(r.scaling);
+  }
+};
 /** One cycle: Node, then each browser; with --repeat N the cycles alternate the runtimes over N windows of the host. */
 for (let cycle = 0; cycle < repeat; cycle++) {
   if (repeat > 1) console.log(`cycle ${cycle + 1} of ${repeat}`);
-  const node = await measureKernelSpeed();
-  for (const row of node.rows) console.log(line('Node', row));
-  results.push([`Node ${process.versions.node}`, node]);
+  report('Node', {
+    kernels: suites.includes('kernels') ? await measureKernelSpeed() : undefined,
+    scaling: suites.includes('threads') ? await measureThreadScaling() : undefined,
+  });
   for (const b of browsers.filter((x) => !x.skip)) {
     const tab = await b.open();
     try {
       await tab.goto(url);
       await tab.waitForTitle(300_000);
-      const r = await tab.evaluate<KernelSpeed | { error: string } | null>('window.__result ?? null');
+      const r = await tab.evaluate<RuntimeResult | { error: string } | null>('window.__result ?? null');
       if (!r || 'error' in r) throw new Error(`${b.name}: ${r ? r.error : 'the page left no result'}`);
-      for (const row of r.rows) console.log(line(b.name, row));
-      results.push([`${b.name}: ${r.userAgent}${r.crossOriginIsolated ? '' : ' (not cross-origin isolated)'}`, r]);
+      report(b.name, r);
     } finally {
       await tab.close();
     }
   }
 }
-if (repeat > 1) {
+if (repeat > 1 && results.length) {
   // Per runtime and variant, over the cycles: the best tile sample and the fastest relevance call.
   console.log('best over the cycles: tile GFLOP/s, relevance forward GFLOP/s of the fastest call');
   const best = new Map<string, number[]>();
@@ -86,5 +117,6 @@ if (repeat > 1) {
 server.close();
 for (const [name, r] of results.slice(0, 1 + browsers.filter((x) => !x.skip).length)) console.log(`${name}; relaxed SIMD ${r.relaxed ? 'validates' : 'does not validate'}`);
 const simd = new Set(results.flatMap(([, r]) => r.rows.filter((x) => x.build === 'simd').map((x) => x.checksum)));
-console.log(simd.size === 1 ? 'every runtime\'s SIMD rows: the same bits' : `SIMD rows DIFFER between runtimes or variants: ${[...simd].map((x) => x.toString(16)).join(', ')}`);
-process.exit(simd.size === 1 ? 0 : 1);
+const sameBits = simd.size <= 1 && scalings.every((t) => t.sameBits);
+if (results.length) console.log(simd.size === 1 ? 'every runtime\'s SIMD rows: the same bits' : `SIMD rows DIFFER between runtimes or variants: ${[...simd].map((x) => x.toString(16)).join(', ')}`);
+process.exit(sameBits ? 0 : 1);
