@@ -24,14 +24,14 @@ export const floatsOf = (bits: readonly number[]): number[] => Array.from(new Fl
  * What the page (and its worker) computes, float32 arrays as bit patterns (bitsOf); the Node side computes the same
  * and compares. `threads` starts the engine's worker pool (a cross-origin-isolated page), with every pooled kernel's
  * work threshold at 0 so that each one with more than one unit of work is split over it (the golden case's
- * relevance, C = 16, is one panel: not split).
+ * relevance, C = 16, is one panel: not split). `build: 'relaxed'` runs the opt-in FMA build.
  */
-export async function runCase(g: Golden, threads?: number): Promise<Record<string, number[] | number | string>> {
+export async function runCase(g: Golden, threads?: number, build?: 'relaxed'): Promise<Record<string, number[] | number | string>> {
   const c = g.config;
   const params = Object.fromEntries(Object.entries(g.params).map(([k, v]) => [k, flat(v)]));
   const model = await FDT.fromParams(
     { numTokens: c.fdt_num, dim: c.fdt_dim, imageDim: c.img_token_dim, textDim: c.txt_token_dim, temperature: c.temperature, normalizer: c.att_func },
-    params, threads ? { threads } : {},
+    params, { ...(threads ? { threads } : {}), ...(build ? { build } : {}) },
   );
   if (threads) model.wasm.parallel.minParallelFlops = 0;
   const batch = { patches: g.inputs.patch_features, tokens: g.inputs.word_features, valid: g.inputs.text_valid };

@@ -1,4 +1,4 @@
-import { tileBroadcastFromMemory } from '../../bindings/kernels.js';
+import { relaxedSimdSupported, tileBroadcastFromMemory } from '../../bindings/kernels.js';
 import { runCase, runWebGpu } from './app.js';
 
 const out = document.getElementById('out')!;
@@ -17,8 +17,10 @@ const out = document.getElementById('out')!;
   if (workerErrors.length) throw new Error(workerErrors.join(' | '));
   // A WebGPU run that fails is an error the test reports, not a skip: only a missing adapter skips.
   const webgpu = await runWebGpu(golden).catch((e: Error) => ({ error: `WebGPU run failed: ${e.message}` }));
+  // The opt-in relaxed build (FMA), where this browser validates relaxed SIMD.
+  const relaxed = relaxedSimdSupported() ? await runCase(golden, undefined, 'relaxed') : { skipped: 'this browser does not validate relaxed SIMD' };
   // The tile's row broadcast this runtime gets (bindings/kernels.ts: from a register in SpiderMonkey).
-  (window as unknown as { __result: unknown }).__result = { page, worker: inWorker, webgpu, broadcastFromMemory: tileBroadcastFromMemory(false) };
+  (window as unknown as { __result: unknown }).__result = { page, worker: inWorker, webgpu, relaxed, broadcastFromMemory: tileBroadcastFromMemory(false) };
   out.textContent = `FDT in the browser: wasm ${page['build']}, loss ${(page['loss'] as number).toFixed(6)} (page), ` +
     `${(inWorker['loss'] as number).toFixed(6)} (worker); step loss ${(page['stepLoss'] as number).toFixed(6)}`;
   document.title = 'done';
