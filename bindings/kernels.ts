@@ -117,6 +117,11 @@ export interface KernelExports {
 export const WASM_BUILDS = ['auto', 'simd', 'scalar', 'relaxed'] as const;
 export type WasmBuild = (typeof WASM_BUILDS)[number];
 
+/** True for one of WASM_BUILDS. */
+export function isWasmBuild(v: unknown): v is WasmBuild {
+  return (WASM_BUILDS as readonly unknown[]).includes(v);
+}
+
 /** A build that runs: what 'auto' resolves to, or the one forced. */
 export type ResolvedBuild = 'simd' | 'scalar' | 'relaxed';
 
@@ -171,7 +176,7 @@ export function relaxedSimdSupported(): boolean {
 
 /** Resolves 'auto' to the build this runtime can run; throws when 'simd' or 'relaxed' is forced but unsupported. */
 export function resolveBuild(build: WasmBuild): ResolvedBuild {
-  if (!WASM_BUILDS.includes(build)) throw new Error(`build: expected 'auto', 'simd', 'scalar' or 'relaxed', found ${JSON.stringify(build)}`);
+  if (!isWasmBuild(build)) throw new Error(`build: expected 'auto', 'simd', 'scalar' or 'relaxed', found ${JSON.stringify(build)}`);
   if (build === 'scalar') return 'scalar';
   if (build === 'relaxed') {
     if (!relaxedSimdSupported()) {

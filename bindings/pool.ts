@@ -99,17 +99,17 @@ class PoolWorker {
 
   /**
    * A worker with the module instantiated on `memory`, then `setup`'s calls run on it (tile_set_broadcast, ...). A
-   * worker that has not answered within `timeoutMs` (a runtime that cannot pass it the shared memory may never
+   * worker that has not answered within START_TIMEOUT_MS (a runtime that cannot pass it the shared memory may never
    * answer at all) is stopped and the start fails, so the engine falls back to fewer threads instead of waiting.
    */
-  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, setup: KernelCall[], timeoutMs = START_TIMEOUT_MS): Promise<PoolWorker> {
+  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, setup: KernelCall[]): Promise<PoolWorker> {
     const w = new PoolWorker(await spawn());
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await Promise.race([
         w.request({ init: { module, memory, setup } }),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`a worker did not start within ${timeoutMs / 1000} s`)), timeoutMs);
+          timer = setTimeout(() => reject(new Error(`a worker did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
         }),
       ]);
     } catch (e) {
@@ -175,15 +175,10 @@ export class WorkerPool {
    * Rejects with the first worker error after every part has settled (no kernel is left running on shared memory).
    */
   async run(parts: KernelCall[][], local: (call: KernelCall) => void): Promise<void> {
-    await this.round(
-      parts.slice(1).map((calls) => ({ calls })),
-      () => {
-        for (const c of parts[0] ?? []) local(c);
-      },
-      (msg) => {
-        for (const c of msg['calls'] as KernelCall[]) local(c);
-      },
-    );
+    const runHere = (calls: KernelCall[]) => {
+      for (const c of calls) local(c);
+    };
+    await this.round(parts.slice(1).map((calls) => ({ calls })), () => runHere(parts[0] ?? []), (msg) => runHere(msg['calls'] as KernelCall[]));
   }
 
   /**

@@ -39,7 +39,7 @@ export const DEFAULT_CONFIG: FdtConfig = {
  * 256 MiB matrix, 8x the paper's dictionary. Training keeps about five copies of each (the values, the packed or
  * transposed copy, the gradient, AdamW's two moments) in one wasm memory of at most 4 GiB.
  */
-export const MAX_MATRIX_VALUES = 2 ** 26;
+const MAX_MATRIX_VALUES = 2 ** 26;
 
 /**
  * Fills defaults and checks every field, throwing FdtValueError naming the field, the expected and the found value.

@@ -5,7 +5,7 @@ import { TfjsEngine } from '../src/engines/tfjs/engine.js';
 import { itemBytes } from '../src/engines/tfjs/footprint.js';
 import { FDT } from '../src/index.js';
 import { Rng } from '../src/rng.js';
-import { compareField } from '../src/verify/golden.js';
+import { relativeError } from '../src/verify/golden.js';
 
 const [C, L, d, width] = [16384, 77, 8, 10];
 type Limits = { maxStorageBufferBindingSize: number; maxBufferSize: number };
@@ -28,15 +28,10 @@ if (!adapter || !engine) {
   const valid = Int32Array.from({ length: B * L }, (_, i) => (i % L < 40 + (Math.floor(i / L) % 30) ? 1 : 0));
   const t = await engine.encode(model, 'text', x, B, L, valid);
   const w = await (await import('../src/engines/registry.js')).getWasmEngine().then((e) => e.encode(model, 'text', x, B, L, valid));
-  // max |a - e| / max(1, max |e|): fdt verify's measure of a field's error (Infinity on a length mismatch).
-  const worst = (a: Float32Array, e: Float32Array) => {
-    const f = compareField('', a, e, 1);
-    return f.maxAbs / (f.allowed || 1);
-  };
   console.log(JSON.stringify({
     adapter: adapter.info?.description ?? 'unknown',
     limit, B, scoresBytes: B * L * C * 4,
-    relevance: worst(t.relevance, w.relevance), embeddings: worst(t.embeddings, w.embeddings),
+    relevance: relativeError(t.relevance, w.relevance), embeddings: relativeError(t.embeddings, w.embeddings),
   }));
 }
 (globalThis as unknown as { Deno: { exit(c: number): never } }).Deno.exit(0);

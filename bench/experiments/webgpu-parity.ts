@@ -12,7 +12,7 @@ import { getWasmEngine } from '../../src/engines/registry.js';
 import type { EncodeOutput } from '../../src/engines/types.js';
 import { FDT } from '../../src/fdt.js';
 import { Rng } from '../../src/rng.js';
-import { compareField } from '../../src/verify/golden.js';
+import { relativeError } from '../../src/verify/golden.js';
 import { installNodeWebGpu } from '../webgpu-node.js';
 
 if (typeof (globalThis as { Deno?: unknown }).Deno === 'undefined') {
@@ -25,12 +25,6 @@ const D = { numTokens: 16384, dim: 512, imageDim: 768, textDim: 512, temperature
 const model = await FDT.create(D);
 console.log(`tfjs ${tfjs.backend} on ${tfjs.device?.description ?? 'an unknown device'}; largest buffer ${tfjs.maxBufferBytes} bytes`);
 
-/** max |a - e| / max(1, max |e|): `fdt verify`'s measure of a field's error (Infinity on a length mismatch). */
-function worst(a: Float32Array, e: Float32Array): number {
-  const f = compareField('', a, e, 1);
-  return f.maxAbs / (f.allowed || 1);
-}
-
 const rng = new Rng(7);
 console.log('modality  B    L   chunks   relevance  embeddings  weights    rows with another active count');
 const shapes = [['image', 1, 49, 768], ['image', 32, 49, 768], ['image', 256, 49, 768], ['text', 32, 77, 512]] as const;
@@ -41,6 +35,6 @@ for (const [modality, B, L, width] of process.argv.includes('--quick') ? [shapes
   const t: EncodeOutput = await tfjs.encode(model, modality, x, B, L, valid);
   const w: EncodeOutput = await wasm.encode(model, modality, x, B, L, valid);
   const counts = Array.from(t.activeCounts).filter((c, i) => c !== w.activeCounts[i]).length;
-  console.log(`${modality.padEnd(8)} ${String(B).padStart(3)}  ${String(L).padStart(3)}  ${String(chunks).padStart(6)}   ${worst(t.relevance, w.relevance).toExponential(2)}   ${worst(t.embeddings, w.embeddings).toExponential(2)}   ${worst(t.weights, w.weights).toExponential(2)}   ${counts} of ${B}`);
+  console.log(`${modality.padEnd(8)} ${String(B).padStart(3)}  ${String(L).padStart(3)}  ${String(chunks).padStart(6)}   ${relativeError(t.relevance, w.relevance).toExponential(2)}   ${relativeError(t.embeddings, w.embeddings).toExponential(2)}   ${relativeError(t.weights, w.weights).toExponential(2)}   ${counts} of ${B}`);
 }
 process.exit(0);

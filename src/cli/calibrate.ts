@@ -4,7 +4,6 @@ import { getDispatcher } from '../dispatch/dispatcher.js';
 import { relevanceFlops, type CostPoint, type CostSeries } from '../dispatch/policy.js';
 import { writeCalibration } from '../dispatch/write-thresholds.js';
 import { batchBytes } from '../engines/tfjs/footprint.js';
-import { FdtValueError } from '../errors.js';
 import { FDT, type Batch } from '../fdt.js';
 import { intOption } from './usage.js';
 import { Rng } from '../rng.js';

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { getDispatcher } from '../dispatch/dispatcher.js';
 import { relevanceFlops, type Work } from '../dispatch/policy.js';
 import { thresholdsPath } from '../dispatch/thresholds.js';
+import { DEFAULT_CONFIG } from '../config.js';
 import { batchBytes, itemBytes } from '../engines/tfjs/footprint.js';
 
 export const DOCTOR_USAGE = `fdt doctor [--backends a,b]
@@ -53,16 +54,16 @@ export async function runDoctor(args: string[]): Promise<number> {
     out.push(`               ${s.op === 'train' ? 'train' : `encode ${s.rows} rows`}: tfjs/wasm time ${ratios}`);
   }
   out.push(`               file: ${(await thresholdsPath()) ?? 'none (no file system)'}`);
-  out.push('', 'decisions (auto) at the paper scale d = 512, C = 16384:');
-  const paper = { numTokens: 16384, dim: 512, imageDim: 768, textDim: 512 };
+  const paper = DEFAULT_CONFIG;
+  out.push('', `decisions (auto) at the paper scale d = ${paper.dim}, C = ${paper.numTokens}:`);
   const image = itemBytes(paper.numTokens, paper.dim, 49, paper.imageDim);
   const caption = itemBytes(paper.numTokens, paper.dim, 77, paper.textDim);
   const sizes: [string, Work][] = [
-    ['encode 1 image (49 patches)', { op: 'encode', flops: relevanceFlops(1, 49, 512, 16384), rows: 49, bytes: image }],
-    ['encode 32 images', { op: 'encode', flops: relevanceFlops(32, 49, 512, 16384), rows: 49, bytes: image }],
-    ['encode 32 captions (77 slots)', { op: 'encode', flops: relevanceFlops(32, 77, 512, 16384), rows: 77, bytes: caption }],
-    ['train step, B = 32 (49 patches + 77 slots)', { op: 'train', flops: relevanceFlops(32, 126, 512, 16384), bytes: batchBytes(paper, 32, 49, 77) }],
-    ['train step, B = 256', { op: 'train', flops: relevanceFlops(256, 126, 512, 16384), bytes: batchBytes(paper, 256, 49, 77) }],
+    ['encode 1 image (49 patches)', { op: 'encode', flops: relevanceFlops(1, 49, paper.dim, paper.numTokens), rows: 49, bytes: image }],
+    ['encode 32 images', { op: 'encode', flops: relevanceFlops(32, 49, paper.dim, paper.numTokens), rows: 49, bytes: image }],
+    ['encode 32 captions (77 slots)', { op: 'encode', flops: relevanceFlops(32, 77, paper.dim, paper.numTokens), rows: 77, bytes: caption }],
+    ['train step, B = 32 (49 patches + 77 slots)', { op: 'train', flops: relevanceFlops(32, 126, paper.dim, paper.numTokens), bytes: batchBytes(paper, 32, 49, 77) }],
+    ['train step, B = 256', { op: 'train', flops: relevanceFlops(256, 126, paper.dim, paper.numTokens), bytes: batchBytes(paper, 256, 49, 77) }],
   ];
   for (const [label, work] of sizes) {
     const { flops } = work;

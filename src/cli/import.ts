@@ -3,6 +3,7 @@ import { FdtValueError } from '../errors.js';
 import { FDT } from '../fdt.js';
 import type { MaskMode, Normalizer } from '../config.js';
 import { checkOutFile } from './out-path.js';
+import { numOption } from './usage.js';
 
 export const IMPORT_USAGE = `fdt import CKPT --out MODEL.safetensors [--temperature T] [--normalizer sparsemax|softmax] [--mask-mode official|exclude]
 
@@ -35,8 +36,7 @@ export async function runImport(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new FdtValueError(`import: expected one checkpoint path, found ${positionals.length} arguments`);
   if (!values.out) throw new FdtValueError('import: --out MODEL.safetensors is required');
   checkOutFile('--out', values.out);
-  const temperature = values.temperature === undefined ? undefined : Number(values.temperature);
-  if (temperature !== undefined && !(temperature > 0)) throw new FdtValueError(`--temperature: expected a number > 0, found ${JSON.stringify(values.temperature)}`);
+  const temperature = numOption('--temperature', values.temperature);
   const model = await FDT.load(positionals[0]!, {
     temperature,
     normalizer: values.normalizer as Normalizer | undefined,

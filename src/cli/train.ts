@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { FdtValueError } from '../errors.js';
 import type { FDT } from '../fdt.js';
 import { checkOutFile } from './out-path.js';
-import { intOption, UsageError } from './usage.js';
+import { intOption, numOption } from './usage.js';
 
 export const TRAIN_USAGE = `fdt train [--normalizer sparsemax|softmax] [--tokens C] [--dim d] [--temperature T] [--epochs E]
           [--lr LR] [--init-scale S] [--batch B] [--seed S] [--max-concepts N] [--out MODEL.safetensors]
@@ -25,13 +25,6 @@ keeps the epoch with the best validation score, prints the validation figures pe
   --out FILE         the model file to write (default fdt-model.safetensors)
   --cache-dir DIR    feature cache (default .cache/fdtkit under the package)
 `;
-
-function numOption(name: string, raw: string | undefined): number | undefined {
-  if (raw === undefined) return undefined;
-  const v = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(v) || v <= 0) throw new UsageError(`${name}: expected a number > 0, found ${JSON.stringify(raw)}`);
-  return v;
-}
 
 /** `fdt train`. */
 export async function runTrain(args: string[]): Promise<number> {

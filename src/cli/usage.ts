@@ -38,3 +38,11 @@ export function intOption(name: string, raw: string | undefined, min = 0, max = 
   }
   return v;
 }
+
+/** Reads a positive number option (finite, > 0); undefined when the option is absent. */
+export function numOption(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(v) || v <= 0) throw new UsageError(`${name}: expected a number > 0, found ${JSON.stringify(raw)}`);
+  return v;
+}

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { FdtFormatError, FdtValueError } from '../errors.js';
 import { readModelBytes } from '../io/model-file.js';
-import { WASM_BUILDS, type WasmBuild } from '../../bindings/kernels.js';
+import { isWasmBuild } from '../../bindings/kernels.js';
 import { formatReport, verifyGolden } from '../verify/golden.js';
 
 export const VERIFY_USAGE = `fdt verify FILE.json [--engine wasm|tfjs] [--build simd|scalar|relaxed|auto] [--checkpoint CKPT]
@@ -33,8 +33,8 @@ export async function runVerify(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new FdtValueError(`verify: expected one FILE.json, found ${positionals.length} arguments`);
   const engine = values.engine;
   if (engine !== 'wasm' && engine !== 'tfjs') throw new FdtValueError(`--engine: expected 'wasm' or 'tfjs', found ${JSON.stringify(engine)}`);
-  const build = values.build as WasmBuild;
-  if (!WASM_BUILDS.includes(build)) {
+  const build = values.build;
+  if (!isWasmBuild(build)) {
     throw new FdtValueError(`--build: expected simd, scalar, relaxed or auto, found ${JSON.stringify(build)}`);
   }
   const file = positionals[0]!;

@@ -3,6 +3,7 @@
  * split; the same (styles, seed, fractions, maxConcepts) always give the same split, whatever the order of `styles`.
  */
 import { FdtValueError } from '../errors.js';
+import { checkSeed } from '../rng.js';
 import { listEmojiPairs, loadEmojiConcepts } from './emoji.js';
 
 export type SplitName = 'train' | 'val' | 'test';
@@ -69,10 +70,7 @@ export function commonConcepts(styles: readonly string[]): string[] {
 }
 
 function checkSplitOptions(o: SplitOptions): { seed: number; fractions: { train: number; val: number; test: number } } {
-  const seed = o.seed ?? 0;
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
-    throw new FdtValueError(`seed: expected an integer in [0, 2^32), found ${seed}`);
-  }
+  const seed = checkSeed('seed', o.seed ?? 0);
   const fractions = o.fractions ?? { train: 0.7, val: 0.1, test: 0.2 };
   const f = [fractions.train, fractions.val, fractions.test];
   if (f.some((x) => typeof x !== 'number' || !Number.isFinite(x) || x < 0) || Math.abs(f[0]! + f[1]! + f[2]! - 1) > 1e-9) {

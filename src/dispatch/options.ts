@@ -2,12 +2,12 @@
  * Checks of where-to-run options (engine, build, backends, threads, tf) at the API's edge: a wrong value is an
  * FdtValueError naming the option, the values it takes and the value found, before anything starts.
  */
-import { WASM_BUILDS } from '../../bindings/kernels.js';
+import { isWasmBuild } from '../../bindings/kernels.js';
+import { isNamespaceObject } from '../engines/per-namespace.js';
 import { FdtValueError } from '../errors.js';
 import type { EngineChoice } from './policy.js';
 
 const ENGINES: readonly string[] = ['auto', 'wasm', 'tfjs'];
-const BUILDS: readonly string[] = WASM_BUILDS;
 /** More workers than this only adds start-up time and memory (each holds its own wasm instance). */
 export const MAX_THREADS = 256;
 
@@ -21,10 +21,10 @@ export function checkEngineChoice(name: string, v: unknown): EngineChoice {
 export function checkEngineOptions(o: { engine?: unknown; build?: unknown; backends?: unknown; threads?: unknown; tf?: unknown }): void {
   if (o.engine !== undefined) checkEngineChoice('engine', o.engine);
   // A namespace is an object (or a module namespace object); engines and dispatchers are kept per namespace.
-  if (o.tf !== undefined && (o.tf === null || (typeof o.tf !== 'object' && typeof o.tf !== 'function'))) {
+  if (o.tf !== undefined && !isNamespaceObject(o.tf)) {
     throw new FdtValueError(`tf: expected a TensorFlow.js namespace (import * as tf from '@tensorflow/tfjs'), found ${o.tf === null ? 'null' : typeof o.tf}`);
   }
-  if (o.build !== undefined && (typeof o.build !== 'string' || !BUILDS.includes(o.build))) {
+  if (o.build !== undefined && !isWasmBuild(o.build)) {
     throw new FdtValueError(`build: expected 'auto', 'simd', 'scalar' or 'relaxed', found ${show(o.build)}`);
   }
   if (o.backends !== undefined && !(Array.isArray(o.backends) && o.backends.every((b) => typeof b === 'string' && b !== ''))) {

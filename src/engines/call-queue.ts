@@ -7,11 +7,6 @@ export class CallQueue {
   private tail: Promise<unknown> = Promise.resolve();
   private queued = 0;
 
-  /** Calls queued or running. */
-  get pending(): number {
-    return this.queued;
-  }
-
   /** Runs `call` after every call queued before it. */
   run<T>(call: () => Promise<T>): Promise<T> {
     this.queued++;

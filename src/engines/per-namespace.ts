@@ -14,10 +14,14 @@ export class PerNamespace<V> {
    */
   get(tf: unknown, make: () => V): V {
     if (tf === undefined) return (this.none ??= make());
-    if (tf === null || (typeof tf !== 'object' && typeof tf !== 'function')) throw new TypeError(`tf: expected a namespace object, found ${tf === null ? 'null' : typeof tf}`);
-    const key = tf as object;
-    let v = this.byNamespace.get(key);
-    if (v === undefined) this.byNamespace.set(key, (v = make()));
+    if (!isNamespaceObject(tf)) throw new TypeError(`tf: expected a namespace object, found ${tf === null ? 'null' : typeof tf}`);
+    let v = this.byNamespace.get(tf);
+    if (v === undefined) this.byNamespace.set(tf, (v = make()));
     return v;
   }
+}
+
+/** True for what can be a tf namespace: an object (a module namespace is one) or a function; not null. */
+export function isNamespaceObject(v: unknown): v is object {
+  return v !== null && (typeof v === 'object' || typeof v === 'function');
 }

@@ -139,24 +139,49 @@ export async function verifyGolden(
 }
 
 /**
+ * The largest error of `a` against `e` (same length): max |a - e| and where, the largest relative error, and the
+ * scale max(1, max |e| over finite e). Equal values (the same infinity, or NaN on both sides) are no error; a NaN
+ * on one side only is an infinite one.
+ */
+export function maxError(a: ArrayLike<number>, e: ArrayLike<number>): { maxAbs: number; at: number; maxRel: number; scale: number } {
+  let maxAbs = 0;
+  let at = -1;
+  let maxRel = 0;
+  let scale = 1;
+  for (let i = 0; i < e.length; i++) {
+    const x = a[i]!;
+    const y = e[i]!;
+    const diff = Object.is(x, y) || x === y ? 0 : Math.abs(x - y);
+    const err = Number.isNaN(diff) ? Infinity : diff;
+    if (err > maxAbs) {
+      maxAbs = err;
+      at = i;
+    }
+    maxRel = Math.max(maxRel, err / Math.max(Math.abs(y), 1e-30));
+    if (Number.isFinite(y)) scale = Math.max(scale, Math.abs(y));
+  }
+  return { maxAbs, at, maxRel, scale };
+}
+
+/**
  * One field against its expected values: max |a - e|, the largest relative error, and whether max |a - e| is within
- * rtol * max(1, max |e|) (`fdt verify`'s rule). maxAbs / allowed with rtol = 1 is the error as a share of the scale.
+ * rtol * max(1, max |e|) (`fdt verify`'s rule; maxError's treatment of non-finite values). maxAbs / allowed with
+ * rtol = 1 is the error as a share of the scale.
  */
 export function compareField(field: string, a: ArrayLike<number>, e: ArrayLike<number>, rtol: number): FieldReport {
   if (a.length !== e.length) {
     return { field, maxAbs: Infinity, maxRel: Infinity, allowed: 0, ok: false, skipped: `size mismatch: ${a.length} vs expected ${e.length}` };
   }
-  let maxAbs = 0;
-  let maxRel = 0;
-  let scale = 1;
-  for (let i = 0; i < e.length; i++) {
-    const err = Math.abs(a[i]! - e[i]!);
-    maxAbs = Math.max(maxAbs, Number.isNaN(err) ? Infinity : err);
-    maxRel = Math.max(maxRel, err / Math.max(Math.abs(e[i]!), 1e-30));
-    scale = Math.max(scale, Math.abs(e[i]!));
-  }
+  const { maxAbs, maxRel, scale } = maxError(a, e);
   const allowed = rtol * scale;
   return { field, maxAbs, maxRel, allowed, ok: maxAbs <= allowed };
+}
+
+/** max |a - e| / max(1, max |e|): `fdt verify`'s measure of a field's error as a share of its scale (Infinity on a length mismatch). */
+export function relativeError(a: ArrayLike<number>, e: ArrayLike<number>): number {
+  if (a.length !== e.length) return Infinity;
+  const { maxAbs, scale } = maxError(a, e);
+  return maxAbs / scale;
 }
 
 function actualFields(r: GradientResult): Record<string, ArrayLike<number> | string> {

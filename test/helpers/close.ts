@@ -1,27 +1,13 @@
 import { expect } from 'vitest';
+import { maxError } from '../../src/verify/golden.js';
 
 /**
- * The float32 engines' tolerance: |actual - expected| <= rtol * max(1, max |expected|), rtol = 1e-4 by default. A NaN
- * on one side only fails whatever the tolerance.
+ * The float32 engines' tolerance: |actual - expected| <= rtol * max(1, max |expected|), rtol = 1e-4 by default, by
+ * maxError's rule (src/verify/golden.ts, as `fdt verify`): a NaN on one side only fails whatever the tolerance.
  */
 export function expectClose(name: string, actual: ArrayLike<number>, expected: ArrayLike<number>, rtol = 1e-4): void {
   expect(actual.length, `${name}: length`).toBe(expected.length);
-  let scale = 1;
-  for (let i = 0; i < expected.length; i++) if (Number.isFinite(expected[i]!)) scale = Math.max(scale, Math.abs(expected[i]!));
-  let worst = 0;
-  let at = -1;
-  for (let i = 0; i < expected.length; i++) {
-    // Equal values (the same infinity, or NaN on both sides) are no error; a NaN on one side is an infinite one (kept
-    // as NaN, it would lose every later comparison with a finite error).
-    const a = actual[i]!;
-    const e = expected[i]!;
-    const diff = Object.is(a, e) || a === e ? 0 : Math.abs(a - e);
-    const err = Number.isNaN(diff) ? Infinity : diff;
-    if (err > worst) {
-      worst = err;
-      at = i;
-    }
-  }
+  const { maxAbs: worst, at, scale } = maxError(actual, expected);
   const allowed = rtol * scale;
   expect(
     worst <= allowed,

@@ -43,8 +43,9 @@ function expectLength(what: string, found: number, shape: number[]): void {
 }
 
 function modalityTensorList(m: ModalityTensors): Tensor[] {
-  const list = [m.embeddings, m.embeddingsRaw, m.weights, m.relevance, m.activeCounts, m.queries, m.finite];
+  const list = [m.embeddings, m.embeddingsRaw, m.weights, m.relevance, m.activeCounts, m.queries];
   if (m.argmax) list.push(m.argmax);
+  if (m.finite) list.push(m.finite);
   return list;
 }
 
@@ -72,7 +73,7 @@ function concatEncodings(parts: EncodeOutput[]): EncodeOutput {
 async function readModality(m: ModalityTensors, trace: boolean, modality: Modality): Promise<EncodeOutput> {
   const [embeddings, embeddingsRaw, weights, relevance, activeCounts, queries, argmax, finite] = await Promise.all([
     m.embeddings.data(), m.embeddingsRaw.data(), m.weights.data(), m.relevance.data(), m.activeCounts.data(),
-    trace ? m.queries.data() : undefined, trace && m.argmax ? m.argmax.data() : undefined, m.finite.data(),
+    trace ? m.queries.data() : undefined, trace && m.argmax ? m.argmax.data() : undefined, m.finite!.data(),
   ]);
   if (!finite[0]) {
     throw new FdtValueError(`${modality} queries or relevance: not finite: the query MLP's weights or inputs, or the queries times the dictionary, overflow float32`);
@@ -230,7 +231,8 @@ export class TfjsEngine implements Engine {
     const P: ParamTensors = {};
     for (const n of lossParamNames()) P[n] = rp.get(n);
     withTransposed(P, rp);
-    return headForward(this.tf, P, c, patches, tokens, valid, false).loss;
+    // No finite check: the layer's values are read by the caller, never here.
+    return headForward(this.tf, P, c, patches, tokens, valid, false, false).loss;
   }
 
   /**
@@ -238,9 +240,9 @@ export class TfjsEngine implements Engine {
    *   naming the largest batch that fits; on WebGPU such a tensor would give wrong values without an error.
    */
   private expectBatchFits(c: ModelState['config'], B: number, N: number, L: number): void {
-    const need = batchBytes(c, B, N, L);
-    if (need <= this.maxBufferBytes) return;
     const most = Math.floor(this.maxBufferBytes / batchBytes(c, 1, N, L));
+    if (B <= most) return;
+    const need = batchBytes(c, B, N, L);
     const advice = most >= 1 ? `use at most ${most} item${most === 1 ? '' : 's'} per batch on it, or the wasm engine` : 'use the wasm engine';
     throw new FdtEngineError(`tfjs engine: this batch's widest tensor, ${B} items of ${Math.max(N, L)} rows of up to ${Math.max(c.numTokens, c.dim, c.imageDim, c.textDim)} float32 (${need} bytes), is over the largest buffer of backend '${this.backend}' (${this.maxBufferBytes} bytes); ${advice}`);
   }
@@ -422,12 +424,6 @@ export class TfjsEngine implements Engine {
     return (this.residents.get(model)?.size ?? 0) + 2 * (this.moments.get(model)?.size ?? 0);
   }
 
-  /**
-   * Re-activates this engine's backend if someone switched tfjs to another one (several engines on one tfjs, or
-   * the application); a user namespace given without `backends` is followed as is. Then clears the thread's AVX
-   * upper state, as the wasm engine does before its calls: with it dirty under Node, tfjs-backend-wasm's matMul
-   * took 6-10% more time (bench/experiments/vector-state.ts --tfjs; bindings/vector-state.ts).
-   */
   /** Runs a call after the calls queued before it on this tf namespace, on this engine's backend. */
   private exclusive<T>(call: () => Promise<T>): Promise<T> {
     return this.namespaceQueue().run(async () => {
@@ -436,10 +432,17 @@ export class TfjsEngine implements Engine {
     });
   }
 
+  /** The queue of this engine's tf namespace, shared with every engine on it. */
   private namespaceQueue(): CallQueue {
     return namespaceQueues.get(this.loaded.tf, () => new CallQueue());
   }
 
+  /**
+   * Re-activates this engine's backend if someone switched tfjs to another one (several engines on one tfjs, or
+   * the application); a user namespace given without `backends` is followed as is. Then clears the thread's AVX
+   * upper state, as the wasm engine does before its calls: with it dirty under Node, tfjs-backend-wasm's matMul
+   * took 6-10% more time (bench/experiments/vector-state.ts --tfjs; bindings/vector-state.ts).
+   */
   private async ensureBackend(): Promise<void> {
     const { tf, backend, pinned } = this.loaded;
     if (pinned && tf.getBackend() !== backend) {

@@ -42,8 +42,9 @@ export interface ModalityTensors {
   /**
    * Scalar bool: the real slots' queries and the relevance are finite. A float32 overflow would otherwise vanish
    * (the max skips a NaN score, sparsemax zeroes a row holding +Inf), so the engine refuses it, as the wasm engine does.
+   * Absent when the caller asked for no check (the tfjs layer's loss, whose values are never read here).
    */
-  finite: Tensor;
+  finite?: Tensor;
 }
 
 /** The scale applied to the max of the raw scores: 1 / (sqrt(d) tau). */
@@ -71,10 +72,11 @@ export function mlpTensors(P: ParamTensors, modality: Modality): QueryMlpTensors
 
 /**
  * One modality's forward. x [B, L, Din]; valid [B, L] float32 0/1 or null (images: every slot real).
- * Differentiable w.r.t. x and every parameter tensor in P.
+ * Differentiable w.r.t. x and every parameter tensor in P. `finiteCheck`: also compute ModalityTensors.finite.
  */
 export function forwardModality(
   tf: TfNamespace, P: ParamTensors, c: FdtConfig, modality: Modality, x: Tensor3D, valid: Tensor2D | null, trace: boolean,
+  finiteCheck = true,
 ): ModalityTensors {
   const [B, L] = x.shape;
   const d = c.dim;
@@ -93,12 +95,7 @@ export function forwardModality(
     counts = tf.fill([B], C, 'int32');
   }
   const embeddingsRaw = weightedSum(tf, weights, T, Tt);
-  // Padded slots' queries are computed here (official mode multiplies their scores by 0) but never used: not checked.
-  let rowsFinite = tf.all(tf.isFinite(q), 1); // [B * L]
-  if (valid) rowsFinite = tf.logicalOr(rowsFinite, tf.equal(tf.reshape(valid, [B * L]), 0));
-  const finite = tf.logicalAnd(tf.all(rowsFinite), tf.all(tf.isFinite(relevance)));
   const out: ModalityTensors = {
-    finite,
     queries: tf.reshape(q, [B, L, d]),
     relevance,
     weights,
@@ -107,6 +104,12 @@ export function forwardModality(
     embeddings: l2Normalize(tf, embeddingsRaw),
   };
   if (trace) out.argmax = argmax;
+  if (finiteCheck) {
+    // Padded slots' queries are computed (official mode multiplies their scores by 0) but never used: not checked.
+    let rowsFinite = tf.all(tf.isFinite(q), 1); // [B * L]
+    if (valid) rowsFinite = tf.logicalOr(rowsFinite, tf.equal(tf.reshape(valid, [B * L]), 0));
+    out.finite = tf.logicalAnd(tf.all(rowsFinite), tf.all(tf.isFinite(relevance)));
+  }
   return out;
 }
 
@@ -123,9 +126,10 @@ export interface HeadTensors {
 /** The whole head: image and text forward, then InfoNCE with the logit scale P['logit_scale'] [1]. */
 export function headForward(
   tf: TfNamespace, P: ParamTensors, c: FdtConfig, patches: Tensor3D, tokens: Tensor3D, valid: Tensor2D, trace: boolean,
+  finiteCheck = true,
 ): HeadTensors {
-  const image = forwardModality(tf, P, c, 'image', patches, null, trace);
-  const text = forwardModality(tf, P, c, 'text', tokens, valid, trace);
+  const image = forwardModality(tf, P, c, 'image', patches, null, trace, finiteCheck);
+  const text = forwardModality(tf, P, c, 'text', tokens, valid, trace, finiteCheck);
   const scale = P['logit_scale']!;
   const loss = infoNce(tf, image.embeddings, text.embeddings, scale);
   return { image, text, logits: logitsOf(tf, image.embeddings, text.embeddings, scale), loss };

@@ -24,7 +24,7 @@
  */
 import type * as tfc from '@tensorflow/tfjs-core';
 import { FdtEngineError } from '../../errors.js';
-import { PerNamespace } from '../per-namespace.js';
+import { isNamespaceObject, PerNamespace } from '../per-namespace.js';
 
 /** The TensorFlow.js API the engine uses: `@tensorflow/tfjs-core`'s namespace (or tfjs / tfjs-node's, a superset). */
 export type TfNamespace = typeof tfc;
@@ -174,11 +174,9 @@ export class TfLoader {
   /** A ready tfjs namespace (see the module comment for the order of candidates). Memoised per backend list. */
   load(options: LoadTfOptions = {}): Promise<LoadedTf> {
     const key = options.backends ? options.backends.join(',') : '*';
-    if (options.tf !== undefined) {
-      const userTf = options.tf as unknown as object;
-      if (userTf === null || (typeof userTf !== 'object' && typeof userTf !== 'function')) {
-        return Promise.reject(new FdtEngineError(`tfjs engine: options.tf: expected a TensorFlow.js namespace, found ${userTf === null ? 'null' : typeof userTf}`));
-      }
+    const userTf: unknown = options.tf;
+    if (userTf !== undefined && !isNamespaceObject(userTf)) {
+      return Promise.reject(new FdtEngineError(`tfjs engine: options.tf: expected a TensorFlow.js namespace, found ${userTf === null ? 'null' : typeof userTf}`));
     }
     const memo = this.pending.get(options.tf, () => new Map());
     let p = memo.get(key);
