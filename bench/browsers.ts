@@ -3,6 +3,8 @@
 // over the DevTools protocol and WebDriver BiDi; WebKitGTK's MiniBrowser (WebKit, JavaScriptCore: Safari's engines)
 // through its WebDriver server on a virtual X display (Xvfb). None downloads anything.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
@@ -175,6 +177,39 @@ async function webkitPage(): Promise<BrowserPage> {
         stop();
       }
     },
+  };
+}
+
+/**
+ * Bundles code for a browser page (ES module, Node-only modules left out: the library loads them dynamically and
+ * never on a browser's path): a file, or source text whose imports resolve from `resolveDir`.
+ */
+export async function bundleForBrowser(entry: { file: string } | { source: string; resolveDir: string }): Promise<string> {
+  const { build } = await import('esbuild');
+  const r = await build({
+    ...('file' in entry ? { entryPoints: [entry.file] } : { stdin: { contents: entry.source, resolveDir: entry.resolveDir, loader: 'ts' } }),
+    bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, external: ['node:*'],
+  });
+  return r.outputFiles[0]!.text;
+}
+
+/**
+ * Serves `files` (path -> [content type, body]) from 127.0.0.1 on a free port; the paths for which `isolated` is
+ * true are cross-origin isolated (COOP / COEP: SharedArrayBuffer, so the engine's worker pool, and finer timers).
+ */
+export async function serveFiles(files: Record<string, [string, string]>, isolated: (path: string) => boolean): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createHttpServer((req, res) => {
+    const path = req.url ?? '';
+    if (path === '/favicon.ico') return void res.writeHead(204).end();
+    const f = files[path];
+    if (!f) return void res.writeHead(404).end();
+    const isolation = isolated(path) ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {};
+    res.writeHead(200, { 'content-type': f[0], ...isolation }).end(f[1]);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }
 

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import process from 'node:process';
 import { Bench } from 'tinybench';
 import { clearUpperVectorState } from '../bindings/vector-state.js';
+import { median } from './rounds.js';
 
 /** One measurement: the median and spread of `samples` calls. */
 export interface Timing {
@@ -157,12 +158,7 @@ export async function measureInterleaved(fns: (() => unknown)[], o: MeasureOptio
   }));
 }
 
-/** Median of numbers (mean of the middle two for an even count). */
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
+export { median };
 
 /** Seconds since `t0` (performance.now() milliseconds). */
 export function since(t0: number): number {

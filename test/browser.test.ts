@@ -7,14 +7,11 @@
 // (a classic script ahead of the module), the same way in every browser. A screenshot per browser is kept in
 // test-artifacts/.
 import { mkdirSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GOLDEN_DIR, HAS_GOLDEN, REPO_ROOT } from './golden-io.js';
 import { floatsOf, runCase } from './browser/app.js';
-import { BROWSERS, type BrowserPage } from '../bench/browsers.js';
+import { BROWSERS, bundleForBrowser, serveFiles, type BrowserPage } from '../bench/browsers.js';
 import { expectClose } from './helpers/close.js';
 import { expectFirstSlotOnTies } from './helpers/ties.js';
 import type { TiesCheck } from './webgpu-ties-check.js';
@@ -46,42 +43,26 @@ for (const [k, into] of [['error', __errors], ['debug', __debug]]) {
 }
 </script>`;
 
-let server: Server | undefined;
+let server: { url: string; close(): Promise<void> } | undefined;
 let url = '';
 /** Bundles the pages and starts the server once, for whichever browser asks first. */
 async function serve(): Promise<string> {
   if (url) return url;
-  const bundle = async (entry: string) => {
-    const r = await build({
-      entryPoints: [path.join(REPO_ROOT, 'test', 'browser', entry)],
-      bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false,
-      // Node-only modules are loaded dynamically by the library and never on this path.
-      external: ['node:*'],
-    });
-    return r.outputFiles[0]!.text;
-  };
-  const files: Record<string, [string, string]> = {
+  const bundle = (entry: string) => bundleForBrowser({ file: path.join(REPO_ROOT, 'test', 'browser', entry) });
+  server = await serveFiles({
     '/': ['text/html', `<!doctype html><meta charset="utf-8"><title>running</title>${CAPTURE}<h1>fdtkit</h1><p id="out">running…</p><script type="module" src="/page.js"></script>`],
     '/page.js': ['text/javascript', await bundle('page.ts')],
     '/worker.js': ['text/javascript', await bundle('worker.ts')],
     '/golden.json': ['application/json', readFileSync(GOLDEN, 'utf8')],
-    // The cross-origin-isolated page: served with COOP / COEP below, so it has SharedArrayBuffer and a worker pool.
+    // The cross-origin-isolated page (COOP / COEP): SharedArrayBuffer, so a worker pool.
     '/iso/': ['text/html', `<!doctype html><meta charset="utf-8"><title>running</title>${CAPTURE}<h1>fdtkit, threads</h1><p id="out">running…</p><script type="module" src="/iso/page.js"></script>`],
     '/iso/page.js': ['text/javascript', await bundle('page-threads.ts')],
     '/iso/golden.json': ['application/json', readFileSync(GOLDEN, 'utf8')],
-  };
-  server = createServer((req, res) => {
-    const f = files[req.url ?? ''];
-    if (req.url === '/favicon.ico') return void res.writeHead(204).end();
-    if (!f) return void res.writeHead(404).end();
-    const isolation = req.url?.startsWith('/iso/') ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {};
-    res.writeHead(200, { 'content-type': f[0], ...isolation }).end(f[1]);
-  });
-  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  }, (p) => p.startsWith('/iso/'));
+  url = server.url;
   return url;
 }
-afterAll(() => new Promise<void>((r) => (server ? server.close(() => r()) : r())));
+afterAll(() => server?.close());
 
 let nodeResult: Promise<Record<string, unknown>> | undefined;
 /** The case in Node, once for every browser. */
@@ -109,83 +90,77 @@ for (const b of BROWSERS) {
   const skip = b.skip || NO_GOLDEN;
   describe.skipIf(skip !== '')(`in ${b.name} ${skip}`, () => {
     let node: Record<string, unknown>;
+    // One browser for both tests (WebGPU switched on where the browser keeps it behind a switch); each test opens its page.
+    let page: BrowserPage;
     beforeAll(async () => {
       await serve();
       node = await nodeCase();
+      page = await b.open({ webgpu: true });
     });
+    afterAll(() => page?.close());
 
     it('runs the same case on 2 threads in a cross-origin-isolated page (Web Workers on a shared memory, every pooled kernel\'s threshold at 0), equal to Node on one; a claimed relevance forward there equals one thread\'s, both threads\' claim loops run to the end', async () => {
-      const page = await b.open();
-      try {
-        const { title, out, errors } = await openAndWait(page, `${url}iso/`);
-        expect(errors).toEqual([]);
-        expect(title, out).toBe('done');
-        const got = await page.evaluate<{
-          isolated: boolean; threads: Record<string, unknown>; claimed: { threads: number; equal: boolean; counter: number; expectedCounter: number };
-        }>('window.__result');
-        expect(got.isolated).toBe(true);
-        expect(got.threads['threads']).toBe(2);
-        expect(got.claimed.threads).toBe(2);
-        expect(got.claimed.equal, 'claimed relevance forward vs one thread').toBe(true);
-        expect(got.claimed.counter).toBe(got.claimed.expectedCounter);
-        // Results do not depend on the thread count or the browser: the same bits as one thread in Node (float32
-        // arrays travel as bit patterns, so -0 and NaN count).
-        for (const key of WASM_KEYS) expect(got.threads[key], `2 threads: ${key}`).toEqual(node[key]);
-      } finally {
-        await page.close();
-      }
+      const { title, out, errors } = await openAndWait(page, `${url}iso/`);
+      expect(errors).toEqual([]);
+      expect(title, out).toBe('done');
+      const got = await page.evaluate<{
+        isolated: boolean; threads: Record<string, unknown>; claimed: { threads: number; equal: boolean; counter: number; expectedCounter: number };
+      }>('window.__result');
+      expect(got.isolated).toBe(true);
+      expect(got.threads['threads']).toBe(2);
+      expect(got.claimed.threads).toBe(2);
+      expect(got.claimed.equal, 'claimed relevance forward vs one thread').toBe(true);
+      expect(got.claimed.counter).toBe(got.claimed.expectedCounter);
+      // Results do not depend on the thread count or the browser: the same bits as one thread in Node (float32
+      // arrays travel as bit patterns, so -0 and NaN count).
+      for (const key of WASM_KEYS) expect(got.threads[key], `2 threads: ${key}`).toEqual(node[key]);
     });
 
     it('runs an FDT encode and a training step in the page and in a Web Worker, equal to Node; WebGPU within the float32 tolerance', async () => {
-      const page = await b.open({ webgpu: true });
-      try {
-        const { title, out, errors, debug } = await openAndWait(page, url);
-        expect(errors).toEqual([]);
-        expect(title, out).toBe('done');
-        // The page is not cross-origin isolated: no SharedArrayBuffer, so one thread, said in a debug message.
-        expect(debug.some((m) => /threads asked, 1 used: this runtime has no SharedArrayBuffer/.test(m)), debug.join('\n')).toBe(true);
-        const dir = path.join(REPO_ROOT, 'test-artifacts');
-        mkdirSync(dir, { recursive: true });
-        await page.screenshot(path.join(dir, `browser-${b.name.toLowerCase()}.png`));
-        const got = await page.evaluate<Record<string, Record<string, unknown>>>('window.__result');
-        // The tile broadcasts its row values from a register in SpiderMonkey only, the faster there (bindings/kernels.ts).
-        expect(got['broadcastFromMemory'], 'tile broadcast from memory').toBe(b.name !== 'Firefox');
-        // The relaxed build (FMA: last bits differ) where the browser validates it, within the float32 tolerance of
-        // Node's SIMD results; Chromium 156 and Firefox 153 do, WebKitGTK 2.50 does not.
-        const relaxed = got['relaxed']!;
-        expect(relaxed['skipped'] === undefined, `${b.name} relaxed: ${relaxed['skipped']}`).toBe(b.name !== 'WebKit');
-        if (relaxed['skipped'] === undefined) {
-          expect(relaxed['build']).toBe('relaxed');
-          for (const key of ['imageEmbeddings', 'textWeights', 'gradSpaceDict', 'dictionaryAfterStep']) {
-            expectClose(`${b.name} relaxed ${key}`, floatsOf(relaxed[key] as number[]), floatsOf(node[key] as number[]));
-          }
-          expectClose(`${b.name} relaxed loss`, [relaxed['loss'] as number, relaxed['stepLoss'] as number], [node['loss'] as number, node['stepLoss'] as number]);
+      const { title, out, errors, debug } = await openAndWait(page, url);
+      expect(errors).toEqual([]);
+      expect(title, out).toBe('done');
+      // The page is not cross-origin isolated: no SharedArrayBuffer, so one thread, said in a debug message.
+      expect(debug.some((m) => /threads asked, 1 used: this runtime has no SharedArrayBuffer/.test(m)), debug.join('\n')).toBe(true);
+      const dir = path.join(REPO_ROOT, 'test-artifacts');
+      mkdirSync(dir, { recursive: true });
+      await page.screenshot(path.join(dir, `browser-${b.name.toLowerCase()}.png`));
+      const got = await page.evaluate<Record<string, Record<string, unknown>>>('window.__result');
+      // The tile broadcasts its row values from a register in SpiderMonkey only, the faster there (bindings/kernels.ts).
+      expect(got['broadcastFromMemory'], 'tile broadcast from memory').toBe(b.name !== 'Firefox');
+      // The relaxed build (FMA: last bits differ) where the browser validates it, within the float32 tolerance of
+      // Node's SIMD results; Chromium 156 and Firefox 153 do, WebKitGTK 2.50 does not.
+      const relaxed = got['relaxed']!;
+      expect(relaxed['skipped'] === undefined, `${b.name} relaxed: ${relaxed['skipped']}`).toBe(b.name !== 'WebKit');
+      if (relaxed['skipped'] === undefined) {
+        expect(relaxed['build']).toBe('relaxed');
+        for (const key of ['imageEmbeddings', 'textWeights', 'gradSpaceDict', 'dictionaryAfterStep']) {
+          expectClose(`${b.name} relaxed ${key}`, floatsOf(relaxed[key] as number[]), floatsOf(node[key] as number[]));
         }
-        // WebGPU: the tfjs engine when an adapter exists (Chromium's SwiftShader, Firefox on Mesa's lavapipe here;
-        // CI requires it with FDT_REQUIRE_WEBGPU=1), else the reason it was skipped. A run that fails is a failure.
-        const webgpu = got['webgpu'] as { skipped?: string; error?: string; adapter?: string; engine?: string; [key: string]: unknown };
-        expect(webgpu.error).toBeUndefined();
-        if (webgpu.skipped) {
-          if (process.env['FDT_REQUIRE_WEBGPU'] === '1' && b.webgpu) expect.fail(`FDT_REQUIRE_WEBGPU=1 but ${b.name}'s WebGPU skipped: ${webgpu.skipped}`);
-          console.log(`${b.name} WebGPU skipped: ${webgpu.skipped}`);
-        } else {
-          console.log(`${b.name} WebGPU: adapter ${webgpu.adapter}, ${webgpu.engine}, loss ${webgpu['loss']}, ties ${JSON.stringify(webgpu['ties'])}`);
-          expect(webgpu.engine).toBe('tfjs webgpu');
-          // The float32 engines' tolerance against the wasm engine's results in Node (itself checked against the goldens).
-          for (const key of ['loss', 'imageEmbeddings', 'textWeights', 'gradSpaceDict']) {
-            const want = node[key] as number[] | number;
-            expectClose(`${b.name} webgpu.${key}`, ([] as number[]).concat(webgpu[key] as number[] | number), typeof want === 'number' ? [want] : floatsOf(want));
-          }
-          expectFirstSlotOnTies(webgpu['ties'] as TiesCheck, `${b.name} WebGPU`);
+        expectClose(`${b.name} relaxed loss`, [relaxed['loss'] as number, relaxed['stepLoss'] as number], [node['loss'] as number, node['stepLoss'] as number]);
+      }
+      // WebGPU: the tfjs engine when an adapter exists (Chromium's SwiftShader, Firefox on Mesa's lavapipe here;
+      // CI requires it with FDT_REQUIRE_WEBGPU=1), else the reason it was skipped. A run that fails is a failure.
+      const webgpu = got['webgpu'] as { skipped?: string; error?: string; adapter?: string; engine?: string; [key: string]: unknown };
+      expect(webgpu.error).toBeUndefined();
+      if (webgpu.skipped) {
+        if (process.env['FDT_REQUIRE_WEBGPU'] === '1' && b.webgpu) expect.fail(`FDT_REQUIRE_WEBGPU=1 but ${b.name}'s WebGPU skipped: ${webgpu.skipped}`);
+        console.log(`${b.name} WebGPU skipped: ${webgpu.skipped}`);
+      } else {
+        console.log(`${b.name} WebGPU: adapter ${webgpu.adapter}, ${webgpu.engine}, loss ${webgpu['loss']}, ties ${JSON.stringify(webgpu['ties'])}`);
+        expect(webgpu.engine).toBe('tfjs webgpu');
+        // The float32 engines' tolerance against the wasm engine's results in Node (itself checked against the goldens).
+        for (const key of ['loss', 'imageEmbeddings', 'textWeights', 'gradSpaceDict']) {
+          const want = node[key] as number[] | number;
+          expectClose(`${b.name} webgpu.${key}`, ([] as number[]).concat(webgpu[key] as number[] | number), typeof want === 'number' ? [want] : floatsOf(want));
         }
-        for (const where of ['page', 'worker']) {
-          const r = got[where]!;
-          expect(r['build'], where).toBe('simd');
-          // The same wasm in another engine: bit-identical results.
-          for (const key of WASM_KEYS) expect(r[key], `${where}.${key}`).toEqual(node[key]);
-        }
-      } finally {
-        await page.close();
+        expectFirstSlotOnTies(webgpu['ties'] as TiesCheck, `${b.name} WebGPU`);
+      }
+      for (const where of ['page', 'worker']) {
+        const r = got[where]!;
+        expect(r['build'], where).toBe('simd');
+        // The same wasm in another engine: bit-identical results.
+        for (const key of WASM_KEYS) expect(r[key], `${where}.${key}`).toEqual(node[key]);
       }
     });
   });

@@ -3,10 +3,10 @@
 // shapes, for each build the runtime validates (simd; relaxed where it has relaxed SIMD), on a plain and (where
 // SharedArrayBuffer exists, as the engine's worker pool runs) a shared memory, with the tile's row values broadcast
 // from memory and from a register (tile_set_broadcast: bindings/kernels.ts chooses per runtime). The variants are
-// timed call by call in rounds, in an order reversed every other round, so that a slow period of a shared host falls
-// on all of them. Nothing here imports a Node module.
+// timed in interleaved rounds (bench/rounds.ts). Nothing here imports a Node module.
 import { instantiateKernels, relaxedSimdSupported, type KernelModule } from '../../bindings/kernels.js';
 import { residentTile } from '../host-speed.js';
+import { floats, median, timeRounds } from '../rounds.js';
 
 export interface KernelSpeedRow {
   build: 'simd' | 'relaxed';
@@ -18,7 +18,7 @@ export interface KernelSpeedRow {
    * Relevance forward, d = 512, C = 16,384, P = 49: the median and the fastest of its calls, in ms, and GFLOP/s of
    * each (2 B P d C / time). On a shared host the fastest call says what the code can do, the median what it did.
    */
-  relevance: { B: number; calls: number; medianMs: number; minMs: number; gflops: number; bestGflops: number }[];
+  relevance: { B: number; medianMs: number; gflops: number; bestGflops: number }[];
   /** A hash of the scores and arg-maxima of every shape's last call (the same bits give the same hash). */
   checksum: number;
 }
@@ -32,15 +32,8 @@ export interface KernelSpeed {
 
 const [D, C, P] = [512, 16384, 49];
 const SHAPES = [{ B: 1, rounds: 21 }, { B: 8, rounds: 5 }];
-/** The batch sizes of the relevance rows, in order. */
-export const SHAPE_BATCHES = SHAPES.map((s) => s.B);
 const TILE_ROUNDS = 15;
 const TILE_CALLS = 20_000;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
 
 /** FNV-1a over the bytes of the given views. */
 function hash(views: ArrayBufferView[], h = 0x811c9dc5): number {
@@ -49,20 +42,6 @@ function hash(views: ArrayBufferView[], h = 0x811c9dc5): number {
     for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i]!, 16777619) >>> 0;
   }
   return h;
-}
-
-/** Calls fns[i]() once per round each, in an order reversed every other round; returns each one's times in ms. */
-function interleaved(fns: (() => void)[], rounds: number): number[][] {
-  const times = fns.map(() => [] as number[]);
-  for (let r = 0; r < rounds; r++) {
-    const order = fns.map((_, i) => (r % 2 ? fns.length - 1 - i : i));
-    for (const i of order) {
-      const t0 = performance.now();
-      fns[i]!();
-      times[i]!.push(performance.now() - t0);
-    }
-  }
-  return times;
 }
 
 type Variant = Pick<KernelSpeedRow, 'build' | 'memory' | 'broadcast'>;
@@ -78,15 +57,8 @@ async function prepare(v: Variant): Promise<{ v: Variant; mod: KernelModule; Tp:
   return { v, mod, Tp };
 }
 
-function floats(mod: KernelModule, n: number, f: (i: number) => number): number {
-  const p = mod.arena.alloc(n * 4);
-  const view = mod.f32(p, n);
-  for (let i = 0; i < n; i++) view[i] = f(i);
-  return p;
-}
-
-/** Every variant the runtime runs, measured interleaved; `onProgress` hears each stage. */
-export async function measureKernelSpeed(onProgress: (what: string) => void = () => {}): Promise<KernelSpeed> {
+/** Every variant the runtime runs, measured interleaved. */
+export async function measureKernelSpeed(): Promise<KernelSpeed> {
   const g = globalThis as Record<string, unknown>;
   const relaxed = relaxedSimdSupported();
   const memories = typeof g['SharedArrayBuffer'] === 'function' ? (['plain', 'shared'] as const) : (['plain'] as const);
@@ -97,17 +69,15 @@ export async function measureKernelSpeed(onProgress: (what: string) => void = ()
   const runs = [];
   for (const v of variants) runs.push(await prepare(v));
 
-  onProgress('tile');
   const tiles = runs.map(({ mod }) => residentTile(mod, 256)!);
   for (const t of tiles) t.run(TILE_CALLS);
-  const tileTimes = interleaved(tiles.map((t) => () => t.run(TILE_CALLS)), TILE_ROUNDS);
+  const tileTimes = await timeRounds(tiles.map((t) => () => t.run(TILE_CALLS)), TILE_ROUNDS);
   const tileRate = (ms: number) => (tiles[0]!.flopsPerCall * TILE_CALLS) / ms / 1e6;
   tiles.forEach((t) => t.release());
 
   const relevance = runs.map(() => [] as KernelSpeedRow['relevance']);
   const checksums = runs.map(() => 0x811c9dc5);
   for (const { B, rounds } of SHAPES) {
-    onProgress(`relevance B=${B}`);
     const calls = runs.map(({ mod, Tp }) => {
       const a = mod.arena;
       const Q = floats(mod, B * P * D, (i) => Math.sin(i * 0.37));
@@ -116,11 +86,11 @@ export async function measureKernelSpeed(onProgress: (what: string) => void = ()
       call();
       return { call, out: () => [mod.f32(R, B * C), mod.i32(ARG, B * C)], free: () => [scratch, ARG, R, Q].forEach((p) => a.free(p)) };
     });
-    const times = interleaved(calls.map((c) => c.call), rounds);
+    const times = await timeRounds(calls.map((c) => c.call), rounds);
     const rate = (ms: number) => (2 * B * P * D * C) / ms / 1e6;
     calls.forEach((c, i) => {
       const [medianMs, minMs] = [median(times[i]!), Math.min(...times[i]!)];
-      relevance[i]!.push({ B, calls: rounds, medianMs, minMs, gflops: rate(medianMs), bestGflops: rate(minMs) });
+      relevance[i]!.push({ B, medianMs, gflops: rate(medianMs), bestGflops: rate(minMs) });
       checksums[i] = hash(c.out(), checksums[i]);
       c.free();
     });

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { KernelModule, type KernelExports } from '../../bindings/kernels.js';
 import { SIMD_WASM_BASE64 } from '../../bindings/wasm-bytes.generated.js';
 import { measureInterleaved } from '../harness.js';
+import { floats, sameBits } from '../rounds.js';
 import { decodeBase64 } from '../../bindings/base64.js';
 
 async function load(b64: string): Promise<KernelModule> {
@@ -23,12 +24,7 @@ export async function simdBuilds(baselineFile: string | undefined): Promise<[str
   return builds;
 }
 
-/** n float32 values in mod's arena: value i = f(i), or left as they are without f. */
-export function floats(mod: KernelModule, n: number, f?: (i: number) => number): number {
-  const p = mod.arena.alloc(n * 4);
-  if (f) mod.f32(p, n).set(Float32Array.from({ length: n }, (_, i) => f(i)));
-  return p;
-}
+export { floats };
 
 /** One build's kernel call, and (optional) what it wrote, read after the timed calls. */
 export interface BuildRun {
@@ -52,8 +48,7 @@ export async function compareBuilds(
   let line = `${cells.join('   ')}   baseline / this: ${(t[1]!.medianMs / t[0]!.medianMs).toFixed(2)}x`;
   if (runs[0]!.out && runs[1]!.out) {
     const [a, b] = [runs[0]!.out(), runs[1]!.out()];
-    const same = a.length === b.length && Array.prototype.every.call(a, (v: number, i: number) => Object.is(v, b[i]));
-    line += `, outputs ${same ? 'identical' : 'DIFFER'}`;
+    line += `, outputs ${sameBits(a, b) ? 'identical' : 'DIFFER'}`;
   }
   return line;
 }

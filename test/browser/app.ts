@@ -15,7 +15,7 @@ const flat = (x: unknown): number[] => (Array.isArray(x) ? x.flatMap(flat) : [x 
  * The bit patterns of float32 values: the browsers' result channels (JSON over the DevTools protocol or WebDriver)
  * turn -0 into 0 and NaN into null, so values are compared as patterns, which they carry exactly.
  */
-export const bitsOf = (x: Float32Array): number[] => Array.from(new Uint32Array(Float32Array.from(x).buffer));
+const bitsOf = (x: Float32Array): number[] => Array.from(new Uint32Array(Float32Array.from(x).buffer));
 
 /** The float32 values of bit patterns made by bitsOf. */
 export const floatsOf = (bits: readonly number[]): number[] => Array.from(new Float32Array(Uint32Array.from(bits).buffer));

@@ -11,9 +11,8 @@ const out = document.getElementById('out')!;
     worker.onerror = (e) => reject(new Error(e.message));
     worker.postMessage(golden);
   });
-  // What went wrong in the worker joins the page's errors (window.__errors, collected by the page's first script).
+  // What went wrong in the worker fails the page (the page's own collector does not see a worker's errors).
   const workerErrors = (inWorker['errors'] ?? []) as string[];
-  (window as unknown as { __errors?: string[] }).__errors?.push(...workerErrors);
   if (workerErrors.length) throw new Error(workerErrors.join(' | '));
   // A WebGPU run that fails is an error the test reports, not a skip: only a missing adapter skips.
   const webgpu = await runWebGpu(golden).catch((e: Error) => ({ error: `WebGPU run failed: ${e.message}` }));
