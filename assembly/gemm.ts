@@ -196,7 +196,7 @@ export function tile_set_broadcast(fromMemory: i32): i32 {
 @inline
 function tile2x16(a0: usize, a1: usize, bp: usize, K: i32, out: usize, acc: bool): void {
   if (ASC_FEATURE_SIMD) {
-    // One loop per broadcast, chosen once per call (a call runs K >= 1 k steps, up to 256 in the chunked kernels), each
+    // One loop per broadcast, chosen once per call (a call runs K >= 1 k steps, up to DEPTH_CHUNK in the chunked kernels), each
     // in a function of its own: with both loops in one function V8 scheduled the broadcast from memory's loop
     // differently (the panel's four loads first) and the tile ran ~4% slower in L1.
     if (broadcastFromMemory) tileFromMemory(a0, a1, bp, K, out, acc);
@@ -286,13 +286,16 @@ function tile2x16Simd(a0: usize, a1: usize, bp: usize, K: i32, out: usize, acc: 
 const MB: i32 = 64;
 
 /**
- * Panel depth per chunk, here and in the relevance forward: a deeper panel (K > DEPTH_CHUNK: the paper's d = 512,
- * its Linear layers at K = 512 and 768, their weight gradients at K = 1,568 and 2,464) is walked DEPTH_CHUNK rows at
- * a time, every row pair of the block taking one chunk while its 16 KiB slice of the panel stays in L1 (a full panel
- * of depth 512 is 32 KiB, all of L1), the pairs' running sums kept in scratch between chunks (tileDepthChunk: each
- * lane's terms still added in k order, so the bits of one full-depth tile). 128 gave the same speed as 256.
+ * Panel depth per chunk, here and in the relevance forward: a deeper panel (K > DEPTH_CHUNK: the Linear layers' first
+ * input at K = 768, their weight gradients at K = 1,568 and 2,464, a dictionary wider than 512) is walked DEPTH_CHUNK
+ * rows at a time, every row pair of the block taking one chunk while its 32 KiB slice of the panel stays in L1, the
+ * pairs' running sums kept in scratch between chunks (tileDepthChunk: each lane's terms still added in k order, so the
+ * bits of one full-depth tile). 512 keeps the paper's d = 512 whole: a 32 KiB panel and a row pair's 4 KiB fit an L1
+ * of 48 KiB. On the Zen 5 (48 KiB L1d) the relevance forward ran 1.03-1.04x faster at the paper's shapes with 512 than
+ * with 256 (the chunk of the Cascade Lake's 32 KiB L1, where 256 had measured 1.00-1.09x faster than 512) and the
+ * paper's GEMMs 1.00-1.03x; 384 was no faster than 256 (bench/results/2026-11-27-zen5-depth-chunk.txt).
  */
-export const DEPTH_CHUNK: i32 = 256;
+export const DEPTH_CHUNK: i32 = 512;
 
 /** Scratch bytes f32_gemm needs: the running sums of a block's row pairs (16 floats per row). */
 export function gemm_scratch_bytes(): usize {

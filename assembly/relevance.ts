@@ -81,12 +81,13 @@ export function f32_relevance_fwd(
  * token) still takes the max over its own slots in increasing slot order with the same comparison, so values and
  * arg-maxima are those of one item at a time.
  *
- * A panel deeper than DEPTH_CHUNK (the paper's d = 512: 32 KiB, all of L1) is walked a 16 KiB chunk at a time: every
- * row pair of the pass takes the chunk while it stays in L1, its sums carried in scratch (tileDepthChunk), and the
- * maxima are folded once the sums are whole, so the bits are those of one full-depth tile. Measured 1.00-1.09x at the
- * paper shapes with the host at its speed, 0.90-0.98x in most runs in its slow periods (bench/results/2026-11-27-
- * relevance-depth-chunks*.txt). The unchunked path stays a loop of its own: a version with one loop for both ran ~5%
- * slower at d = 128 (a run that was not kept).
+ * A panel deeper than DEPTH_CHUNK (512: 32 KiB, the paper's d stays whole) is walked a chunk at a time: every row
+ * pair of the pass takes the chunk while it stays in L1, its sums carried in scratch (tileDepthChunk), and the maxima
+ * are folded once the sums are whole, so the bits are those of one full-depth tile. (With 256-deep chunks, on the
+ * Cascade Lake's 32 KiB L1, the paper's d = 512 measured 1.00-1.09x faster chunked than whole with the host at its
+ * speed, bench/results/2026-11-27-relevance-depth-chunks*.txt; on the Zen 5's 48 KiB L1 whole is 1.03-1.04x faster,
+ * see DEPTH_CHUNK.) The unchunked path stays a loop of its own: a version with one loop for both ran ~5% slower at
+ * d = 128 (a run that was not kept).
  */
 export function f32_relevance_fwd_part(
   Q: usize, B: i32, L: i32, d: i32, Tp: usize, C: i32, scale: f32, valid: usize, mode: i32,

@@ -70,12 +70,12 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
     }
   });
 
-  it('gemm over a depth cut into chunks of 256 (K = 257, 512, 600; M across a 64-row block; a row stride) gives the bits of one float32 multiply and add per term in k order, then bias, then accumulation, its scratch used and not overrun', () => {
+  it('gemm over a depth cut into chunks of 512 (K = 513, 1024, 600; M across a 64-row block; a row stride) gives the bits of one float32 multiply and add per term in k order, then bias, then accumulation, its scratch used and not overrun', () => {
     const rng = new Rng(12);
     const f = Math.fround;
     const CANARY = 1234.5;
     // [M, K, N, lda]: lda > K reads A through a row stride.
-    for (const [M, K, N, lda] of [[3, 257, 17, 257], [65, 512, 16, 515], [66, 600, 33, 600]] as const) {
+    for (const [M, K, N, lda] of [[3, 513, 17, 513], [65, 1024, 16, 1027], [66, 600, 33, 600]] as const) {
       const H = h();
       const x = f32round(randn(rng, M * K));
       const xs = new Float64Array(M * lda).fill(3e38); // the stride's padding must not leak into C
@@ -243,14 +243,15 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
     }
   });
 
-  it('relevance forward over a depth cut into chunks of 256 gives the bits of one float32 multiply and add per term in k order: both mask modes, odd row counts per pass, several passes, scratch used to its end and not beyond', () => {
+  it('relevance forward over a depth cut into chunks of 512 (and one not cut) gives the bits of one float32 multiply and add per term in k order: both mask modes, odd row counts per pass, several passes, scratch used to its end and not beyond', () => {
     const rng = new Rng(24);
     const f = Math.fround;
     const CANARY = 1234.5;
     // [B, L, d, C, real slots per item (null: every slot real)]. Groups of G items per pass: 2 at L d = 77 x 777, 5 at
-    // 77 x 300, so each pass below has an odd count of real rows; at 63 x 260 G = 8 and the 504 rows fill the scratch.
+    // 77 x 300 (one chunk), so each pass below has an odd count of real rows; at 31 x 520 G = 8 and the 248 rows fill
+    // the scratch.
     const cases: [number, number, number, number, number[] | null][] = [
-      [5, 77, 777, 40, [77, 76, 1, 2, 73]], [7, 77, 300, 33, [77, 76, 1, 2, 73, 40, 9]], [8, 63, 260, 17, null],
+      [5, 77, 777, 40, [77, 76, 1, 2, 73]], [7, 77, 300, 33, [77, 76, 1, 2, 73, 40, 9]], [8, 31, 520, 17, null],
     ];
     for (const [B, L, d, C, keep] of cases) {
       const H = h();
