@@ -182,7 +182,8 @@ export function tileDepthChunk(a0: usize, a1: usize, bp: usize, k0: i32, kc: i32
  * more than its 4-wide front end issues in the 8 cycles the two FP ports need): in L1 the shipped tile runs at 23.4
  * against 21.3 GFLOP/s (bench/experiments/tile-code.ts lists both loops). Under Deno (V8 15.0, without the trap
  * handler, so every access is bounds-checked in code) the first runs at 12.1 against 16.7 on the shared-memory twin
- * that Deno uses: the bindings choose the register broadcast there (tileBroadcastFromMemory in bindings/kernels.ts).
+ * that Deno uses; on a Zen 5 the first is the faster in every runtime tried, by up to 1.2x (Firefox). The bindings
+ * time both on each process's first instance and set the faster (bindings/tile-broadcast.ts).
  */
 let broadcastFromMemory: bool = true;
 

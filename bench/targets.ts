@@ -57,7 +57,7 @@ export function evaluateTargets(ctx: Ctx): TargetResult[] {
   const out: TargetResult[] = [];
   const ceiling = measuredCeiling(ctx);
   const ceilNote = ceiling
-    ? `this machine's measured ceiling (tile_2x16 in L1, SIMD128 without FMA; best sample) is ${ceiling.toFixed(1)} GFLOP/s per core`
+    ? `the measured ceiling in this runtime on this machine (tile_2x16 in L1, SIMD128 without FMA; best sample) is ${ceiling.toFixed(1)} GFLOP/s per core`
     : 'ceiling not measured in this run';
   const ours = (id: string, threads = 1) => ctx.find('relevance', 'fdtkit-simd', threads, id);
 
@@ -71,7 +71,7 @@ export function evaluateTargets(ctx: Ctx): TargetResult[] {
       measured: `${gf(r)}${pct}${more}`,
       target: `>= ${floor} GFLOP/s`,
       pass: r?.gflops != null ? r.gflops >= floor : null,
-      note: ceilNote + (ceiling && ceiling < floor ? ` — the target is above what SIMD128 can do on this CPU (it was set on a Zen 5)` : ''),
+      note: ceilNote + (ceiling && ceiling < floor ? ` — the target is above what the micro-kernel reaches in L1 in this runtime on this CPU` : ''),
     });
   }
 

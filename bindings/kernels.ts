@@ -1,6 +1,7 @@
 import { Arena } from './arena.js';
 import { decodeBase64 } from './base64.js';
 import { type KernelCall, WorkerPool } from './pool.js';
+import { chooseTileBroadcast, chosenTileBroadcast } from './tile-broadcast.js';
 import {
   RELAXED_SHARED_WASM_BASE64, RELAXED_WASM_BASE64, SCALAR_SHARED_WASM_BASE64, SCALAR_WASM_BASE64, SIMD_SHARED_WASM_BASE64,
   SIMD_WASM_BASE64, SOURCE_HASH,
@@ -29,6 +30,8 @@ export interface KernelExports {
    * broadcast); the same bits either way. Returns the previous setting.
    */
   tile_set_broadcast(fromMemory: number): number;
+  /** The micro-kernel alone: out[r][j] = sum_k a_r[k] * panel[k][j] for rows a0, a1 (K floats) and one 16-column panel. */
+  tile_2x16(a0: number, a1: number, bp: number, K: number, out: number): void;
   f32_transpose(src: number, R: number, C: number, dst: number): void;
   f32_colsum_acc(X: number, M: number, N: number, out: number): void;
   f32_relevance_fwd(
@@ -212,9 +215,9 @@ export async function instantiateKernels(build: WasmBuild = 'auto', shared = sha
   }
   const module = await compile(which, { simd: SIMD_WASM_BASE64, scalar: SCALAR_WASM_BASE64, relaxed: RELAXED_WASM_BASE64 }[which]);
   const instance = await WebAssembly.instantiate(module, {});
-  const exports = instance.exports as unknown as KernelExports;
-  runCalls(exports, setupCalls(false));
-  return new KernelModule(exports, which);
+  const mod = new KernelModule(instance.exports as unknown as KernelExports, which);
+  chooseTileBroadcast(mod, false);
+  return mod;
 }
 
 /** True in a runtime whose kernels run faster on the shared-memory twin even on one thread (Deno; see above). */
@@ -223,38 +226,16 @@ export function sharedMemoryIsFaster(): boolean {
 }
 
 /**
- * Whether the SIMD tile of a module on a shared (or a plain) memory broadcasts its row values from memory, its
- * default (tile_set_broadcast, assembly/gemm.ts): everywhere but on a shared memory under Deno, and in SpiderMonkey
- * (Firefox). Under Deno 2.9.6 (V8 15.0) on a Cascade Lake Xeon, the shipped tile ran at 12.1 GFLOP/s in L1 with the
- * broadcast from memory against 16.7 with a scalar load and a register broadcast; under Node 20 at 23.4 against
- * 21.3, under Bun at 23.0 both; Node 24 and Chromium 156 were not slower with it (docs/PERFORMANCE.md, "Broadcast
- * from memory"). In Firefox 153 the register broadcast was the faster in three runs of
- * bench/experiments/browsers.ts, on both memories: tile 18.7-19.0 against 17.3-17.4 GFLOP/s, the relevance forward
- * at B = 1 17.2-17.5 against 15.8-16.1 (docs/PERFORMANCE.md, "Measured: browsers"). Both give the same bits.
+ * The calls that configure a fresh instance of a build on a shared (or a plain) memory: every pool worker's, which
+ * runs them right after it instantiates the module. The tile's broadcast is the one the caller's instance timed
+ * (bindings/tile-broadcast.ts).
  */
-export function tileBroadcastFromMemory(shared: boolean): boolean {
-  return !(shared && isDeno()) && !isSpiderMonkey();
-}
-
-/**
- * The calls that configure a fresh instance of a module on a shared (or a plain) memory: the caller's, and on a
- * shared memory every pool worker's, which runs them right after it instantiates the module.
- */
-export function setupCalls(shared: boolean): KernelCall[] {
-  return [['tile_set_broadcast', [tileBroadcastFromMemory(shared) ? 1 : 0]]];
-}
-
-function runCalls(exports: KernelExports, calls: KernelCall[]): void {
-  for (const [name, args] of calls) (exports[name] as unknown as (...a: number[]) => unknown)(...args);
+export function setupCalls(build: ResolvedBuild, shared: boolean): KernelCall[] {
+  return [['tile_set_broadcast', [chosenTileBroadcast(build, shared) === false ? 0 : 1]]];
 }
 
 function isDeno(): boolean {
   return typeof (globalThis as Record<string, unknown>)['Deno'] === 'object';
-}
-
-/** True in SpiderMonkey (Firefox and other Gecko browsers, pages and workers alike): its non-standard InternalError. */
-function isSpiderMonkey(): boolean {
-  return typeof (globalThis as Record<string, unknown>)['InternalError'] === 'function';
 }
 
 /** The shared-memory twin of a build on a fresh shared memory, and its compiled module (for workers). */
@@ -262,9 +243,9 @@ async function instantiateShared(which: ResolvedBuild): Promise<{ mod: KernelMod
   const module = await compile(`${which}-shared`, { simd: SIMD_SHARED_WASM_BASE64, scalar: SCALAR_SHARED_WASM_BASE64, relaxed: RELAXED_SHARED_WASM_BASE64 }[which]);
   const memory = new WebAssembly.Memory({ initial: 2, maximum: SHARED_MAX_PAGES, shared: true });
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
-  const exports = instance.exports as unknown as KernelExports;
-  runCalls(exports, setupCalls(true));
-  return { mod: new KernelModule(exports, which), module, memory };
+  const mod = new KernelModule(instance.exports as unknown as KernelExports, which);
+  chooseTileBroadcast(mod, true);
+  return { mod, module, memory };
 }
 
 /** True when this runtime can share wasm memory with worker threads (SharedArrayBuffer and workers). */
@@ -285,7 +266,7 @@ const SHARED_MAX_PAGES = 65536;
  */
 export async function instantiateThreaded(build: WasmBuild, threads: number): Promise<{ mod: KernelModule; pool: WorkerPool }> {
   const { mod, module, memory } = await instantiateShared(resolveBuild(build));
-  const pool = await WorkerPool.start(threads, module, memory, setupCalls(true));
+  const pool = await WorkerPool.start(threads, module, memory, setupCalls(mod.build, true));
   return { mod, pool };
 }
 

@@ -126,8 +126,10 @@ for (const b of BROWSERS) {
       mkdirSync(dir, { recursive: true });
       await page.screenshot(path.join(dir, `browser-${b.name.toLowerCase()}.png`));
       const got = await page.evaluate<Record<string, Record<string, unknown>>>('window.__result');
-      // The tile broadcasts its row values from a register in SpiderMonkey only, the faster there (bindings/kernels.ts).
-      expect(got['broadcastFromMemory'], 'tile broadcast from memory').toBe(b.name !== 'Firefox');
+      // The page timed the tile's two broadcasts on its first SIMD instance (bindings/tile-broadcast.ts); which one
+      // won depends on the browser and the CPU, so the test reports it.
+      expect(typeof got['broadcastFromMemory'], 'the page chose a tile broadcast').toBe('boolean');
+      console.log(`${b.name}: tile broadcast ${got['broadcastFromMemory'] ? 'from memory' : 'in a register'}`);
       // The relaxed build (FMA: last bits differ) where the browser validates it, within the float32 tolerance of
       // Node's SIMD results; Chromium 156 and Firefox 153 do, WebKitGTK 2.50 does not.
       const relaxed = got['relaxed']!;

@@ -12,7 +12,8 @@ import {
   relevance, relevanceVjp, softmax, softmaxVjp, sparsemaxSort, sparsemaxVjp, weightedSum, weightedSumVjp,
 } from './reference/ops.js';
 import { Rng } from './reference/rng.js';
-import { relaxedSimdSupported } from '../bindings/kernels.js';
+import { instantiateKernels, relaxedSimdSupported } from '../bindings/kernels.js';
+import { chooseTileBroadcast, chosenTileBroadcast } from '../bindings/tile-broadcast.js';
 import { detectRuntime } from '../src/runtime.js';
 
 const EDGE = [1, 2, 3, 4, 5, 15, 16, 17, 33];
@@ -726,22 +727,35 @@ describe('SIMD and scalar builds give identical bits', () => {
 });
 
 // The SIMD tile broadcasts its two row values per k step from memory (v128.load32_splat) or by a scalar load and a
-// register broadcast, chosen per instance (tile_set_broadcast: the second on Deno's shared memory, where it is
-// faster). Both must give the same bits, in every kernel built on the tile, chunked depth included. (Since they do,
-// no bits test can tell whether the tile follows the setting; tile-code.ts times the shipped tile with each.)
+// register broadcast (tile_set_broadcast), whichever this process timed faster on its first instance of the build
+// and memory kind (bindings/tile-broadcast.ts). Both must give the same bits, in every kernel built on the tile,
+// chunked depth included. (Since they do, no bits test can tell whether the tile follows the setting; tile-code.ts
+// times the shipped tile with each.)
 describe('the tile\'s two broadcasts', () => {
-  it(`default to this runtime's choice (${detectRuntime() === 'deno' ? 'register broadcast on Deno\'s shared memory' : 'from memory'}) and report the previous setting when set`, () => {
+  it('default to the one this process timed for the build and memory, report the previous setting when set, and the timing frees what it allocated', async () => {
     const k = harness['simd']!.k;
     const shared = typeof SharedArrayBuffer === 'function' && k.memory.buffer instanceof SharedArrayBuffer;
+    const chosen = chosenTileBroadcast('simd', shared);
+    expect(typeof chosen, 'chosen when the first instance was made').toBe('boolean');
     const initial = k.tile_set_broadcast(1);
     try {
-      expect(initial).toBe(detectRuntime() === 'deno' && shared ? 0 : 1);
+      expect(initial).toBe(chosen ? 1 : 0);
       expect(k.tile_set_broadcast(0)).toBe(1);
       expect(k.tile_set_broadcast(7)).toBe(0); // any non-zero value means "from memory"
       expect(k.tile_set_broadcast(0)).toBe(1);
     } finally {
       k.tile_set_broadcast(initial);
     }
+    // A fresh plain instance: the process's choice for it (timed on the first one), nothing left allocated.
+    const plain = await instantiateKernels('simd', false);
+    const plainChoice = chosenTileBroadcast('simd', false);
+    expect(typeof plainChoice).toBe('boolean');
+    expect(plain.k.tile_set_broadcast(1)).toBe(plainChoice ? 1 : 0);
+    expect(plain.arena.liveBytes).toBe(0);
+    // The scalar build has no SIMD tile: nothing to time, the default kept.
+    const scalar = await instantiateKernels('scalar', false);
+    expect(chooseTileBroadcast(scalar, false)).toBe(true);
+    expect(scalar.k.tile_set_broadcast(1)).toBe(1);
   });
 
   it.each([[3, 7, 37, 45], [2, 5, 300, 21]])('give identical bits in every kernel (B %i, L %i, d %i, C %i), on the SIMD build and, where it runs, the relaxed one', async (B, L, d, C) => {

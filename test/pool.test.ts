@@ -1,7 +1,8 @@
 // The worker pool: results identical for any thread count, a worker error fails only its call, a dead worker is
 // replaced, and runtimes without SharedArrayBuffer fall back to one thread (or throw when threads are forced).
 import { describe, expect, it } from 'vitest';
-import { relaxedSimdSupported, setupCalls, tileBroadcastFromMemory } from '../bindings/kernels.js';
+import { relaxedSimdSupported, setupCalls } from '../bindings/kernels.js';
+import { chosenTileBroadcast } from '../bindings/tile-broadcast.js';
 import { claimLoop, WorkerPool } from '../bindings/pool.js';
 import { claimedRelevance } from './helpers/claimed-relevance.js';
 import { WasmEngine } from '../src/engines/wasm/engine.js';
@@ -178,12 +179,16 @@ describe('worker pool', () => {
   it('every worker runs the setup calls once after it instantiates the module, a replaced worker too; the model\'s instance has this runtime\'s tile broadcast', async () => {
     const m = await FDT.create({ ...config, threads: 2 });
     const mod = m.wasm.mod;
-    // tile_set_broadcast returns the previous setting: the caller's shared-memory instance got setupCalls(true), and
-    // the pool hands the same calls to every worker it starts (a worker's own setting is not readable from here).
+    // tile_set_broadcast returns the previous setting: the caller's shared-memory instance timed its broadcast (or
+    // took this process's earlier choice), and the pool hands that choice to every worker it starts as a setup call
+    // (a worker's own setting is not readable from here).
     const initial = mod.k.tile_set_broadcast(1);
     mod.k.tile_set_broadcast(initial);
-    expect(initial).toBe(tileBroadcastFromMemory(true) ? 1 : 0);
-    expect((m.wasm.workerPool as unknown as { setup: unknown }).setup).toEqual(setupCalls(true));
+    const chosen = chosenTileBroadcast(mod.build, true);
+    expect(typeof chosen).toBe('boolean');
+    expect(initial).toBe(chosen ? 1 : 0);
+    expect(setupCalls(mod.build, true)).toEqual([['tile_set_broadcast', [initial]]]);
+    expect((m.wasm.workerPool as unknown as { setup: unknown }).setup).toEqual(setupCalls(mod.build, true));
     const [M, N] = [5, 7];
     const X = mod.arena.alloc(M * N * 4);
     const sums = mod.arena.alloc(N * 4);

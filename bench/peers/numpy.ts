@@ -2,7 +2,9 @@
  * numpy as the native anchor: float32 q [B*P, d] @ T^T (BLAS sgemm, no copy) into a preallocated [B*P, C] buffer,
  * then max over P. Run in a python3 child, one per thread count, with OPENBLAS_NUM_THREADS set and
  * OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE removed from THAT child's environment only (a Haswell core type forced in
- * the environment makes OpenBLAS use AVX2 on an AVX-512 machine). The child reports the BLAS numpy was built with
+ * the environment makes OpenBLAS use AVX2 on an AVX-512 machine). The child removes them itself before it imports
+ * numpy: Deno's child_process adds the parent's variables back to an `env` option that left them out (seen with Deno
+ * 2.9.6: its numpy rows ran OpenBLAS's Haswell kernels at half speed). The child reports the BLAS numpy was built with
  * (numpy.show_config), and, from the loaded OpenBLAS itself, the core kernel it picked and its thread count
  * (threadpoolctl when installed, else the library's own openblas_get_* functions through ctypes).
  */
@@ -12,6 +14,8 @@ import type { Shape } from '../shapes.js';
 const SCRIPT = String.raw`
 import json, sys, time, ctypes, os
 req = json.loads(sys.argv[1])
+for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+    os.environ.pop(k, None)  # unsetenv: OpenBLAS reads them when numpy loads it, below
 import numpy as np
 info = {"numpy": np.__version__, "python": sys.version.split()[0]}
 try:
