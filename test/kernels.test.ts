@@ -351,6 +351,56 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
     }
   });
 
+  it('sparsemax: the SIMD build\'s float32 pre-filter keeps exactly the float64 test\'s set (rows on its boundary, shifts that round, non-finite values give the scalar build\'s bits)', () => {
+    // The float32 neighbours of x (x itself, one step down, one step up).
+    const f32 = new Float32Array(1);
+    const bits = new Int32Array(f32.buffer);
+    const step = (x: number, by: number): number => {
+      f32[0] = x;
+      if (f32[0] === 0) return by > 0 ? 1.4e-45 : -1.4e-45;
+      bits[0]! += (f32[0]! > 0 ? by : -by);
+      return f32[0]!;
+    };
+    const around = (x: number): number[] => [step(x, -1), Math.fround(x), step(x, 1)];
+    const rng = new Rng(77);
+    const rows: number[][] = [];
+    // Each row: its max m, values on the float32 boundary of m - 1 (the first pass's bound), filler far below, and
+    // values near m; C = 67 (four groups of sixteen and a tail of three) with the boundary values in every group.
+    for (const m of [0.75, 1, 3.3, 1e6, 3e7, 1e30, -5, -1e20, 1.5e-40]) {
+      const row = Array.from(randn(rng, 67, 1), (v) => Math.fround(m - 40 - Math.abs(v)));
+      const edge = [...around(m - 1), ...around(m - 0.5), ...around(m)];
+      for (let i = 0; i < edge.length; i++) row[(i * 7) % 67] = edge[i]!;
+      row[66] = Math.fround(m);
+      rows.push(row);
+    }
+    // A spread so wide that f64(z) - max rounds, ties at the top, signed zeros, and non-finite values.
+    rows.push(Array.from({ length: 67 }, (_, i) => Math.fround((i % 2 ? 1 : -1) * 10 ** ((i % 61) - 30))));
+    rows.push(Array.from({ length: 67 }, (_, i) => (i % 5 === 0 ? 1 : i % 5 === 1 ? step(1, -1) : i % 3 ? 0 : -0)));
+    rows.push(Array.from({ length: 67 }, (_, i) => (i === 40 ? NaN : i % 2)));
+    rows.push(Array.from({ length: 67 }, (_, i) => (i === 20 ? Infinity : i)));
+    rows.push(Array.from({ length: 67 }, (_, i) => (i === 50 ? Infinity : i === 51 ? -Infinity : 0.5)));
+    rows.push(new Array(67).fill(-Infinity));
+    const [R, C] = [rows.length, 67];
+    const z = Float64Array.from(rows.flat());
+    expect(z.length).toBe(R * C);
+    const run = (H: Harness) => {
+      const p = H.zeros(R * C);
+      const support = H.zeros(R);
+      H.k.f32_sparsemax_fwd(H.f32(z), R, C, p, support, H.zeros(H.k.sparsemax_scratch_bytes(C) / 4));
+      return { p: H.readF32(p, R * C), support: H.readI32(support, R) };
+    };
+    const simd = run(harness['simd']!);
+    const scalar = run(harness['scalar']!);
+    expectIdentical('sparsemax on the boundary: SIMD vs scalar', simd.p, scalar.p);
+    expect(Array.from(simd.support)).toEqual(Array.from(scalar.support));
+    // The finite rows also equal the sort-based definition.
+    const finite = rows.map((r, i) => (r.every(Number.isFinite) ? i : -1)).filter((i) => i >= 0);
+    for (const i of finite) {
+      const ref = sparsemaxSort(Float64Array.from(rows[i]!), 1, C);
+      expectClose(`sparsemax boundary row ${i}`, simd.p.subarray(i * C, (i + 1) * C), ref, 1e-5);
+    }
+  });
+
   it.skipIf(!HAS_GOLDEN)(`sparsemax on the official edge cases ${GOLDEN_SKIP_REASON}`, () => {
     const file = JSON.parse(readFileSync(path.join(GOLDEN_DIR, 'sparsemax_cases.json'), 'utf8')) as {
       cases: { name: string; z: number[][]; out: number[][]; upstream_grad: number[][]; vjp_closed_form: number[][]; support_size: number[] }[];
