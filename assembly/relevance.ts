@@ -6,7 +6,7 @@
 // Mask modes (FDT-SPEC quirk 1): MASK_OFFICIAL multiplies padded scores by 0, so a caption with any padding has
 // r = max(0, max over real l); the padding slot then wins ties by index order exactly as torch.max would.
 // MASK_EXCLUDE ignores padded slots. valid = 0 means every slot is real (images).
-import { DEPTH_CHUNK, NR, panelBytes, tile_2x16, tileDepthChunk } from './gemm';
+import { NR, panelBytes } from './gemm';
 import { axpy, termAdd, termsEnd, termsStart } from './vec';
 
 export const MASK_OFFICIAL: i32 = 0;
@@ -16,23 +16,29 @@ export const MASK_EXCLUDE: i32 = 1;
 const MAX_ITEMS_PER_PASS: i32 = 8;
 /** Query rows of the items of one pass (L x d floats each) up to this size stay in L2 (1 MiB per core here). */
 const ITEMS_IN_CACHE_BYTES: usize = 512 << 10;
+/**
+ * Depth per chunk of the forward: a panel pair deeper than this (the paper's d = 512: 64 KiB) is walked 256 rows of
+ * depth at a time, so the pair's 32 KiB slice and a row's 1 KiB stay in L1 while every row of the pass takes them.
+ */
+const PAIR_DEPTH_CHUNK: i32 = 256;
 
-// Scratch layout of the forward: per item of a pass its 16 maxima and 16 arg-maxima (128 bytes), then the 2x16 tile,
-// then each item's first padded slot, then the pass's real slots (int32 each) and their items' offsets (int32 each),
-// then (16-byte aligned) the running sums of the pass's row pairs over a depth in chunks (32 floats per pair).
-const TILE_AT: usize = <usize>MAX_ITEMS_PER_PASS << 7;
+// Scratch layout of the forward: per item of a pass, for each of the two panels of a pair, its 16 maxima and 16
+// arg-maxima (256 bytes per item), then the 1x32 tile's 32 sums, then each item's first padded slot, then the pass's
+// real slots (int32 each) and their items' offsets (int32 each), then (16-byte aligned) each real slot's running sums
+// over a depth in chunks (32 floats per slot).
+const TILE_AT: usize = <usize>MAX_ITEMS_PER_PASS << 8;
 const PADS_AT: usize = TILE_AT + 128;
 const SLOTS_AT: usize = PADS_AT + ((<usize>MAX_ITEMS_PER_PASS << 2) + 15 & ~15);
 
-/** Bytes before the running sums of the row pairs: the layout above for L slots, 16-byte aligned. */
+/** Bytes before the running sums of the slots: the layout above for L slots, 16-byte aligned. */
 @inline
 function sumsAt(L: i32): usize {
   return SLOTS_AT + ((<usize>MAX_ITEMS_PER_PASS * <usize>L) << 3) + 15 & ~15;
 }
 
-/** Scratch bytes f32_relevance_fwd needs for L token slots (the layout above, then 128 bytes per row pair). */
+/** Scratch bytes f32_relevance_fwd needs for L token slots (the layout above, then 128 bytes per slot). */
 export function relevance_scratch_bytes(L: i32): usize {
-  return sumsAt(L) + ((<usize>MAX_ITEMS_PER_PASS * <usize>L + 1) >> 1 << 7);
+  return sumsAt(L) + ((<usize>MAX_ITEMS_PER_PASS * <usize>L) << 7);
 }
 
 @inline
@@ -58,6 +64,216 @@ function updateMax(maxp: usize, argp: usize, tile: usize, l: i32): void {
 }
 
 /**
+ * The forward's micro-kernel: out[j] = sum_k a[k] * panel0[k][j] and out[16 + j] = sum_k a[k] * panel1[k][j] for one
+ * row a of K floats and the two 16-column panels at bp and bq (a panel pair: 32 tokens). Each lane adds its terms in k
+ * order, a multiply then an add (one fused multiply-add in the relaxed build), so the sums are the bits of tile_2x16's.
+ *
+ * Why one row against 32 columns rather than 2 rows against 16: on the Zen 5 a broadcast from memory takes a slot of
+ * the FP pipes that the tile's multiplies and adds fill, and 1x32 broadcasts once per 16 FP instructions where 2x16
+ * does twice. Natively (gcc -O2, 128-bit mul + add, in L1) 2x16 ran 5.0 cycles per k step and 1x32 4.56; in Node 20
+ * with its k loop unrolled four times (fewer of V8's loop instructions per step, and no spills: 8 accumulators, one
+ * row value, one product) 58.3 GFLOP/s against 52.1 for the 2x16 tile.
+ */
+export function tile_1x32(a: usize, bp: usize, bq: usize, K: i32, out: usize): void {
+  tile1x32(a, bp, bq, K, out, false);
+}
+
+/** tile_1x32 continuing the sums in out, each lane's terms added in k order after the ones before. */
+function tile_1x32_acc(a: usize, bp: usize, bq: usize, K: i32, out: usize): void {
+  tile1x32(a, bp, bq, K, out, true);
+}
+
+@inline
+function tile1x32(a: usize, bp: usize, bq: usize, K: i32, out: usize, acc: bool): void {
+  if (ASC_FEATURE_SIMD) {
+    let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+    let c4 = f32x4.splat(0), c5 = f32x4.splat(0), c6 = f32x4.splat(0), c7 = f32x4.splat(0);
+    if (acc) {
+      c0 = v128.load(out); c1 = v128.load(out, 16); c2 = v128.load(out, 32); c3 = v128.load(out, 48);
+      c4 = v128.load(out, 64); c5 = v128.load(out, 80); c6 = v128.load(out, 96); c7 = v128.load(out, 112);
+    }
+    const end4 = bp + (<usize>(K & ~3) << 6);
+    // Four k steps per iteration (a quarter of V8's loop instructions per step; 8 accumulators, one row value and one
+    // product in registers, no spills).
+    while (bp < end4) {
+      if (ASC_FEATURE_RELAXED_SIMD) {
+        {
+          const x = v128.load32_splat(a);
+          c0 = f32x4.relaxed_madd(x, v128.load(bp), c0);
+          c1 = f32x4.relaxed_madd(x, v128.load(bp, 16), c1);
+          c2 = f32x4.relaxed_madd(x, v128.load(bp, 32), c2);
+          c3 = f32x4.relaxed_madd(x, v128.load(bp, 48), c3);
+          c4 = f32x4.relaxed_madd(x, v128.load(bq), c4);
+          c5 = f32x4.relaxed_madd(x, v128.load(bq, 16), c5);
+          c6 = f32x4.relaxed_madd(x, v128.load(bq, 32), c6);
+          c7 = f32x4.relaxed_madd(x, v128.load(bq, 48), c7);
+        }
+        {
+          const x = v128.load32_splat(a, 4);
+          c0 = f32x4.relaxed_madd(x, v128.load(bp, 64), c0);
+          c1 = f32x4.relaxed_madd(x, v128.load(bp, 80), c1);
+          c2 = f32x4.relaxed_madd(x, v128.load(bp, 96), c2);
+          c3 = f32x4.relaxed_madd(x, v128.load(bp, 112), c3);
+          c4 = f32x4.relaxed_madd(x, v128.load(bq, 64), c4);
+          c5 = f32x4.relaxed_madd(x, v128.load(bq, 80), c5);
+          c6 = f32x4.relaxed_madd(x, v128.load(bq, 96), c6);
+          c7 = f32x4.relaxed_madd(x, v128.load(bq, 112), c7);
+        }
+        {
+          const x = v128.load32_splat(a, 8);
+          c0 = f32x4.relaxed_madd(x, v128.load(bp, 128), c0);
+          c1 = f32x4.relaxed_madd(x, v128.load(bp, 144), c1);
+          c2 = f32x4.relaxed_madd(x, v128.load(bp, 160), c2);
+          c3 = f32x4.relaxed_madd(x, v128.load(bp, 176), c3);
+          c4 = f32x4.relaxed_madd(x, v128.load(bq, 128), c4);
+          c5 = f32x4.relaxed_madd(x, v128.load(bq, 144), c5);
+          c6 = f32x4.relaxed_madd(x, v128.load(bq, 160), c6);
+          c7 = f32x4.relaxed_madd(x, v128.load(bq, 176), c7);
+        }
+        {
+          const x = v128.load32_splat(a, 12);
+          c0 = f32x4.relaxed_madd(x, v128.load(bp, 192), c0);
+          c1 = f32x4.relaxed_madd(x, v128.load(bp, 208), c1);
+          c2 = f32x4.relaxed_madd(x, v128.load(bp, 224), c2);
+          c3 = f32x4.relaxed_madd(x, v128.load(bp, 240), c3);
+          c4 = f32x4.relaxed_madd(x, v128.load(bq, 192), c4);
+          c5 = f32x4.relaxed_madd(x, v128.load(bq, 208), c5);
+          c6 = f32x4.relaxed_madd(x, v128.load(bq, 224), c6);
+          c7 = f32x4.relaxed_madd(x, v128.load(bq, 240), c7);
+        }
+      } else {
+        {
+          const x = v128.load32_splat(a);
+          c0 = f32x4.add(c0, f32x4.mul(x, v128.load(bp)));
+          c1 = f32x4.add(c1, f32x4.mul(x, v128.load(bp, 16)));
+          c2 = f32x4.add(c2, f32x4.mul(x, v128.load(bp, 32)));
+          c3 = f32x4.add(c3, f32x4.mul(x, v128.load(bp, 48)));
+          c4 = f32x4.add(c4, f32x4.mul(x, v128.load(bq)));
+          c5 = f32x4.add(c5, f32x4.mul(x, v128.load(bq, 16)));
+          c6 = f32x4.add(c6, f32x4.mul(x, v128.load(bq, 32)));
+          c7 = f32x4.add(c7, f32x4.mul(x, v128.load(bq, 48)));
+        }
+        {
+          const x = v128.load32_splat(a, 4);
+          c0 = f32x4.add(c0, f32x4.mul(x, v128.load(bp, 64)));
+          c1 = f32x4.add(c1, f32x4.mul(x, v128.load(bp, 80)));
+          c2 = f32x4.add(c2, f32x4.mul(x, v128.load(bp, 96)));
+          c3 = f32x4.add(c3, f32x4.mul(x, v128.load(bp, 112)));
+          c4 = f32x4.add(c4, f32x4.mul(x, v128.load(bq, 64)));
+          c5 = f32x4.add(c5, f32x4.mul(x, v128.load(bq, 80)));
+          c6 = f32x4.add(c6, f32x4.mul(x, v128.load(bq, 96)));
+          c7 = f32x4.add(c7, f32x4.mul(x, v128.load(bq, 112)));
+        }
+        {
+          const x = v128.load32_splat(a, 8);
+          c0 = f32x4.add(c0, f32x4.mul(x, v128.load(bp, 128)));
+          c1 = f32x4.add(c1, f32x4.mul(x, v128.load(bp, 144)));
+          c2 = f32x4.add(c2, f32x4.mul(x, v128.load(bp, 160)));
+          c3 = f32x4.add(c3, f32x4.mul(x, v128.load(bp, 176)));
+          c4 = f32x4.add(c4, f32x4.mul(x, v128.load(bq, 128)));
+          c5 = f32x4.add(c5, f32x4.mul(x, v128.load(bq, 144)));
+          c6 = f32x4.add(c6, f32x4.mul(x, v128.load(bq, 160)));
+          c7 = f32x4.add(c7, f32x4.mul(x, v128.load(bq, 176)));
+        }
+        {
+          const x = v128.load32_splat(a, 12);
+          c0 = f32x4.add(c0, f32x4.mul(x, v128.load(bp, 192)));
+          c1 = f32x4.add(c1, f32x4.mul(x, v128.load(bp, 208)));
+          c2 = f32x4.add(c2, f32x4.mul(x, v128.load(bp, 224)));
+          c3 = f32x4.add(c3, f32x4.mul(x, v128.load(bp, 240)));
+          c4 = f32x4.add(c4, f32x4.mul(x, v128.load(bq, 192)));
+          c5 = f32x4.add(c5, f32x4.mul(x, v128.load(bq, 208)));
+          c6 = f32x4.add(c6, f32x4.mul(x, v128.load(bq, 224)));
+          c7 = f32x4.add(c7, f32x4.mul(x, v128.load(bq, 240)));
+        }
+      }
+      a += 16;
+      bp += 256;
+      bq += 256;
+    }
+    v128.store(out, c0);
+    v128.store(out, c1, 16);
+    v128.store(out, c2, 32);
+    v128.store(out, c3, 48);
+    v128.store(out, c4, 64);
+    v128.store(out, c5, 80);
+    v128.store(out, c6, 96);
+    v128.store(out, c7, 112);
+    // The last K mod 4 steps in a function of their own: with a second loop here V8 spilled the unrolled loop's
+    // values (30 GFLOP/s in L1 instead of 52-58).
+    if (K & 3) tile1x32Rest(a, bp, bq, K & 3, out);
+  } else {
+    // Four columns at a time, each its own sum in k order (one row value read per four multiply-adds).
+    for (let h: usize = 0; h < 2; h++) {
+      const panel = h ? bq : bp;
+      for (let j: usize = 0; j < 64; j += 16) {
+        const o = out + (h << 6) + j;
+        let s0: f32 = acc ? load<f32>(o) : 0;
+        let s1: f32 = acc ? load<f32>(o, 4) : 0;
+        let s2: f32 = acc ? load<f32>(o, 8) : 0;
+        let s3: f32 = acc ? load<f32>(o, 12) : 0;
+        let pa = a;
+        let pb = panel + j;
+        for (let k = 0; k < K; k++) {
+          const x = load<f32>(pa);
+          s0 += x * load<f32>(pb);
+          s1 += x * load<f32>(pb, 4);
+          s2 += x * load<f32>(pb, 8);
+          s3 += x * load<f32>(pb, 12);
+          pa += 4;
+          pb += 64;
+        }
+        store<f32>(o, s0);
+        store<f32>(o, s1, 4);
+        store<f32>(o, s2, 8);
+        store<f32>(o, s3, 12);
+      }
+    }
+  }
+}
+
+/** The SIMD 1x32 tile's last K (1..3) steps, continuing the sums in out. */
+function tile1x32Rest(a: usize, bp: usize, bq: usize, K: i32, out: usize): void {
+  let c0 = v128.load(out), c1 = v128.load(out, 16), c2 = v128.load(out, 32), c3 = v128.load(out, 48);
+  let c4 = v128.load(out, 64), c5 = v128.load(out, 80), c6 = v128.load(out, 96), c7 = v128.load(out, 112);
+  const end = bp + (<usize>K << 6);
+  while (bp < end) {
+    if (ASC_FEATURE_RELAXED_SIMD) {
+      const x = v128.load32_splat(a);
+      c0 = f32x4.relaxed_madd(x, v128.load(bp), c0);
+      c1 = f32x4.relaxed_madd(x, v128.load(bp, 16), c1);
+      c2 = f32x4.relaxed_madd(x, v128.load(bp, 32), c2);
+      c3 = f32x4.relaxed_madd(x, v128.load(bp, 48), c3);
+      c4 = f32x4.relaxed_madd(x, v128.load(bq), c4);
+      c5 = f32x4.relaxed_madd(x, v128.load(bq, 16), c5);
+      c6 = f32x4.relaxed_madd(x, v128.load(bq, 32), c6);
+      c7 = f32x4.relaxed_madd(x, v128.load(bq, 48), c7);
+    } else {
+      const x = v128.load32_splat(a);
+      c0 = f32x4.add(c0, f32x4.mul(x, v128.load(bp)));
+      c1 = f32x4.add(c1, f32x4.mul(x, v128.load(bp, 16)));
+      c2 = f32x4.add(c2, f32x4.mul(x, v128.load(bp, 32)));
+      c3 = f32x4.add(c3, f32x4.mul(x, v128.load(bp, 48)));
+      c4 = f32x4.add(c4, f32x4.mul(x, v128.load(bq)));
+      c5 = f32x4.add(c5, f32x4.mul(x, v128.load(bq, 16)));
+      c6 = f32x4.add(c6, f32x4.mul(x, v128.load(bq, 32)));
+      c7 = f32x4.add(c7, f32x4.mul(x, v128.load(bq, 48)));
+    }
+    a += 4;
+    bp += 64;
+    bq += 64;
+  }
+  v128.store(out, c0);
+  v128.store(out, c1, 16);
+  v128.store(out, c2, 32);
+  v128.store(out, c3, 48);
+  v128.store(out, c4, 64);
+  v128.store(out, c5, 80);
+  v128.store(out, c6, 96);
+  v128.store(out, c7, 112);
+}
+
+/**
  * Q [B, L, d] query rows; Tp the dictionary T [C, d] packed by f32_pack_nt (ceil(C/16) panels of depth d);
  * valid [B, L] int32 0/1 or 0 (none); R [B, C] float32 out; ARG [B, C] int32 out;
  * scratch: relevance_scratch_bytes(L) bytes, 16-byte aligned.
@@ -75,25 +291,21 @@ export function f32_relevance_fwd(
  *
  * Items go G at a time (G = 1..MAX_ITEMS_PER_PASS, as many as keep their query rows within ITEMS_IN_CACHE_BYTES:
  * 5 at the paper's image side, 3 at its caption side, 8 at the demo's). Their real slots form one list (item b's,
- * then item b + 1's, ..., each in slot order) and the 2x16 tile takes consecutive pairs of that list. So each panel
- * of the dictionary is read from memory once per G items instead of once per item, and an item with an odd count of
- * real slots shares its last tile with the next item's first slot instead of computing a row twice. Every (item,
- * token) still takes the max over its own slots in increasing slot order with the same comparison, so values and
- * arg-maxima are those of one item at a time.
+ * then item b + 1's, ..., each in slot order), and the 1x32 tile takes each slot against a pair of consecutive panels
+ * (a lone last panel of the range is paired with itself, its second half of the sums unused). So each panel of the
+ * dictionary is read from memory once per G items instead of once per item. Every (item, token) takes the max over
+ * its own slots in increasing slot order with the same comparison, so values and arg-maxima are those of one item at
+ * a time, and of any split of the panels.
  *
- * A panel deeper than DEPTH_CHUNK (512: 32 KiB, the paper's d stays whole) is walked a chunk at a time: every row
- * pair of the pass takes the chunk while it stays in L1, its sums carried in scratch (tileDepthChunk), and the maxima
- * are folded once the sums are whole, so the bits are those of one full-depth tile. (With 256-deep chunks, on the
- * Cascade Lake's 32 KiB L1, the paper's d = 512 measured 1.00-1.09x faster chunked than whole with the host at its
- * speed, bench/results/2026-11-27-relevance-depth-chunks*.txt; on the Zen 5's 48 KiB L1 whole is 1.03-1.04x faster,
- * see DEPTH_CHUNK.) The unchunked path stays a loop of its own: a version with one loop for both ran ~5% slower at
- * d = 128 (a run that was not kept).
+ * A pair deeper than PAIR_DEPTH_CHUNK (the paper's d = 512: 64 KiB) is walked a chunk at a time: every slot of the
+ * pass takes the chunk while it stays in L1, its sums carried in scratch (tile_1x32_acc), and the maxima are folded
+ * once the sums are whole, so the bits are those of one full-depth tile.
  */
 export function f32_relevance_fwd_part(
   Q: usize, B: i32, L: i32, d: i32, Tp: usize, C: i32, scale: f32, valid: usize, mode: i32,
   R: usize, ARG: usize, scratch: usize, p0: i32, p1: i32,
 ): void {
-  // Item i of a pass: maxima at scratch + 128 i, arg-maxima 64 bytes after them.
+  // Item i of a pass: panel h's maxima at scratch + 256 i + 128 h, arg-maxima 64 bytes after them.
   const tileAt = scratch + TILE_AT;
   const sums = scratch + sumsAt(L);
   const pads = scratch + PADS_AT;
@@ -105,7 +317,7 @@ export function f32_relevance_fwd_part(
   for (let b = 0; b < B; b += G) {
     const items = min(G, B - b);
     // The real slots of the pass's items as indices into their items x L query rows, with the item of each (i, as
-    // the byte offset 128 i of its maxima); each item's first padded slot.
+    // the byte offset 256 i of its maxima); each item's first padded slot.
     let nv = 0;
     for (let i = 0; i < items; i++) {
       store<i32>(pads + (<usize>i << 2), -1);
@@ -113,7 +325,7 @@ export function f32_relevance_fwd_part(
         const j = i * L + l;
         if (valid == 0 || load<i32>(valid + ((<usize>b * <usize>L + <usize>j) << 2)) != 0) {
           store<i32>(rows + (<usize>nv << 2), j);
-          store<i32>(owners + (<usize>nv << 2), i << 7);
+          store<i32>(owners + (<usize>nv << 2), i << 8);
           nv++;
         } else if (load<i32>(pads + (<usize>i << 2)) < 0) {
           store<i32>(pads + (<usize>i << 2), l);
@@ -121,55 +333,58 @@ export function f32_relevance_fwd_part(
       }
     }
     const qb = Q + <usize>b * itemBytes;
-    for (let p = p0; p < p1; p++) {
+    for (let p = p0; p < p1; p += 2) {
+      const halves = p + 1 < p1 ? 2 : 1;
       const bp = Tp + <usize>p * panelBytes(d);
+      const bq = halves == 2 ? bp + panelBytes(d) : bp;
       for (let i = 0; i < items; i++) {
-        const m = scratch + (<usize>i << 7);
+        const m = scratch + (<usize>i << 8);
         for (let q: usize = 0; q < 64; q += 4) {
           store<f32>(m + q, -Infinity);
           store<i32>(m + 64 + q, -1);
+          store<f32>(m + 128 + q, -Infinity);
+          store<i32>(m + 192 + q, -1);
         }
       }
-      if (d > DEPTH_CHUNK) {
-        // Chunk by chunk of depth, every row pair's sums carried in scratch; then the maxima from the full sums.
-        for (let k0 = 0; k0 < d; k0 += DEPTH_CHUNK) {
-          const kc = min(DEPTH_CHUNK, d - k0);
-          for (let t = 0; t < nv; t += 2) {
-            const j0 = load<i32>(rows + (<usize>t << 2));
-            const j1 = t + 1 < nv ? load<i32>(rows + (<usize>(t + 1) << 2)) : j0;
-            tileDepthChunk(qb + <usize>j0 * rowBytes, qb + <usize>j1 * rowBytes, bp, k0, kc, sums + (<usize>t << 6));
+      if (d > PAIR_DEPTH_CHUNK) {
+        // Chunk by chunk of depth, every slot's sums carried in scratch; then the maxima from the full sums.
+        for (let k0 = 0; k0 < d; k0 += PAIR_DEPTH_CHUNK) {
+          const kc = min(PAIR_DEPTH_CHUNK, d - k0);
+          const koff = <usize>k0 << 6;
+          for (let t = 0; t < nv; t++) {
+            const a = qb + <usize>load<i32>(rows + (<usize>t << 2)) * rowBytes + (<usize>k0 << 2);
+            if (k0 == 0) tile_1x32(a, bp, bq, kc, sums + (<usize>t << 7));
+            else tile_1x32_acc(a, bp + koff, bq + koff, kc, sums + (<usize>t << 7));
           }
         }
-        for (let t = 0; t < nv; t += 2) pairMaxima(scratch, rows, owners, nv, t, L, sums + (<usize>t << 6));
+        for (let t = 0; t < nv; t++) slotMaxima(scratch, rows, owners, t, L, sums + (<usize>t << 7));
       } else {
-        for (let t = 0; t < nv; t += 2) {
-          const j0 = load<i32>(rows + (<usize>t << 2));
-          const j1 = t + 1 < nv ? load<i32>(rows + (<usize>(t + 1) << 2)) : j0;
-          tile_2x16(qb + <usize>j0 * rowBytes, qb + <usize>j1 * rowBytes, bp, d, tileAt);
-          pairMaxima(scratch, rows, owners, nv, t, L, tileAt);
+        for (let t = 0; t < nv; t++) {
+          tile_1x32(qb + <usize>load<i32>(rows + (<usize>t << 2)) * rowBytes, bp, bq, d, tileAt);
+          slotMaxima(scratch, rows, owners, t, L, tileAt);
         }
       }
-      const n0 = p * NR;
-      const w = min(NR, C - n0);
-      for (let i = 0; i < items; i++) {
-        storeMaxima(scratch + (<usize>i << 7), R, ARG, (<usize>(b + i) * <usize>C + <usize>n0) << 2, w, scale, mode,
-          load<i32>(pads + (<usize>i << 2)));
+      for (let h = 0; h < halves; h++) {
+        const n0 = (p + h) * NR;
+        const w = min(NR, C - n0);
+        for (let i = 0; i < items; i++) {
+          storeMaxima(scratch + (<usize>i << 8) + (<usize>h << 7), R, ARG, (<usize>(b + i) * <usize>C + <usize>n0) << 2, w, scale,
+            mode, load<i32>(pads + (<usize>i << 2)));
+        }
       }
     }
   }
 }
 
-/** Folds the scores of row pair t (rows t and t + 1 of the pass, the second only when t + 1 < nv) into their items' maxima. */
+/** Folds the 32 scores of slot t of the pass (at tile) into its item's maxima for the pair's two panels. */
 @inline
-function pairMaxima(scratch: usize, rows: usize, owners: usize, nv: i32, t: i32, L: i32, tile: usize): void {
-  const j0 = load<i32>(rows + (<usize>t << 2));
-  const o0 = load<i32>(owners + (<usize>t << 2));
-  updateMax(scratch + <usize>o0, scratch + <usize>o0 + 64, tile, j0 - (o0 >> 7) * L);
-  if (t + 1 < nv) {
-    const j1 = load<i32>(rows + (<usize>(t + 1) << 2));
-    const o1 = load<i32>(owners + (<usize>(t + 1) << 2));
-    updateMax(scratch + <usize>o1, scratch + <usize>o1 + 64, tile + 64, j1 - (o1 >> 7) * L);
-  }
+function slotMaxima(scratch: usize, rows: usize, owners: usize, t: i32, L: i32, tile: usize): void {
+  const j = load<i32>(rows + (<usize>t << 2));
+  const o = load<i32>(owners + (<usize>t << 2));
+  const l = j - (o >> 8) * L;
+  const m = scratch + <usize>o;
+  updateMax(m, m + 64, tile, l);
+  updateMax(m + 128, m + 192, tile + 64, l);
 }
 
 /**

@@ -10,7 +10,7 @@ import type { HostSpeed } from './host-speed.js';
 
 /** One measured (or skipped) row. */
 export interface BenchRecord {
-  /** 'relevance', 'tile_2x16', 'sparsemax', 'train_step', 'memory', ... */
+  /** 'relevance', 'tile_1x32', 'tile_2x16', 'sparsemax', 'train_step', 'memory', ... */
   kernel: string;
   /** The shape as text ('B=32 P=49 d=512 C=16384', or the suite's own description). */
   shape: string;

@@ -18,29 +18,33 @@
 import { instantiateKernels, type KernelModule } from '../bindings/kernels.js';
 import { clearUpperVectorState } from '../bindings/vector-state.js';
 
+/** The two micro-kernels: tile_1x32 (the relevance forward's: one row, a pair of panels) and tile_2x16 (the GEMM's). */
+export type TileName = 'tile_1x32' | 'tile_2x16';
+
 /**
- * tile_2x16 on one resident panel of depth K (16 columns, K * 64 bytes) and two rows (K * 8 bytes) in `mod`'s
- * memory: `run(calls)` calls it back to back, `flopsPerCall` = 2 * 2 * 16 * K. Null where the build does not export
- * the tile (it is exported by assembly/index.ts but not typed in KernelExports). The ceiling suite's tile, and the
- * probe's.
+ * A micro-kernel on resident data of depth K in `mod`'s memory: tile_2x16 on one panel (16 columns, K * 64 bytes)
+ * and two rows (K * 8 bytes), tile_1x32 on two panels (K * 128 bytes) and one row (K * 4 bytes). `run(calls)` calls
+ * it back to back; `flopsPerCall` = 2 * 32 * K for both. Null where the build does not export the tile. The ceiling
+ * suite's tiles; the probe's is tile_2x16.
  */
-export function residentTile(mod: KernelModule, K: number): { run: (calls: number) => void; flopsPerCall: number; release: () => void } | null {
-  const tile = (mod.k as unknown as { tile_2x16?: (a0: number, a1: number, bp: number, K: number, out: number) => void }).tile_2x16;
+export function residentTile(mod: KernelModule, K: number, name: TileName = 'tile_2x16'): { run: (calls: number) => void; flopsPerCall: number; release: () => void } | null {
+  const tile = (mod.k as unknown as Record<TileName, ((a: number, b: number, c: number, K: number, out: number) => void) | undefined>)[name];
   if (typeof tile !== 'function') return null;
   const a = mod.arena;
   const rows = a.alloc(2 * K * 4);
-  const panel = a.alloc(K * 64);
+  const panel = a.alloc(2 * K * 64);
   const out = a.alloc(128);
   const f = mod.f32(rows, 2 * K);
   for (let i = 0; i < f.length; i++) f[i] = ((i * 7919) % 1000) / 1000 - 0.5;
-  const p = mod.f32(panel, K * 16);
+  const p = mod.f32(panel, 2 * K * 16);
   for (let i = 0; i < p.length; i++) p[i] = ((i * 104729) % 1000) / 1000 - 0.5;
-  const a1 = rows + K * 4;
+  // tile_2x16(a0, a1, panel, K, out) or tile_1x32(a, panel0, panel1, K, out).
+  const [second, third] = name === 'tile_2x16' ? [rows + K * 4, panel] : [panel, panel + K * 64];
   return {
     run: (calls) => {
-      for (let i = 0; i < calls; i++) tile(rows, a1, panel, K, out);
+      for (let i = 0; i < calls; i++) tile(rows, second, third, K, out);
     },
-    flopsPerCall: 2 * 2 * 16 * K,
+    flopsPerCall: 2 * 32 * K,
     release: () => {
       for (const b of [out, panel, rows]) a.free(b);
     },

@@ -106,7 +106,7 @@ function otherRows(ctx: Ctx): string[][] {
   for (const r of ctx.records) {
     if (r.kernel === 'relevance' || r.skipped) continue;
     let value = '';
-    if (r.kernel === 'tile_2x16') value = `best sample ${Number(r.extra?.['best_gflops']).toFixed(2)} GFLOP/s`;
+    if (r.kernel === 'tile_1x32' || r.kernel === 'tile_2x16') value = `best sample ${Number(r.extra?.['best_gflops']).toFixed(2)} GFLOP/s`;
     else if (r.kernel === 'sparsemax') value = `${Number(r.extra?.['us_per_row']).toFixed(1)} us/row`;
     else if (r.kernel === 'train_step') value = `non-relevance share ${(100 * Number(r.extra?.['non_relevance_share'])).toFixed(1)}%`;
     else if (r.kernel.startsWith('train_step.')) value = `${(100 * Number(r.extra?.['share_of_step'])).toFixed(1)}% of the step`;
@@ -320,7 +320,7 @@ export function svgChart(ctx: Ctx, title: string): string {
     const ly = top + 8 + series.length * 18 + 10;
     out.push(`<line x1="${left + pw + 16}" x2="${left + pw + 28}" y1="${ly - 3}" y2="${ly - 3}" stroke="#1f77b4" stroke-dasharray="4 2"/>`);
     out.push(`<text x="${left + pw + 34}" y="${ly + 1}" font-size="11" fill="#1f77b4">ceiling ${ceiling.toFixed(1)} GFLOP/s</text>`);
-    out.push(`<text x="${left + pw + 34}" y="${ly + 15}" font-size="10" fill="#1f77b4">(tile_2x16 in L1, 1 thread)</text>`);
+    out.push(`<text x="${left + pw + 34}" y="${ly + 15}" font-size="10" fill="#1f77b4">(the relevance tile in L1, 1 thread)</text>`);
   }
   series.forEach((key, i) => {
     const [impl, threads] = key.split('|');

@@ -30,8 +30,10 @@ export interface KernelExports {
    * broadcast); the same bits either way. Returns the previous setting.
    */
   tile_set_broadcast(fromMemory: number): number;
-  /** The micro-kernel alone: out[r][j] = sum_k a_r[k] * panel[k][j] for rows a0, a1 (K floats) and one 16-column panel. */
+  /** The GEMM's micro-kernel alone: out[r][j] = sum_k a_r[k] * panel[k][j] for rows a0, a1 (K floats) and one 16-column panel. */
   tile_2x16(a0: number, a1: number, bp: number, K: number, out: number): void;
+  /** The relevance forward's micro-kernel alone: out[16 h + j] = sum_k a[k] * panel_h[k][j] for one row and the panels at bp (h = 0) and bq (h = 1). */
+  tile_1x32(a: number, bp: number, bq: number, K: number, out: number): void;
   f32_transpose(src: number, R: number, C: number, dst: number): void;
   f32_colsum_acc(X: number, M: number, N: number, out: number): void;
   f32_relevance_fwd(

@@ -71,6 +71,28 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
     }
   });
 
+  it('tile_1x32 (the relevance forward\'s micro-kernel) gives one float32 multiply and add per term in k order for each of its 32 columns, at every depth mod 4 (its unrolled loop and its rest)', () => {
+    const rng = new Rng(13);
+    const f = Math.fround;
+    for (const K of [1, 2, 3, 4, 5, 6, 7, 8, 255, 257]) {
+      const H = h();
+      const a = f32round(randn(rng, K));
+      const panels = f32round(randn(rng, 2 * K * 16));
+      const p = H.f32(panels);
+      const out = H.zeros(32);
+      H.k.tile_1x32(H.f32(a), p, p + K * 64, K, out);
+      const want = new Float64Array(32);
+      for (let h2 = 0; h2 < 2; h2++) {
+        for (let j = 0; j < 16; j++) {
+          let s2 = 0;
+          for (let k = 0; k < K; k++) s2 = f(s2 + f(a[k]! * panels[h2 * K * 16 + k * 16 + j]!));
+          want[h2 * 16 + j] = s2;
+        }
+      }
+      expectIdentical(`tile_1x32 K=${K}`, H.readF32(out, 32), want);
+    }
+  });
+
   it('gemm over a depth cut into chunks of 512 (K = 513, 1024, 600; M across a 64-row block; a row stride) gives the bits of one float32 multiply and add per term in k order, then bias, then accumulation, its scratch used and not overrun', () => {
     const rng = new Rng(12);
     const f = Math.fround;
