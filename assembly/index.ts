@@ -13,7 +13,7 @@ export {
 } from './gemm';
 export {
   f32_relevance_fwd, f32_relevance_fwd_part, f32_relevance_bwd, f32_relevance_bwd_gq_part, f32_relevance_bwd_gt_part,
-  relevance_scratch_bytes, tile_1x32,
+  relevance_scratch_bytes, relevance_set_tile, tile_1x32,
 } from './relevance';
 export { f32_sparsemax_fwd, f32_sparsemax_bwd, sparsemax_scratch_bytes, sparsemax_set_michelot_passes } from './sparsemax';
 export { f32_softmax_fwd, f32_softmax_bwd } from './softmax';

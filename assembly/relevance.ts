@@ -6,7 +6,7 @@
 // Mask modes (FDT-SPEC quirk 1): MASK_OFFICIAL multiplies padded scores by 0, so a caption with any padding has
 // r = max(0, max over real l); the padding slot then wins ties by index order exactly as torch.max would.
 // MASK_EXCLUDE ignores padded slots. valid = 0 means every slot is real (images).
-import { NR, panelBytes } from './gemm';
+import { DEPTH_CHUNK, NR, panelBytes, tile_2x16, tileDepthChunk } from './gemm';
 import { axpy, termAdd, termsEnd, termsStart } from './vec';
 
 export const MASK_OFFICIAL: i32 = 0;
@@ -291,17 +291,42 @@ export function f32_relevance_fwd(
  *
  * Items go G at a time (G = 1..MAX_ITEMS_PER_PASS, as many as keep their query rows within ITEMS_IN_CACHE_BYTES:
  * 5 at the paper's image side, 3 at its caption side, 8 at the demo's). Their real slots form one list (item b's,
- * then item b + 1's, ..., each in slot order), and the 1x32 tile takes each slot against a pair of consecutive panels
- * (a lone last panel of the range is paired with itself, its second half of the sums unused). So each panel of the
- * dictionary is read from memory once per G items instead of once per item. Every (item, token) takes the max over
- * its own slots in increasing slot order with the same comparison, so values and arg-maxima are those of one item at
- * a time, and of any split of the panels.
+ * then item b + 1's, ..., each in slot order) that the tile walks, so each panel of the dictionary is read from
+ * memory once per G items instead of once per item. Every (item, token) takes the max over its own slots in
+ * increasing slot order with the same comparison, so values and arg-maxima are those of one item at a time, and of
+ * any split of the panels.
  *
- * A pair deeper than PAIR_DEPTH_CHUNK (the paper's d = 512: 64 KiB) is walked a chunk at a time: every slot of the
- * pass takes the chunk while it stays in L1, its sums carried in scratch (tile_1x32_acc), and the maxima are folded
- * once the sums are whole, so the bits are those of one full-depth tile.
+ * Two micro-kernels give the same bits (each lane's terms in k order): tile_1x32 (relevanceFwd1x32, the default) and
+ * tile_2x16 (relevanceFwd2x16); relevance_set_tile picks one. Which is faster depends on the engine and the core: on
+ * the Zen 5, Node 20 runs the 1x32 tile at 55.7 GFLOP/s in L1 against 50-52 for 2x16, and Bun (JavaScriptCore) 53.7
+ * against 60.3; the bindings time both on each process's first instance (bindings/tile-choice.ts).
+ *
+ * A pair (1x32) deeper than PAIR_DEPTH_CHUNK or a panel (2x16) deeper than DEPTH_CHUNK is walked a chunk of depth at
+ * a time: every slot (or pair of slots) of the pass takes the chunk while it stays in L1, its sums carried in
+ * scratch, and the maxima are folded once the sums are whole, so the bits are those of one full-depth tile.
  */
+let relevanceOn1x32: bool = true;
+
+/** Sets the relevance forward's micro-kernel (non-zero: tile_1x32, the default; 0: tile_2x16); returns the previous. */
+export function relevance_set_tile(on1x32: i32): i32 {
+  const previous = relevanceOn1x32 ? 1 : 0;
+  relevanceOn1x32 = on1x32 != 0;
+  return previous;
+}
+
 export function f32_relevance_fwd_part(
+  Q: usize, B: i32, L: i32, d: i32, Tp: usize, C: i32, scale: f32, valid: usize, mode: i32,
+  R: usize, ARG: usize, scratch: usize, p0: i32, p1: i32,
+): void {
+  if (relevanceOn1x32) relevanceFwd1x32(Q, B, L, d, Tp, C, scale, valid, mode, R, ARG, scratch, p0, p1);
+  else relevanceFwd2x16(Q, B, L, d, Tp, C, scale, valid, mode, R, ARG, scratch, p0, p1);
+}
+
+/**
+ * The forward on tile_1x32: the real slots of a pass one at a time against a pair of consecutive panels (a lone last
+ * panel of the range is paired with itself, its second half of the sums unused).
+ */
+function relevanceFwd1x32(
   Q: usize, B: i32, L: i32, d: i32, Tp: usize, C: i32, scale: f32, valid: usize, mode: i32,
   R: usize, ARG: usize, scratch: usize, p0: i32, p1: i32,
 ): void {
@@ -373,6 +398,94 @@ export function f32_relevance_fwd_part(
         }
       }
     }
+  }
+}
+
+/**
+ * The forward on tile_2x16: consecutive pairs of the pass's real slots against one panel at a time (an item with an
+ * odd count of real slots shares its last tile with the next item's first slot), a panel deeper than DEPTH_CHUNK in
+ * chunks, the pairs' sums carried in scratch (tileDepthChunk).
+ */
+function relevanceFwd2x16(
+  Q: usize, B: i32, L: i32, d: i32, Tp: usize, C: i32, scale: f32, valid: usize, mode: i32,
+  R: usize, ARG: usize, scratch: usize, p0: i32, p1: i32,
+): void {
+  // Item i of a pass: maxima at scratch + 128 i, arg-maxima 64 bytes after them.
+  const tileAt = scratch + TILE_AT;
+  const sums = scratch + sumsAt(L);
+  const pads = scratch + PADS_AT;
+  const rows = scratch + SLOTS_AT;
+  const owners = rows + ((<usize>MAX_ITEMS_PER_PASS * <usize>L) << 2);
+  const rowBytes = <usize>d << 2;
+  const itemBytes = <usize>L * rowBytes;
+  const G = <i32>min<usize>(<usize>MAX_ITEMS_PER_PASS, max<usize>(1, ITEMS_IN_CACHE_BYTES / max<usize>(itemBytes, 1)));
+  for (let b = 0; b < B; b += G) {
+    const items = min(G, B - b);
+    // The real slots of the pass's items as indices into their items x L query rows, with the item of each (i, as
+    // the byte offset 128 i of its maxima); each item's first padded slot.
+    let nv = 0;
+    for (let i = 0; i < items; i++) {
+      store<i32>(pads + (<usize>i << 2), -1);
+      for (let l = 0; l < L; l++) {
+        const j = i * L + l;
+        if (valid == 0 || load<i32>(valid + ((<usize>b * <usize>L + <usize>j) << 2)) != 0) {
+          store<i32>(rows + (<usize>nv << 2), j);
+          store<i32>(owners + (<usize>nv << 2), i << 7);
+          nv++;
+        } else if (load<i32>(pads + (<usize>i << 2)) < 0) {
+          store<i32>(pads + (<usize>i << 2), l);
+        }
+      }
+    }
+    const qb = Q + <usize>b * itemBytes;
+    for (let p = p0; p < p1; p++) {
+      const bp = Tp + <usize>p * panelBytes(d);
+      for (let i = 0; i < items; i++) {
+        const m = scratch + (<usize>i << 7);
+        for (let q: usize = 0; q < 64; q += 4) {
+          store<f32>(m + q, -Infinity);
+          store<i32>(m + 64 + q, -1);
+        }
+      }
+      if (d > DEPTH_CHUNK) {
+        // Chunk by chunk of depth, every row pair's sums carried in scratch; then the maxima from the full sums.
+        for (let k0 = 0; k0 < d; k0 += DEPTH_CHUNK) {
+          const kc = min(DEPTH_CHUNK, d - k0);
+          for (let t = 0; t < nv; t += 2) {
+            const j0 = load<i32>(rows + (<usize>t << 2));
+            const j1 = t + 1 < nv ? load<i32>(rows + (<usize>(t + 1) << 2)) : j0;
+            tileDepthChunk(qb + <usize>j0 * rowBytes, qb + <usize>j1 * rowBytes, bp, k0, kc, sums + (<usize>t << 6));
+          }
+        }
+        for (let t = 0; t < nv; t += 2) pairMaxima(scratch, rows, owners, nv, t, L, sums + (<usize>t << 6));
+      } else {
+        for (let t = 0; t < nv; t += 2) {
+          const j0 = load<i32>(rows + (<usize>t << 2));
+          const j1 = t + 1 < nv ? load<i32>(rows + (<usize>(t + 1) << 2)) : j0;
+          tile_2x16(qb + <usize>j0 * rowBytes, qb + <usize>j1 * rowBytes, bp, d, tileAt);
+          pairMaxima(scratch, rows, owners, nv, t, L, tileAt);
+        }
+      }
+      const n0 = p * NR;
+      const w = min(NR, C - n0);
+      for (let i = 0; i < items; i++) {
+        storeMaxima(scratch + (<usize>i << 7), R, ARG, (<usize>(b + i) * <usize>C + <usize>n0) << 2, w, scale, mode,
+          load<i32>(pads + (<usize>i << 2)));
+      }
+    }
+  }
+}
+
+/** Folds the scores of row pair t (rows t and t + 1 of the pass, the second only when t + 1 < nv) into their items' maxima. */
+@inline
+function pairMaxima(scratch: usize, rows: usize, owners: usize, nv: i32, t: i32, L: i32, tile: usize): void {
+  const j0 = load<i32>(rows + (<usize>t << 2));
+  const o0 = load<i32>(owners + (<usize>t << 2));
+  updateMax(scratch + <usize>o0, scratch + <usize>o0 + 64, tile, j0 - (o0 >> 7) * L);
+  if (t + 1 < nv) {
+    const j1 = load<i32>(rows + (<usize>(t + 1) << 2));
+    const o1 = load<i32>(owners + (<usize>(t + 1) << 2));
+    updateMax(scratch + <usize>o1, scratch + <usize>o1 + 64, tile + 64, j1 - (o1 >> 7) * L);
   }
 }
 

@@ -1,7 +1,7 @@
 import { Arena } from './arena.js';
 import { decodeBase64 } from './base64.js';
 import { type KernelCall, WorkerPool } from './pool.js';
-import { chooseTileBroadcast, chosenTileBroadcast } from './tile-broadcast.js';
+import { chooseTiles, chosenTiles } from './tile-choice.js';
 import {
   RELAXED_SHARED_WASM_BASE64, RELAXED_WASM_BASE64, SCALAR_SHARED_WASM_BASE64, SCALAR_WASM_BASE64, SIMD_SHARED_WASM_BASE64,
   SIMD_WASM_BASE64, SOURCE_HASH,
@@ -30,6 +30,8 @@ export interface KernelExports {
    * broadcast); the same bits either way. Returns the previous setting.
    */
   tile_set_broadcast(fromMemory: number): number;
+  /** Sets the relevance forward's micro-kernel (1: tile_1x32, the default; 0: tile_2x16); the same bits. Returns the previous. */
+  relevance_set_tile(on1x32: number): number;
   /** The GEMM's micro-kernel alone: out[r][j] = sum_k a_r[k] * panel[k][j] for rows a0, a1 (K floats) and one 16-column panel. */
   tile_2x16(a0: number, a1: number, bp: number, K: number, out: number): void;
   /** The relevance forward's micro-kernel alone: out[16 h + j] = sum_k a[k] * panel_h[k][j] for one row and the panels at bp (h = 0) and bq (h = 1). */
@@ -218,7 +220,7 @@ export async function instantiateKernels(build: WasmBuild = 'auto', shared = sha
   const module = await compile(which, { simd: SIMD_WASM_BASE64, scalar: SCALAR_WASM_BASE64, relaxed: RELAXED_WASM_BASE64 }[which]);
   const instance = await WebAssembly.instantiate(module, {});
   const mod = new KernelModule(instance.exports as unknown as KernelExports, which);
-  chooseTileBroadcast(mod, false);
+  chooseTiles(mod, false);
   return mod;
 }
 
@@ -229,11 +231,15 @@ export function sharedMemoryIsFaster(): boolean {
 
 /**
  * The calls that configure a fresh instance of a build on a shared (or a plain) memory: every pool worker's, which
- * runs them right after it instantiates the module. The tile's broadcast is the one the caller's instance timed
- * (bindings/tile-broadcast.ts).
+ * runs them right after it instantiates the module. The tiles are the ones the caller's instance timed
+ * (bindings/tile-choice.ts).
  */
 export function setupCalls(build: ResolvedBuild, shared: boolean): KernelCall[] {
-  return [['tile_set_broadcast', [chosenTileBroadcast(build, shared) === false ? 0 : 1]]];
+  const c = chosenTiles(build, shared);
+  return [
+    ['tile_set_broadcast', [c?.broadcastFromMemory === false ? 0 : 1]],
+    ['relevance_set_tile', [c?.relevanceOn1x32 === false ? 0 : 1]],
+  ];
 }
 
 function isDeno(): boolean {
@@ -246,7 +252,7 @@ async function instantiateShared(which: ResolvedBuild): Promise<{ mod: KernelMod
   const memory = new WebAssembly.Memory({ initial: 2, maximum: SHARED_MAX_PAGES, shared: true });
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const mod = new KernelModule(instance.exports as unknown as KernelExports, which);
-  chooseTileBroadcast(mod, true);
+  chooseTiles(mod, true);
   return { mod, module, memory };
 }
 

@@ -126,10 +126,12 @@ for (const b of BROWSERS) {
       mkdirSync(dir, { recursive: true });
       await page.screenshot(path.join(dir, `browser-${b.name.toLowerCase()}.png`));
       const got = await page.evaluate<Record<string, Record<string, unknown>>>('window.__result');
-      // The page timed the tile's two broadcasts on its first SIMD instance (bindings/tile-broadcast.ts); which one
-      // won depends on the browser and the CPU, so the test reports it.
-      expect(typeof got['broadcastFromMemory'], 'the page chose a tile broadcast').toBe('boolean');
-      console.log(`${b.name}: tile broadcast ${got['broadcastFromMemory'] ? 'from memory' : 'in a register'}`);
+      // The page timed its tiles on its first SIMD instance (bindings/tile-choice.ts); which ones won depends on the
+      // browser and the CPU, so the test reports them.
+      const tiles = got['tiles'] as { broadcastFromMemory?: unknown; relevanceOn1x32?: unknown } | null;
+      expect(typeof tiles?.broadcastFromMemory, 'the page chose a GEMM tile broadcast').toBe('boolean');
+      expect(typeof tiles?.relevanceOn1x32, 'the page chose a relevance tile').toBe('boolean');
+      console.log(`${b.name}: GEMM tile broadcast ${tiles!.broadcastFromMemory ? 'from memory' : 'in a register'}, relevance on ${tiles!.relevanceOn1x32 ? 'tile_1x32' : 'tile_2x16'}`);
       // The relaxed build (FMA: last bits differ) where the browser validates it, within the float32 tolerance of
       // Node's SIMD results; Chromium 156 and Firefox 153 do, WebKitGTK 2.50 does not.
       const relaxed = got['relaxed']!;

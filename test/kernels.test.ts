@@ -13,7 +13,7 @@ import {
 } from './reference/ops.js';
 import { Rng } from './reference/rng.js';
 import { instantiateKernels, relaxedSimdSupported } from '../bindings/kernels.js';
-import { chooseTileBroadcast, chosenTileBroadcast } from '../bindings/tile-broadcast.js';
+import { chooseTiles, chosenTiles } from '../bindings/tile-choice.js';
 import { detectRuntime } from '../src/runtime.js';
 
 const EDGE = [1, 2, 3, 4, 5, 15, 16, 17, 33];
@@ -266,7 +266,7 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
     }
   });
 
-  it('relevance forward over a depth cut into chunks of 512 (and one not cut) gives the bits of one float32 multiply and add per term in k order: both mask modes, odd row counts per pass, several passes, scratch used to its end and not beyond', () => {
+  it('relevance forward, on either micro-kernel, over a depth cut into chunks (and one not cut) gives the bits of one float32 multiply and add per term in k order: both mask modes, odd row counts per pass, several passes, scratch used to its end and not beyond', () => {
     const rng = new Rng(24);
     const f = Math.fround;
     const CANARY = 1234.5;
@@ -294,12 +294,18 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
         }
       }
       const scale = f(0.05);
-      for (const mode of [0, 1]) {
+      // Both mask modes, on each of the forward's micro-kernels (tile_1x32, tile_2x16: relevance_set_tile).
+      for (const [mode, tile] of [[0, 1], [1, 1], [0, 0], [1, 0]] as const) {
         const bytes = H.k.relevance_scratch_bytes(L);
         const scratch = H.f32(new Float64Array(bytes / 4 + 16).fill(CANARY));
         const r = H.zeros(B * C);
         const arg = H.zeros(B * C);
-        H.k.f32_relevance_fwd(qptr, B, L, d, Tp, C, scale, valid ? H.i32(valid) : 0, mode, r, arg, scratch);
+        const previous = H.k.relevance_set_tile(tile);
+        try {
+          H.k.f32_relevance_fwd(qptr, B, L, d, Tp, C, scale, valid ? H.i32(valid) : 0, mode, r, arg, scratch);
+        } finally {
+          H.k.relevance_set_tile(previous);
+        }
         const [want, wantArg] = [new Float64Array(B * C), new Int32Array(B * C)];
         for (let b = 0; b < B; b++) {
           const firstPad = keep && keep[b]! < L ? keep[b]! : -1;
@@ -313,7 +319,7 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
             [want[b * C + c], wantArg[b * C + c]] = [f(best * scale), at];
           }
         }
-        const tag = `B=${B} L=${L} d=${d} mode=${mode}`;
+        const tag = `B=${B} L=${L} d=${d} mode=${mode} ${tile ? 'tile_1x32' : 'tile_2x16'}`;
         expectIdentical(`r ${tag}`, H.readF32(r, B * C), want);
         expect(Array.from(H.readI32(arg, B * C)), `arg ${tag}`).toEqual(Array.from(wantArg));
         expect(Array.from(H.readF32(scratch + bytes, 16)), `past the scratch ${tag}`).toEqual(new Array(16).fill(CANARY));
@@ -804,29 +810,35 @@ describe('SIMD and scalar builds give identical bits', () => {
 // chunked depth included. (Since they do, no bits test can tell whether the tile follows the setting; tile-code.ts
 // times the shipped tile with each.)
 describe('the tile\'s two broadcasts', () => {
-  it('default to the one this process timed for the build and memory, report the previous setting when set, and the timing frees what it allocated', async () => {
+  it('default to the one this process timed for the build and memory (and so does the relevance tile), report the previous setting when set, and the timing frees what it allocated', async () => {
     const k = harness['simd']!.k;
     const shared = typeof SharedArrayBuffer === 'function' && k.memory.buffer instanceof SharedArrayBuffer;
-    const chosen = chosenTileBroadcast('simd', shared);
-    expect(typeof chosen, 'chosen when the first instance was made').toBe('boolean');
+    const chosen = chosenTiles('simd', shared);
+    expect(typeof chosen?.broadcastFromMemory, 'chosen when the first instance was made').toBe('boolean');
+    expect(typeof chosen?.relevanceOn1x32).toBe('boolean');
     const initial = k.tile_set_broadcast(1);
+    const initialTile = k.relevance_set_tile(1);
     try {
-      expect(initial).toBe(chosen ? 1 : 0);
+      expect(initial).toBe(chosen!.broadcastFromMemory ? 1 : 0);
+      expect(initialTile).toBe(chosen!.relevanceOn1x32 ? 1 : 0);
       expect(k.tile_set_broadcast(0)).toBe(1);
       expect(k.tile_set_broadcast(7)).toBe(0); // any non-zero value means "from memory"
       expect(k.tile_set_broadcast(0)).toBe(1);
+      expect(k.relevance_set_tile(0)).toBe(1);
+      expect(k.relevance_set_tile(3)).toBe(0);
     } finally {
       k.tile_set_broadcast(initial);
+      k.relevance_set_tile(initialTile);
     }
-    // A fresh plain instance: the process's choice for it (timed on the first one), nothing left allocated.
+    // A fresh plain instance: the process's choices for it (timed on the first one), nothing left allocated.
     const plain = await instantiateKernels('simd', false);
-    const plainChoice = chosenTileBroadcast('simd', false);
-    expect(typeof plainChoice).toBe('boolean');
-    expect(plain.k.tile_set_broadcast(1)).toBe(plainChoice ? 1 : 0);
+    const plainChoice = chosenTiles('simd', false)!;
+    expect(plain.k.tile_set_broadcast(1)).toBe(plainChoice.broadcastFromMemory ? 1 : 0);
+    expect(plain.k.relevance_set_tile(1)).toBe(plainChoice.relevanceOn1x32 ? 1 : 0);
     expect(plain.arena.liveBytes).toBe(0);
-    // The scalar build has no SIMD tile: nothing to time, the default kept.
+    // The scalar build has no SIMD tile: nothing to time, the defaults kept.
     const scalar = await instantiateKernels('scalar', false);
-    expect(chooseTileBroadcast(scalar, false)).toBe(true);
+    expect(chooseTiles(scalar, false)).toEqual({ broadcastFromMemory: true, relevanceOn1x32: true });
     expect(scalar.k.tile_set_broadcast(1)).toBe(1);
   });
 
@@ -839,13 +851,18 @@ describe('the tile\'s two broadcasts', () => {
     if (relaxedSimdSupported()) builds.push(['relaxed', await Harness.create('relaxed')]);
     for (const [name, h] of builds) {
       const initial = h.k.tile_set_broadcast(1);
+      const initialTile = h.k.relevance_set_tile(1);
       try {
         const fromMemory = mixedKernels(h, q, T, w, B, L, d, C);
         h.k.tile_set_broadcast(0);
         const register = mixedKernels(h, q, T, w, B, L, d, C);
         for (const n of Object.keys(fromMemory)) expectIdentical(`${name} ${n}: from memory vs register broadcast`, fromMemory[n]!, register[n]!);
+        h.k.relevance_set_tile(0);
+        const on2x16 = mixedKernels(h, q, T, w, B, L, d, C);
+        for (const n of Object.keys(fromMemory)) expectIdentical(`${name} ${n}: relevance on tile_1x32 vs tile_2x16`, fromMemory[n]!, on2x16[n]!);
       } finally {
         h.k.tile_set_broadcast(initial);
+        h.k.relevance_set_tile(initialTile);
       }
     }
   });

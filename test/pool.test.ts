@@ -2,7 +2,7 @@
 // replaced, and runtimes without SharedArrayBuffer fall back to one thread (or throw when threads are forced).
 import { describe, expect, it } from 'vitest';
 import { relaxedSimdSupported, setupCalls } from '../bindings/kernels.js';
-import { chosenTileBroadcast } from '../bindings/tile-broadcast.js';
+import { chosenTiles } from '../bindings/tile-choice.js';
 import { claimLoop, WorkerPool } from '../bindings/pool.js';
 import { claimedRelevance } from './helpers/claimed-relevance.js';
 import { WasmEngine } from '../src/engines/wasm/engine.js';
@@ -176,18 +176,20 @@ describe('worker pool', () => {
     m.dispose();
   });
 
-  it('every worker runs the setup calls once after it instantiates the module, a replaced worker too; the model\'s instance has this runtime\'s tile broadcast', async () => {
+  it('every worker runs the setup calls once after it instantiates the module, a replaced worker too; the model\'s instance has this process\'s tile choices', async () => {
     const m = await FDT.create({ ...config, threads: 2 });
     const mod = m.wasm.mod;
-    // tile_set_broadcast returns the previous setting: the caller's shared-memory instance timed its broadcast (or
-    // took this process's earlier choice), and the pool hands that choice to every worker it starts as a setup call
-    // (a worker's own setting is not readable from here).
-    const initial = mod.k.tile_set_broadcast(1);
-    mod.k.tile_set_broadcast(initial);
-    const chosen = chosenTileBroadcast(mod.build, true);
-    expect(typeof chosen).toBe('boolean');
-    expect(initial).toBe(chosen ? 1 : 0);
-    expect(setupCalls(mod.build, true)).toEqual([['tile_set_broadcast', [initial]]]);
+    // The setters return the previous setting: the caller's shared-memory instance timed its tiles (or took this
+    // process's earlier choices), and the pool hands those choices to every worker it starts as setup calls (a
+    // worker's own settings are not readable from here).
+    const broadcast = mod.k.tile_set_broadcast(1);
+    mod.k.tile_set_broadcast(broadcast);
+    const relevanceTile = mod.k.relevance_set_tile(1);
+    mod.k.relevance_set_tile(relevanceTile);
+    const chosen = chosenTiles(mod.build, true)!;
+    expect(broadcast).toBe(chosen.broadcastFromMemory ? 1 : 0);
+    expect(relevanceTile).toBe(chosen.relevanceOn1x32 ? 1 : 0);
+    expect(setupCalls(mod.build, true)).toEqual([['tile_set_broadcast', [broadcast]], ['relevance_set_tile', [relevanceTile]]]);
     expect((m.wasm.workerPool as unknown as { setup: unknown }).setup).toEqual(setupCalls(mod.build, true));
     const [M, N] = [5, 7];
     const X = mod.arena.alloc(M * N * 4);

@@ -1,5 +1,5 @@
 import { relaxedSimdSupported } from '../../bindings/kernels.js';
-import { chosenTileBroadcast } from '../../bindings/tile-broadcast.js';
+import { chosenTiles } from '../../bindings/tile-choice.js';
 import { runCase, runWebGpu } from './app.js';
 
 const out = document.getElementById('out')!;
@@ -19,8 +19,8 @@ const out = document.getElementById('out')!;
   const webgpu = await runWebGpu(golden).catch((e: Error) => ({ error: `WebGPU run failed: ${e.message}` }));
   // The opt-in relaxed build (FMA), where this browser validates relaxed SIMD.
   const relaxed = relaxedSimdSupported() ? await runCase(golden, undefined, 'relaxed') : { skipped: 'this browser does not validate relaxed SIMD' };
-  // The tile's row broadcast this page timed for its SIMD instances (bindings/tile-broadcast.ts).
-  (window as unknown as { __result: unknown }).__result = { page, worker: inWorker, webgpu, relaxed, broadcastFromMemory: chosenTileBroadcast('simd', false) };
+  // The tiles this page timed for its SIMD instances (bindings/tile-choice.ts).
+  (window as unknown as { __result: unknown }).__result = { page, worker: inWorker, webgpu, relaxed, tiles: chosenTiles('simd', false) ?? null };
   out.textContent = `FDT in the browser: wasm ${page['build']}, loss ${(page['loss'] as number).toFixed(6)} (page), ` +
     `${(inWorker['loss'] as number).toFixed(6)} (worker); step loss ${(page['stepLoss'] as number).toFixed(6)}`;
   document.title = 'done';
