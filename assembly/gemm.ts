@@ -183,7 +183,7 @@ export function tileDepthChunk(a0: usize, a1: usize, bp: usize, k0: i32, kc: i32
  * against 21.3 GFLOP/s (bench/experiments/tile-code.ts lists both loops). Under Deno (V8 15.0, without the trap
  * handler, so every access is bounds-checked in code) the first runs at 12.1 against 16.7 on the shared-memory twin
  * that Deno uses; on a Zen 5 the first is the faster in every runtime tried, by up to 1.2x (Firefox). The bindings
- * time both on each process's first instance and set the faster (bindings/tile-broadcast.ts).
+ * time both on each process's first instance and set the faster (bindings/tile-choice.ts).
  */
 let broadcastFromMemory: bool = true;
 

@@ -806,7 +806,7 @@ describe('SIMD and scalar builds give identical bits', () => {
 
 // The SIMD tile broadcasts its two row values per k step from memory (v128.load32_splat) or by a scalar load and a
 // register broadcast (tile_set_broadcast), whichever this process timed faster on its first instance of the build
-// and memory kind (bindings/tile-broadcast.ts). Both must give the same bits, in every kernel built on the tile,
+// and memory kind (bindings/tile-choice.ts). Both must give the same bits, in every kernel built on the tile,
 // chunked depth included. (Since they do, no bits test can tell whether the tile follows the setting; tile-code.ts
 // times the shipped tile with each.)
 describe('the tile\'s two broadcasts', () => {
