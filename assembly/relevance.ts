@@ -322,6 +322,37 @@ export function f32_relevance_fwd_part(
   else relevanceFwd2x16(Q, B, L, d, Tp, C, scale, valid, mode, R, ARG, scratch, p0, p1);
 }
 
+/** Items per pass for L slots of depth d: as many as keep their query rows within ITEMS_IN_CACHE_BYTES, 1..8. */
+@inline
+function itemsPerPass(L: i32, d: i32): i32 {
+  const itemBytes = <usize>L * (<usize>d << 2);
+  return <i32>min<usize>(<usize>MAX_ITEMS_PER_PASS, max<usize>(1, ITEMS_IN_CACHE_BYTES / max<usize>(itemBytes, 1)));
+}
+
+/**
+ * Lists the real slots of items b .. b + items - 1 as indices into their items x L query rows (at rows), each with its
+ * item's maxima offset i << ownerShift (at owners), and each item's first padded slot (at pads, -1 for none); returns
+ * the count of real slots.
+ */
+@inline
+function passSlots(valid: usize, b: i32, L: i32, items: i32, rows: usize, owners: usize, pads: usize, ownerShift: i32): i32 {
+  let nv = 0;
+  for (let i = 0; i < items; i++) {
+    store<i32>(pads + (<usize>i << 2), -1);
+    for (let l = 0; l < L; l++) {
+      const j = i * L + l;
+      if (valid == 0 || load<i32>(valid + ((<usize>b * <usize>L + <usize>j) << 2)) != 0) {
+        store<i32>(rows + (<usize>nv << 2), j);
+        store<i32>(owners + (<usize>nv << 2), i << ownerShift);
+        nv++;
+      } else if (load<i32>(pads + (<usize>i << 2)) < 0) {
+        store<i32>(pads + (<usize>i << 2), l);
+      }
+    }
+  }
+  return nv;
+}
+
 /**
  * The forward on tile_1x32: the real slots of a pass one at a time against a pair of consecutive panels (a lone last
  * panel of the range is paired with itself, its second half of the sums unused).
@@ -338,25 +369,11 @@ function relevanceFwd1x32(
   const owners = rows + ((<usize>MAX_ITEMS_PER_PASS * <usize>L) << 2);
   const rowBytes = <usize>d << 2;
   const itemBytes = <usize>L * rowBytes;
-  const G = <i32>min<usize>(<usize>MAX_ITEMS_PER_PASS, max<usize>(1, ITEMS_IN_CACHE_BYTES / max<usize>(itemBytes, 1)));
+  const G = itemsPerPass(L, d);
   for (let b = 0; b < B; b += G) {
     const items = min(G, B - b);
-    // The real slots of the pass's items as indices into their items x L query rows, with the item of each (i, as
-    // the byte offset 256 i of its maxima); each item's first padded slot.
-    let nv = 0;
-    for (let i = 0; i < items; i++) {
-      store<i32>(pads + (<usize>i << 2), -1);
-      for (let l = 0; l < L; l++) {
-        const j = i * L + l;
-        if (valid == 0 || load<i32>(valid + ((<usize>b * <usize>L + <usize>j) << 2)) != 0) {
-          store<i32>(rows + (<usize>nv << 2), j);
-          store<i32>(owners + (<usize>nv << 2), i << 8);
-          nv++;
-        } else if (load<i32>(pads + (<usize>i << 2)) < 0) {
-          store<i32>(pads + (<usize>i << 2), l);
-        }
-      }
-    }
+    // The pass's real slots, each with its item's maxima (byte offset 256 i), and each item's first padded slot.
+    const nv = passSlots(valid, b, L, items, rows, owners, pads, 8);
     const qb = Q + <usize>b * itemBytes;
     for (let p = p0; p < p1; p += 2) {
       const halves = p + 1 < p1 ? 2 : 1;
@@ -418,25 +435,11 @@ function relevanceFwd2x16(
   const owners = rows + ((<usize>MAX_ITEMS_PER_PASS * <usize>L) << 2);
   const rowBytes = <usize>d << 2;
   const itemBytes = <usize>L * rowBytes;
-  const G = <i32>min<usize>(<usize>MAX_ITEMS_PER_PASS, max<usize>(1, ITEMS_IN_CACHE_BYTES / max<usize>(itemBytes, 1)));
+  const G = itemsPerPass(L, d);
   for (let b = 0; b < B; b += G) {
     const items = min(G, B - b);
-    // The real slots of the pass's items as indices into their items x L query rows, with the item of each (i, as
-    // the byte offset 128 i of its maxima); each item's first padded slot.
-    let nv = 0;
-    for (let i = 0; i < items; i++) {
-      store<i32>(pads + (<usize>i << 2), -1);
-      for (let l = 0; l < L; l++) {
-        const j = i * L + l;
-        if (valid == 0 || load<i32>(valid + ((<usize>b * <usize>L + <usize>j) << 2)) != 0) {
-          store<i32>(rows + (<usize>nv << 2), j);
-          store<i32>(owners + (<usize>nv << 2), i << 7);
-          nv++;
-        } else if (load<i32>(pads + (<usize>i << 2)) < 0) {
-          store<i32>(pads + (<usize>i << 2), l);
-        }
-      }
-    }
+    // The pass's real slots, each with its item's maxima (byte offset 128 i), and each item's first padded slot.
+    const nv = passSlots(valid, b, L, items, rows, owners, pads, 7);
     const qb = Q + <usize>b * itemBytes;
     for (let p = p0; p < p1; p++) {
       const bp = Tp + <usize>p * panelBytes(d);
