@@ -86,11 +86,14 @@ function timingMs(): number {
   return Math.min(10, Math.max(1, 10 * clockTick()));
 }
 
-/** The smallest step of performance.now() seen over a few ticks (ms; at most ~3 ms of spinning on a coarse clock). */
+/**
+ * The smallest step of performance.now() seen over a few ticks (ms; ~3 ms of spinning on a 1 ms clock). A clock that
+ * does not move within ten million reads (a frozen or very coarse one) counts as a 1 ms clock rather than hang here.
+ */
 function clockTick(): number {
   let tick = Infinity;
   let last = performance.now();
-  for (let seen = 0; seen < 3;) {
+  for (let seen = 0, reads = 0; seen < 3 && reads < 10_000_000; reads++) {
     const now = performance.now();
     if (now !== last) {
       tick = Math.min(tick, now - last);
@@ -98,7 +101,7 @@ function clockTick(): number {
       seen++;
     }
   }
-  return tick;
+  return Number.isFinite(tick) ? tick : 1;
 }
 
 /**
