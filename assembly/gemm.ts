@@ -287,7 +287,7 @@ function tile2x16Simd(a0: usize, a1: usize, bp: usize, K: i32, out: usize, acc: 
 const MB: i32 = 64;
 
 /**
- * Panel depth per chunk, here and in the relevance forward: a deeper panel (K > DEPTH_CHUNK: the Linear layers' first
+ * Panel depth per chunk, here and in the relevance forward's 2x16 path (its 1x32 path has PAIR_DEPTH_CHUNK): a deeper panel (K > DEPTH_CHUNK: the Linear layers' first
  * input at K = 768, their weight gradients at K = 1,568 and 2,464, a dictionary wider than 512) is walked DEPTH_CHUNK
  * rows at a time, every row pair of the block taking one chunk while its 32 KiB slice of the panel stays in L1, the
  * pairs' running sums kept in scratch between chunks (tileDepthChunk: each lane's terms still added in k order, so the

@@ -296,8 +296,9 @@ export function f32_relevance_fwd(
  * increasing slot order with the same comparison, so values and arg-maxima are those of one item at a time, and of
  * any split of the panels.
  *
- * Two micro-kernels give the same bits (each lane's terms in k order): tile_1x32 (relevanceFwd1x32, the default) and
- * tile_2x16 (relevanceFwd2x16); relevance_set_tile picks one. Which is faster depends on the engine and the core: on
+ * Two micro-kernels give the same bits (each lane's terms in k order): tile_1x32 (relevanceFwd1x32, the module's
+ * default) and tile_2x16 (relevanceFwd2x16); relevance_set_tile picks one. The bindings set tile_2x16 unless tile_1x32
+ * wins their timing by 5%. Which is faster depends on the engine and the core: on
  * the Zen 5, Node 20 runs the 1x32 tile at 55.7 GFLOP/s in L1 against 50-52 for 2x16, and Bun (JavaScriptCore) 53.7
  * against 60.3; the bindings time both on each process's first instance (bindings/tile-choice.ts).
  *

@@ -8,14 +8,15 @@
  * thread also changes by 11-13% with its AVX upper state (docs/PERFORMANCE.md, "Dirty vector registers"), which
  * the probe clears before every reading, as the harness does before every timed call.
  *
- * The probe is the ceiling suite's micro-kernel: tile_2x16 at K = 256 on a resident panel, in L1, 5 samples of
+ * The probe is the ceiling suite's micro-kernel (the relevance forward's tile) at K = 256 on resident panels, in L1, 5 samples of
  * 1,000 calls, ~5 ms in all; it returns the median sample's GFLOP/s. A timed call is *quiet* when the probes just
  * before and just after it both read at least QUIET_SHARE of the fastest reading of the same measurement
  * (`host_ref_gflops`), and a row's quiet median is the median of its quiet calls. A call of seconds can still hold
  * a slow spell that neither probe sees. The readings are stored with each row (`host_gflops`), so a result file
  * can be judged, and re-rendered, without this code.
  */
-import { instantiateKernels, type KernelModule } from '../bindings/kernels.js';
+import { instantiateKernels, type KernelModule, sharedMemoryIsFaster } from '../bindings/kernels.js';
+import { chosenTiles } from '../bindings/tile-choice.js';
 import { clearUpperVectorState } from '../bindings/vector-state.js';
 
 /** The two micro-kernels: tile_1x32 (the relevance forward's: one row, a pair of panels) and tile_2x16 (the GEMM's). */
@@ -25,7 +26,7 @@ export type TileName = 'tile_1x32' | 'tile_2x16';
  * A micro-kernel on resident data of depth K in `mod`'s memory: tile_2x16 on one panel (16 columns, K * 64 bytes)
  * and two rows (K * 8 bytes), tile_1x32 on two panels (K * 128 bytes) and one row (K * 4 bytes). `run(calls)` calls
  * it back to back; `flopsPerCall` = 2 * 32 * K for both. Null where the build does not export the tile. The ceiling
- * suite's tiles; the probe's is tile_2x16.
+ * suite's tiles, and the probe's.
  */
 export function residentTile(mod: KernelModule, K: number, name: TileName = 'tile_2x16'): { run: (calls: number) => void; flopsPerCall: number; release: () => void } | null {
   const tile = (mod.k as unknown as Record<TileName, ((a: number, b: number, c: number, K: number, out: number) => void) | undefined>)[name];
@@ -68,7 +69,9 @@ export class HostSpeed {
 
   /** A probe, or null where the SIMD build does not export the tile. Takes 20 readings to find the host's pace. */
   static async create(): Promise<HostSpeed | null> {
-    const tile = residentTile(await instantiateKernels('simd'), 256);
+    // The tile the relevance forward runs on in this process, as the ceiling suite measures it (bindings/tile-choice.ts).
+    const mod = await instantiateKernels('simd');
+    const tile = residentTile(mod, 256, chosenTiles(mod.build, sharedMemoryIsFaster())?.relevanceOn1x32 === false ? 'tile_2x16' : 'tile_1x32');
     if (!tile) return null;
     const h = new HostSpeed(tile);
     for (let i = 0; i < 20; i++) h.probe();

@@ -57,7 +57,7 @@ export function evaluateTargets(ctx: Ctx): TargetResult[] {
   const out: TargetResult[] = [];
   const ceiling = measuredCeiling(ctx);
   const ceilNote = ceiling
-    ? `the measured ceiling in this runtime on this machine (tile_1x32, the relevance forward's micro-kernel, in L1, SIMD128 without FMA; best sample) is ${ceiling.toFixed(1)} GFLOP/s per core`
+    ? `the measured ceiling in this runtime on this machine (the relevance forward's micro-kernel in L1, SIMD128 without FMA; best sample) is ${ceiling.toFixed(1)} GFLOP/s per core`
     : 'ceiling not measured in this run';
   const ours = (id: string, threads = 1) => ctx.find('relevance', 'fdtkit-simd', threads, id);
 

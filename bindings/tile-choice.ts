@@ -22,7 +22,7 @@
 // process; the workers of a pool take their caller's choices (setupCalls) rather than timing again.
 import type { KernelModule, ResolvedBuild } from './kernels.js';
 
-/** Depth of the timed tiles: panels of 16-32 KiB and rows of 1-2 KiB, resident in any L1. */
+/** Depth of the timed tiles: 16 KiB of panel and 2 KiB of rows (tile_2x16), 32 KiB and 1 KiB (tile_1x32). */
 const K = 256;
 /** Alternating timed rounds per candidate after the warm-up; each candidate's fastest is kept. */
 const ROUNDS = 3;
@@ -49,12 +49,16 @@ function key(build: ResolvedBuild, shared: boolean): string {
   return `${build}${shared ? '-shared' : ''}`;
 }
 
-/** The defaults of the kernels, kept by the scalar build (no SIMD tile to time). */
+/**
+ * The kernels' own defaults (tile_set_broadcast and relevance_set_tile before any call), kept by the scalar build (no
+ * SIMD tile to time; its tile_1x32 loop is also the faster scalar one) and where the clock does not move. A SIMD
+ * instance whose races ran takes tile_2x16 for the relevance forward unless tile_1x32 wins by TILE_MARGIN.
+ */
 const DEFAULTS: TileChoice = { broadcastFromMemory: true, relevanceOn1x32: true };
 
 /**
  * Configures a fresh instance: the choices this process made for its build and memory kind, timed on this instance
- * the first time (~20-30 ms on a fine clock; up to ~200 ms where a browser coarsens it to 1 ms). Returns them.
+ * the first time (30-44 ms on a fine clock here; up to ~200 ms where a browser coarsens it to 1 ms). Returns them.
  */
 export function chooseTiles(mod: KernelModule, shared: boolean): TileChoice {
   const k = key(mod.build, shared);
@@ -78,17 +82,8 @@ function apply(mod: KernelModule, c: TileChoice): void {
 }
 
 /**
- * Each timing runs at least ten ticks of performance.now(), 1 to 10 ms (the calls per timing double until both
- * candidates take it, which also warms the engine's optimising tier up): server runtimes tick every microsecond or
- * less, and browsers coarsen the clock to 0.1-1 ms outside cross-origin isolation.
- */
-function timingMs(): number {
-  return Math.min(10, Math.max(1, 10 * clockTick()));
-}
-
-/**
- * The smallest step of performance.now() seen over a few ticks (ms; ~3 ms of spinning on a 1 ms clock). A clock that
- * does not move within ten million reads (a frozen or very coarse one) counts as a 1 ms clock rather than hang here.
+ * The smallest step of performance.now() seen over a few ticks (ms; ~3 ms of spinning on a 1 ms clock), or Infinity
+ * for a clock that does not move within ten million reads (a frozen one: nothing can be timed, the defaults stay).
  */
 function clockTick(): number {
   let tick = Infinity;
@@ -101,21 +96,20 @@ function clockTick(): number {
       seen++;
     }
   }
-  return Number.isFinite(tick) ? tick : 1;
+  return tick;
 }
 
 /**
  * Whether `second` is faster than `first` by more than `margin`: alternating rounds (the order flips every round, so a
  * slow moment of the host falls on both), each candidate's fastest round, after the calls per timing have doubled
- * until both last timingMs().
+ * until both last `least` ms.
  */
-function secondWins(first: (calls: number) => void, second: (calls: number) => void, margin: number): boolean {
+function secondWins(first: (calls: number) => void, second: (calls: number) => void, margin: number, least: number): boolean {
   const time = (run: (calls: number) => void, calls: number): number => {
     const t0 = performance.now();
     run(calls);
     return performance.now() - t0;
   };
-  const least = timingMs();
   let calls = 64;
   while (Math.min(time(first, calls), time(second, calls)) < least && calls < 1 << 20) calls *= 2;
   const best = [Infinity, Infinity];
@@ -127,6 +121,12 @@ function secondWins(first: (calls: number) => void, second: (calls: number) => v
 
 /** Times the two races on `mod` (the broadcast, then the relevance tile with that broadcast) and leaves it as found. */
 function timeTiles(mod: KernelModule): TileChoice {
+  // Each timing runs at least ten ticks of performance.now(), 1 to 10 ms (the calls per timing double until both
+  // candidates take it, which also warms the engine's optimising tier up): server runtimes tick every microsecond or
+  // less, and browsers coarsen the clock to 0.1-1 ms outside cross-origin isolation.
+  const tick = clockTick();
+  if (!Number.isFinite(tick)) return DEFAULTS;
+  const least = Math.min(10, Math.max(1, 10 * tick));
   const { k, arena } = mod;
   const rows = arena.alloc(2 * K * 4);
   const panels = arena.alloc(2 * K * 64);
@@ -140,11 +140,11 @@ function timeTiles(mod: KernelModule): TileChoice {
       k.tile_set_broadcast(setting);
       for (let i = 0; i < calls; i++) k.tile_2x16(rows, a1, panels, K, out);
     };
-    const broadcastFromMemory = !secondWins(tile2x16(1), tile2x16(0), BROADCAST_MARGIN);
+    const broadcastFromMemory = !secondWins(tile2x16(1), tile2x16(0), BROADCAST_MARGIN, least);
     const tile1x32 = (calls: number) => {
       for (let i = 0; i < calls; i++) k.tile_1x32(rows, panels, panels + K * 64, K, out);
     };
-    const relevanceOn1x32 = secondWins(tile2x16(broadcastFromMemory ? 1 : 0), tile1x32, TILE_MARGIN);
+    const relevanceOn1x32 = secondWins(tile2x16(broadcastFromMemory ? 1 : 0), tile1x32, TILE_MARGIN, least);
     return { broadcastFromMemory, relevanceOn1x32 };
   } finally {
     k.tile_set_broadcast(previous[0]);

@@ -79,7 +79,7 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
       const a = f32round(randn(rng, K));
       const panels = f32round(randn(rng, 2 * K * 16));
       const p = H.f32(panels);
-      const out = H.zeros(32);
+      const out = H.f32(new Float64Array(32).fill(NaN)); // overwritten, not accumulated into
       H.k.tile_1x32(H.f32(a), p, p + K * 64, K, out);
       const want = new Float64Array(32);
       for (let h2 = 0; h2 < 2; h2++) {
@@ -90,6 +90,36 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
         }
       }
       expectIdentical(`tile_1x32 K=${K}`, H.readF32(out, 32), want);
+    }
+  });
+
+  it('relevance forward over any split of the panels (odd starts and lengths, lone last panels) gives the bits of one call, on either micro-kernel', () => {
+    const rng = new Rng(61);
+    const H = h();
+    const [B, L, d, C] = [2, 3, 37, 70]; // 5 panels, the last one partial
+    const Tp = H.zeros(Math.ceil(C / 16) * 16 * d);
+    H.k.f32_pack_nt(H.f32(f32round(randn(rng, C * d))), C, d, Tp);
+    const q = H.f32(f32round(randn(rng, B * L * d)));
+    const scratch = H.zeros(H.k.relevance_scratch_bytes(L) / 4);
+    const run = (ranges: [number, number][]) => {
+      const r = H.zeros(B * C);
+      const arg = H.zeros(B * C);
+      for (const [p0, p1] of ranges) H.k.f32_relevance_fwd_part(q, B, L, d, Tp, C, 0.5, 0, 0, r, arg, scratch, p0, p1);
+      return [H.readF32(r, B * C), H.readI32(arg, B * C)] as const;
+    };
+    for (const tile of [1, 0]) {
+      const previous = H.k.relevance_set_tile(tile);
+      try {
+        const [r, arg] = run([[0, 5]]);
+        for (const ranges of [[[0, 1], [1, 4], [4, 5]], [[0, 3], [3, 5]], [[0, 2], [2, 3], [3, 5]], [[4, 5], [1, 2], [0, 1], [2, 4]]] as [number, number][][]) {
+          const [r2, arg2] = run(ranges);
+          const tag = `${tile ? 'tile_1x32' : 'tile_2x16'} ${JSON.stringify(ranges)}`;
+          expectIdentical(`r ${tag}`, r2, r);
+          expect(Array.from(arg2), `arg ${tag}`).toEqual(Array.from(arg));
+        }
+      } finally {
+        H.k.relevance_set_tile(previous);
+      }
     }
   });
 
@@ -266,13 +296,13 @@ describe.each(BUILDS)('kernels (%s build)', (build) => {
     }
   });
 
-  it('relevance forward, on either micro-kernel, over a depth cut into chunks (and one not cut) gives the bits of one float32 multiply and add per term in k order: both mask modes, odd row counts per pass, several passes, scratch used to its end and not beyond', () => {
+  it('relevance forward, on either micro-kernel, over a depth cut into chunks gives the bits of one float32 multiply and add per term in k order: both mask modes, odd row counts per pass, several passes, scratch used to its end and not beyond', () => {
     const rng = new Rng(24);
     const f = Math.fround;
     const CANARY = 1234.5;
     // [B, L, d, C, real slots per item (null: every slot real)]. Groups of G items per pass: 2 at L d = 77 x 777, 5 at
-    // 77 x 300 (one chunk), so each pass below has an odd count of real rows; at 31 x 520 G = 8 and the 248 rows fill
-    // the scratch.
+    // 77 x 300 (one chunk of the 2x16 tile's 512, two of the 1x32 tile's 256), so each pass below has an odd count of
+    // real rows; at 31 x 520 G = 8 and the 248 rows fill the scratch.
     const cases: [number, number, number, number, number[] | null][] = [
       [5, 77, 777, 40, [77, 76, 1, 2, 73]], [7, 77, 300, 33, [77, 76, 1, 2, 73, 40, 9]], [8, 31, 520, 17, null],
     ];
@@ -889,19 +919,27 @@ describe.skipIf(!RELAXED)(`relaxed build (fused multiply-add)${RELAXED ? '' : ':
     for (const k of ['wsum', 'layernorm', 'layernorm bwd', 'sparsemax', 'adamw', 'xhat', 'ln_linear gW', 'ln_linear ggamma', 'infonce', 'gelu', 'gelu bwd', 'gelu bwd (kept erfc)']) expectIdentical(`relaxed ${k} vs simd`, a[k]!, b[k]!);
   });
 
-  it('GEMM and relevance over a depth cut into chunks (K = d = 300) match the float64 reference', async () => {
+  it('GEMM and relevance (on either tile) over a depth cut into chunks (K = d = 600) match the float64 reference', async () => {
     const R = await Harness.create('relaxed');
     const rng = new Rng(94);
-    const [B, L, d, C] = [3, 5, 300, 21];
+    const [B, L, d, C] = [3, 5, 600, 21];
     const q = randn(rng, B * L * d);
     const T = randn(rng, C * d);
     const Tp = R.zeros(Math.ceil(C / 16) * 16 * d);
     R.k.f32_pack_nt(R.f32(T), C, d, Tp);
-    const r = R.zeros(B * C);
-    R.k.f32_relevance_fwd(R.f32(q), B, L, d, Tp, C, 0.3, 0, 0, r, R.zeros(B * C), R.zeros(R.k.relevance_scratch_bytes(L) / 4));
-    expectClose('relaxed relevance d=300 vs reference', R.readF32(r, B * C), relevance(q, T, null, B, L, C, d, 1 / (0.3 * Math.sqrt(d))).r);
+    const want = relevance(q, T, null, B, L, C, d, 1 / (0.3 * Math.sqrt(d))).r;
+    for (const tile of [1, 0]) {
+      const previous = R.k.relevance_set_tile(tile);
+      try {
+        const r = R.zeros(B * C);
+        R.k.f32_relevance_fwd(R.f32(q), B, L, d, Tp, C, 0.3, 0, 0, r, R.zeros(B * C), R.zeros(R.k.relevance_scratch_bytes(L) / 4));
+        expectClose(`relaxed relevance d=600 on ${tile ? 'tile_1x32' : 'tile_2x16'} vs reference`, R.readF32(r, B * C), want);
+      } finally {
+        R.k.relevance_set_tile(previous);
+      }
+    }
     const y = R.zeros(B * L * C);
     R.k.f32_gemm(R.f32(q), B * L, d, d, Tp, C, 0, y, C, 0, R.zeros(R.k.gemm_scratch_bytes() / 4));
-    expectClose('relaxed gemm K=300 vs reference', R.readF32(y, B * L * C), linear(q, T, null, B * L, d, C));
+    expectClose('relaxed gemm K=600 vs reference', R.readF32(y, B * L * C), linear(q, T, null, B * L, d, C));
   });
 });

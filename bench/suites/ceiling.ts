@@ -1,6 +1,6 @@
 /**
- * The micro-kernel ceiling: the relevance forward's micro-kernel, tile_1x32 (one row x 32 columns of a panel pair,
- * 8 f32x4 accumulators), on resident panels, called back to back so that the panels and the row stay in L1. Depth
+ * The micro-kernel ceiling: the relevance forward's micro-kernel (tile_1x32: one row x 32 columns of a panel pair,
+ * or tile_2x16, whichever this process chose), on resident panels, called back to back so that the panels and the row stay in L1. Depth
  * K = 256: panels 32 KiB + row 1 KiB, inside a 48 KiB L1d. This is the most the relevance kernel's SIMD128 code does
  * per core on this machine; the full kernel's GFLOP/s is reported as a share of it. The GEMM's tile_2x16 (2 rows x
  * 16 columns) is reported beside it at K = 256 (panel 16 KiB + rows 2 KiB) and K = 512 (the paper's d: a 32 KiB
@@ -9,26 +9,28 @@
  * The ceiling is a capability, and on a shared host noise only ever lowers it (a co-tenant on the SMT sibling of
  * this vCPU halves the FP ports without showing in this VM's /proc/stat: samples at ~50% of the usual rate were
  * seen with no other process running here). So the ceiling used for "% of ceiling" is the best sample
- * (fastest call) of the K = 256 SIMD rows of tile_1x32, measured at the start of the run and again at its end
- * (`phase`); the medians are in the records too. Result files from before tile_1x32 have tile_2x16's rows only,
- * and their ceiling is read from those.
+ * (fastest call) of the K = 256 SIMD rows of the tile the relevance forward runs on in this process (tile_1x32 or
+ * tile_2x16, bindings/tile-choice.ts; marked `ceiling` in the records), measured at the start of the run and again
+ * at its end (`phase`); the medians are in the records too. Result files from before the two tiles have tile_2x16's
+ * rows only, and their ceiling is read from those.
  */
-import { instantiateKernels } from '../../bindings/kernels.js';
+import { instantiateKernels, sharedMemoryIsFaster } from '../../bindings/kernels.js';
+import { chosenTiles } from '../../bindings/tile-choice.js';
 import { measure } from '../harness.js';
 import { fastestProbe, QUIET_SHARE, residentTile, type TileName } from '../host-speed.js';
 import type { Ctx } from '../context.js';
 
 export const CEILING_K = 256;
-/** The tile whose in-L1 speed is the ceiling: the relevance forward's. */
-export const CEILING_TILE: TileName = 'tile_1x32';
 
 export async function ceilingSuite(ctx: Ctx, phase: 'start' | 'end' = 'start'): Promise<void> {
   ctx.log(`micro-kernel ceiling (tile_1x32, the relevance forward's, and tile_2x16, the GEMM's, on resident panels), ${phase} of the run`);
   for (const build of phase === 'start' ? (['simd', 'scalar'] as const) : (['simd'] as const)) {
     const mod = await instantiateKernels(build);
+    // The ceiling is the tile the relevance forward runs on in this process (bindings/tile-choice.ts).
+    const ceilingTile: TileName = chosenTiles(mod.build, sharedMemoryIsFaster())?.relevanceOn1x32 === false ? 'tile_2x16' : 'tile_1x32';
     const cases: [TileName, number][] = build === 'simd' && phase === 'start'
-      ? [[CEILING_TILE, CEILING_K], ['tile_2x16', CEILING_K], ['tile_2x16', 512]]
-      : [[CEILING_TILE, CEILING_K]];
+      ? [['tile_1x32', CEILING_K], ['tile_2x16', CEILING_K], ['tile_2x16', 512]]
+      : [[ceilingTile, CEILING_K]];
     for (const [name, K] of cases) {
       const tile = residentTile(mod, K, name);
       if (!tile) {
@@ -42,7 +44,10 @@ export async function ceilingSuite(ctx: Ctx, phase: 'start' | 'end' = 'start'): 
       ctx.add({
         kernel: name, shape: `K=${K} (${data})${phase === 'end' ? ', end of run' : ''}`, impl: `fdtkit-${build}`,
         threads: 1, median_ms: t.medianMs, gflops: flops / (t.medianMs * 1e6), samples: t.samples, min_ms: t.minMs, max_ms: t.maxMs, others_load: t.othersLoad,
-        extra: { K, calls_per_sample: calls, data_bytes: K * 132, best_gflops: flops / (t.minMs * 1e6), phase },
+        extra: {
+          K, calls_per_sample: calls, data_bytes: name === 'tile_1x32' ? K * 132 : K * 72, best_gflops: flops / (t.minMs * 1e6), phase,
+          ceiling: name === ceilingTile && K === CEILING_K,
+        },
       });
       tile.release();
     }
@@ -100,11 +105,11 @@ export function probeNotes(ctx: Ctx): string[] {
 }
 
 /**
- * The SIMD ceiling tile's K = CEILING_K rows of the run (start and end), the ones the ceiling is taken from; in a
- * result file from before tile_1x32, tile_2x16's.
+ * The SIMD rows of the run (start and end) that the ceiling is taken from: those of the tile the relevance forward ran
+ * on (marked `ceiling`); in a result file from before the two tiles, tile_2x16's at K = CEILING_K.
  */
 function simdCeilingRows(ctx: Ctx): Ctx['records'] {
-  const rows = (kernel: string) => ctx.records.filter((x) => x.kernel === kernel && x.impl === 'fdtkit-simd' && x.extra?.['K'] === CEILING_K && !x.skipped);
-  const own = rows(CEILING_TILE);
-  return own.length ? own : rows('tile_2x16');
+  const simd = ctx.records.filter((x) => x.impl === 'fdtkit-simd' && x.extra?.['K'] === CEILING_K && !x.skipped);
+  const marked = simd.filter((x) => x.extra?.['ceiling'] === true);
+  return marked.length ? marked : simd.filter((x) => x.kernel === 'tile_2x16' && x.extra?.['ceiling'] === undefined);
 }

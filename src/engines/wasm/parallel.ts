@@ -24,9 +24,13 @@ const MIN_PARALLEL_FLOPS = 4e6;
 // runs slow leaves at most one claim's time behind.
 const CLAIMS_PER_THREAD = 32;
 
-/** Dictionary panels per claim of a pooled relevance forward over `panels` panels on `threads` threads. */
+/**
+ * Dictionary panels per claim of a pooled relevance forward over `panels` panels on `threads` threads: an even count,
+ * so that no claim but the last ends in a lone panel (the 1x32 tile takes panels in pairs and runs a lone one at the
+ * cost of two; each token's result is the same either way).
+ */
 export function relevanceClaimPanels(panels: number, threads: number): number {
-  return Math.max(1, Math.ceil(panels / (threads * CLAIMS_PER_THREAD)));
+  return 2 * Math.max(1, Math.ceil(panels / (2 * threads * CLAIMS_PER_THREAD)));
 }
 
 // Rows per claim of a pooled GEMM: one 64-row block of f32_gemm, which walks every weight panel once per block; up to
