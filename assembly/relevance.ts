@@ -96,96 +96,49 @@ function tile1x32(a: usize, bp: usize, bq: usize, K: i32, out: usize, acc: bool)
     // Four k steps per iteration (a quarter of V8's loop instructions per step; 8 accumulators, one row value and one
     // product in registers, no spills).
     while (bp < end4) {
-      if (ASC_FEATURE_RELAXED_SIMD) {
-        {
-          const x = v128.load32_splat(a);
-          c0 = f32x4.relaxed_madd(x, v128.load(bp), c0);
-          c1 = f32x4.relaxed_madd(x, v128.load(bp, 16), c1);
-          c2 = f32x4.relaxed_madd(x, v128.load(bp, 32), c2);
-          c3 = f32x4.relaxed_madd(x, v128.load(bp, 48), c3);
-          c4 = f32x4.relaxed_madd(x, v128.load(bq), c4);
-          c5 = f32x4.relaxed_madd(x, v128.load(bq, 16), c5);
-          c6 = f32x4.relaxed_madd(x, v128.load(bq, 32), c6);
-          c7 = f32x4.relaxed_madd(x, v128.load(bq, 48), c7);
-        }
-        {
-          const x = v128.load32_splat(a, 4);
-          c0 = f32x4.relaxed_madd(x, v128.load(bp, 64), c0);
-          c1 = f32x4.relaxed_madd(x, v128.load(bp, 80), c1);
-          c2 = f32x4.relaxed_madd(x, v128.load(bp, 96), c2);
-          c3 = f32x4.relaxed_madd(x, v128.load(bp, 112), c3);
-          c4 = f32x4.relaxed_madd(x, v128.load(bq, 64), c4);
-          c5 = f32x4.relaxed_madd(x, v128.load(bq, 80), c5);
-          c6 = f32x4.relaxed_madd(x, v128.load(bq, 96), c6);
-          c7 = f32x4.relaxed_madd(x, v128.load(bq, 112), c7);
-        }
-        {
-          const x = v128.load32_splat(a, 8);
-          c0 = f32x4.relaxed_madd(x, v128.load(bp, 128), c0);
-          c1 = f32x4.relaxed_madd(x, v128.load(bp, 144), c1);
-          c2 = f32x4.relaxed_madd(x, v128.load(bp, 160), c2);
-          c3 = f32x4.relaxed_madd(x, v128.load(bp, 176), c3);
-          c4 = f32x4.relaxed_madd(x, v128.load(bq, 128), c4);
-          c5 = f32x4.relaxed_madd(x, v128.load(bq, 144), c5);
-          c6 = f32x4.relaxed_madd(x, v128.load(bq, 160), c6);
-          c7 = f32x4.relaxed_madd(x, v128.load(bq, 176), c7);
-        }
-        {
-          const x = v128.load32_splat(a, 12);
-          c0 = f32x4.relaxed_madd(x, v128.load(bp, 192), c0);
-          c1 = f32x4.relaxed_madd(x, v128.load(bp, 208), c1);
-          c2 = f32x4.relaxed_madd(x, v128.load(bp, 224), c2);
-          c3 = f32x4.relaxed_madd(x, v128.load(bp, 240), c3);
-          c4 = f32x4.relaxed_madd(x, v128.load(bq, 192), c4);
-          c5 = f32x4.relaxed_madd(x, v128.load(bq, 208), c5);
-          c6 = f32x4.relaxed_madd(x, v128.load(bq, 224), c6);
-          c7 = f32x4.relaxed_madd(x, v128.load(bq, 240), c7);
-        }
-      } else {
-        {
-          const x = v128.load32_splat(a);
-          c0 = f32x4.add(c0, f32x4.mul(x, v128.load(bp)));
-          c1 = f32x4.add(c1, f32x4.mul(x, v128.load(bp, 16)));
-          c2 = f32x4.add(c2, f32x4.mul(x, v128.load(bp, 32)));
-          c3 = f32x4.add(c3, f32x4.mul(x, v128.load(bp, 48)));
-          c4 = f32x4.add(c4, f32x4.mul(x, v128.load(bq)));
-          c5 = f32x4.add(c5, f32x4.mul(x, v128.load(bq, 16)));
-          c6 = f32x4.add(c6, f32x4.mul(x, v128.load(bq, 32)));
-          c7 = f32x4.add(c7, f32x4.mul(x, v128.load(bq, 48)));
-        }
-        {
-          const x = v128.load32_splat(a, 4);
-          c0 = f32x4.add(c0, f32x4.mul(x, v128.load(bp, 64)));
-          c1 = f32x4.add(c1, f32x4.mul(x, v128.load(bp, 80)));
-          c2 = f32x4.add(c2, f32x4.mul(x, v128.load(bp, 96)));
-          c3 = f32x4.add(c3, f32x4.mul(x, v128.load(bp, 112)));
-          c4 = f32x4.add(c4, f32x4.mul(x, v128.load(bq, 64)));
-          c5 = f32x4.add(c5, f32x4.mul(x, v128.load(bq, 80)));
-          c6 = f32x4.add(c6, f32x4.mul(x, v128.load(bq, 96)));
-          c7 = f32x4.add(c7, f32x4.mul(x, v128.load(bq, 112)));
-        }
-        {
-          const x = v128.load32_splat(a, 8);
-          c0 = f32x4.add(c0, f32x4.mul(x, v128.load(bp, 128)));
-          c1 = f32x4.add(c1, f32x4.mul(x, v128.load(bp, 144)));
-          c2 = f32x4.add(c2, f32x4.mul(x, v128.load(bp, 160)));
-          c3 = f32x4.add(c3, f32x4.mul(x, v128.load(bp, 176)));
-          c4 = f32x4.add(c4, f32x4.mul(x, v128.load(bq, 128)));
-          c5 = f32x4.add(c5, f32x4.mul(x, v128.load(bq, 144)));
-          c6 = f32x4.add(c6, f32x4.mul(x, v128.load(bq, 160)));
-          c7 = f32x4.add(c7, f32x4.mul(x, v128.load(bq, 176)));
-        }
-        {
-          const x = v128.load32_splat(a, 12);
-          c0 = f32x4.add(c0, f32x4.mul(x, v128.load(bp, 192)));
-          c1 = f32x4.add(c1, f32x4.mul(x, v128.load(bp, 208)));
-          c2 = f32x4.add(c2, f32x4.mul(x, v128.load(bp, 224)));
-          c3 = f32x4.add(c3, f32x4.mul(x, v128.load(bp, 240)));
-          c4 = f32x4.add(c4, f32x4.mul(x, v128.load(bq, 192)));
-          c5 = f32x4.add(c5, f32x4.mul(x, v128.load(bq, 208)));
-          c6 = f32x4.add(c6, f32x4.mul(x, v128.load(bq, 224)));
-          c7 = f32x4.add(c7, f32x4.mul(x, v128.load(bq, 240)));
-        }
+      {
+        const x = v128.load32_splat(a);
+        c0 = mac(x, v128.load(bp), c0);
+        c1 = mac(x, v128.load(bp, 16), c1);
+        c2 = mac(x, v128.load(bp, 32), c2);
+        c3 = mac(x, v128.load(bp, 48), c3);
+        c4 = mac(x, v128.load(bq), c4);
+        c5 = mac(x, v128.load(bq, 16), c5);
+        c6 = mac(x, v128.load(bq, 32), c6);
+        c7 = mac(x, v128.load(bq, 48), c7);
+      }
+      {
+        const x = v128.load32_splat(a, 4);
+        c0 = mac(x, v128.load(bp, 64), c0);
+        c1 = mac(x, v128.load(bp, 80), c1);
+        c2 = mac(x, v128.load(bp, 96), c2);
+        c3 = mac(x, v128.load(bp, 112), c3);
+        c4 = mac(x, v128.load(bq, 64), c4);
+        c5 = mac(x, v128.load(bq, 80), c5);
+        c6 = mac(x, v128.load(bq, 96), c6);
+        c7 = mac(x, v128.load(bq, 112), c7);
+      }
+      {
+        const x = v128.load32_splat(a, 8);
+        c0 = mac(x, v128.load(bp, 128), c0);
+        c1 = mac(x, v128.load(bp, 144), c1);
+        c2 = mac(x, v128.load(bp, 160), c2);
+        c3 = mac(x, v128.load(bp, 176), c3);
+        c4 = mac(x, v128.load(bq, 128), c4);
+        c5 = mac(x, v128.load(bq, 144), c5);
+        c6 = mac(x, v128.load(bq, 160), c6);
+        c7 = mac(x, v128.load(bq, 176), c7);
+      }
+      {
+        const x = v128.load32_splat(a, 12);
+        c0 = mac(x, v128.load(bp, 192), c0);
+        c1 = mac(x, v128.load(bp, 208), c1);
+        c2 = mac(x, v128.load(bp, 224), c2);
+        c3 = mac(x, v128.load(bp, 240), c3);
+        c4 = mac(x, v128.load(bq, 192), c4);
+        c5 = mac(x, v128.load(bq, 208), c5);
+        c6 = mac(x, v128.load(bq, 224), c6);
+        c7 = mac(x, v128.load(bq, 240), c7);
       }
       a += 16;
       bp += 256;
@@ -232,33 +185,27 @@ function tile1x32(a: usize, bp: usize, bq: usize, K: i32, out: usize, acc: bool)
   }
 }
 
+/** One lane-wise multiply-add of the 1x32 tile: acc + x * b, a multiply then an add (fused in the relaxed build). */
+@inline
+function mac(x: v128, b: v128, acc: v128): v128 {
+  return ASC_FEATURE_RELAXED_SIMD ? f32x4.relaxed_madd(x, b, acc) : f32x4.add(acc, f32x4.mul(x, b));
+}
+
 /** The SIMD 1x32 tile's last K (1..3) steps, continuing the sums in out. */
 function tile1x32Rest(a: usize, bp: usize, bq: usize, K: i32, out: usize): void {
   let c0 = v128.load(out), c1 = v128.load(out, 16), c2 = v128.load(out, 32), c3 = v128.load(out, 48);
   let c4 = v128.load(out, 64), c5 = v128.load(out, 80), c6 = v128.load(out, 96), c7 = v128.load(out, 112);
   const end = bp + (<usize>K << 6);
   while (bp < end) {
-    if (ASC_FEATURE_RELAXED_SIMD) {
-      const x = v128.load32_splat(a);
-      c0 = f32x4.relaxed_madd(x, v128.load(bp), c0);
-      c1 = f32x4.relaxed_madd(x, v128.load(bp, 16), c1);
-      c2 = f32x4.relaxed_madd(x, v128.load(bp, 32), c2);
-      c3 = f32x4.relaxed_madd(x, v128.load(bp, 48), c3);
-      c4 = f32x4.relaxed_madd(x, v128.load(bq), c4);
-      c5 = f32x4.relaxed_madd(x, v128.load(bq, 16), c5);
-      c6 = f32x4.relaxed_madd(x, v128.load(bq, 32), c6);
-      c7 = f32x4.relaxed_madd(x, v128.load(bq, 48), c7);
-    } else {
-      const x = v128.load32_splat(a);
-      c0 = f32x4.add(c0, f32x4.mul(x, v128.load(bp)));
-      c1 = f32x4.add(c1, f32x4.mul(x, v128.load(bp, 16)));
-      c2 = f32x4.add(c2, f32x4.mul(x, v128.load(bp, 32)));
-      c3 = f32x4.add(c3, f32x4.mul(x, v128.load(bp, 48)));
-      c4 = f32x4.add(c4, f32x4.mul(x, v128.load(bq)));
-      c5 = f32x4.add(c5, f32x4.mul(x, v128.load(bq, 16)));
-      c6 = f32x4.add(c6, f32x4.mul(x, v128.load(bq, 32)));
-      c7 = f32x4.add(c7, f32x4.mul(x, v128.load(bq, 48)));
-    }
+    const x = v128.load32_splat(a);
+    c0 = mac(x, v128.load(bp), c0);
+    c1 = mac(x, v128.load(bp, 16), c1);
+    c2 = mac(x, v128.load(bp, 32), c2);
+    c3 = mac(x, v128.load(bp, 48), c3);
+    c4 = mac(x, v128.load(bq), c4);
+    c5 = mac(x, v128.load(bq, 16), c5);
+    c6 = mac(x, v128.load(bq, 32), c6);
+    c7 = mac(x, v128.load(bq, 48), c7);
     a += 4;
     bp += 64;
     bq += 64;
