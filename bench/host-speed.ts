@@ -15,9 +15,15 @@
  * a slow spell that neither probe sees. The readings are stored with each row (`host_gflops`), so a result file
  * can be judged, and re-rendered, without this code.
  */
-import { instantiateKernels, type KernelModule, sharedMemoryIsFaster } from '../bindings/kernels.js';
+import { instantiateKernels, type KernelModule } from '../bindings/kernels.js';
 import { chosenTiles } from '../bindings/tile-choice.js';
 import { clearUpperVectorState } from '../bindings/vector-state.js';
+
+/** The tile the relevance forward runs on in `mod`, as this process chose it for the module's build and memory. */
+export function relevanceTile(mod: KernelModule): TileName {
+  const shared = typeof SharedArrayBuffer === 'function' && mod.k.memory.buffer instanceof SharedArrayBuffer;
+  return chosenTiles(mod.build, shared)?.relevanceOn1x32 === false ? 'tile_2x16' : 'tile_1x32';
+}
 
 /** The two micro-kernels: tile_1x32 (the relevance forward's: one row, a pair of panels) and tile_2x16 (the GEMM's). */
 export type TileName = 'tile_1x32' | 'tile_2x16';
@@ -71,7 +77,7 @@ export class HostSpeed {
   static async create(): Promise<HostSpeed | null> {
     // The tile the relevance forward runs on in this process, as the ceiling suite measures it (bindings/tile-choice.ts).
     const mod = await instantiateKernels('simd');
-    const tile = residentTile(mod, 256, chosenTiles(mod.build, sharedMemoryIsFaster())?.relevanceOn1x32 === false ? 'tile_2x16' : 'tile_1x32');
+    const tile = residentTile(mod, 256, relevanceTile(mod));
     if (!tile) return null;
     const h = new HostSpeed(tile);
     for (let i = 0; i < 20; i++) h.probe();

@@ -1,7 +1,7 @@
 import { Arena } from './arena.js';
 import { decodeBase64 } from './base64.js';
 import { type KernelCall, WorkerPool } from './pool.js';
-import { chooseTiles, chosenTiles } from './tile-choice.js';
+import { chooseTiles, chosenTiles, DEFAULT_TILES, tileCalls } from './tile-choice.js';
 import {
   RELAXED_SHARED_WASM_BASE64, RELAXED_WASM_BASE64, SCALAR_SHARED_WASM_BASE64, SCALAR_WASM_BASE64, SIMD_SHARED_WASM_BASE64,
   SIMD_WASM_BASE64, SOURCE_HASH,
@@ -235,11 +235,7 @@ export function sharedMemoryIsFaster(): boolean {
  * (bindings/tile-choice.ts).
  */
 export function setupCalls(build: ResolvedBuild, shared: boolean): KernelCall[] {
-  const c = chosenTiles(build, shared);
-  return [
-    ['tile_set_broadcast', [c?.broadcastFromMemory === false ? 0 : 1]],
-    ['relevance_set_tile', [c?.relevanceOn1x32 === false ? 0 : 1]],
-  ];
+  return tileCalls(chosenTiles(build, shared) ?? DEFAULT_TILES);
 }
 
 function isDeno(): boolean {

@@ -21,6 +21,7 @@
 // Each is timed on the first SIMD instance of a build and memory kind in a process, on that instance, and kept for the
 // process; the workers of a pool take their caller's choices (setupCalls) rather than timing again.
 import type { KernelModule, ResolvedBuild } from './kernels.js';
+import type { KernelCall } from './pool.js';
 
 /** Depth of the timed tiles: 16 KiB of panel and 2 KiB of rows (tile_2x16), 32 KiB and 1 KiB (tile_1x32). */
 const K = 256;
@@ -54,7 +55,7 @@ function key(build: ResolvedBuild, shared: boolean): string {
  * SIMD tile to time; its tile_1x32 loop is also the faster scalar one) and where the clock does not move. A SIMD
  * instance whose races ran takes tile_2x16 for the relevance forward unless tile_1x32 wins by TILE_MARGIN.
  */
-const DEFAULTS: TileChoice = { broadcastFromMemory: true, relevanceOn1x32: true };
+export const DEFAULT_TILES: TileChoice = { broadcastFromMemory: true, relevanceOn1x32: true };
 
 /**
  * Configures a fresh instance: the choices this process made for its build and memory kind, timed on this instance
@@ -64,7 +65,7 @@ export function chooseTiles(mod: KernelModule, shared: boolean): TileChoice {
   const k = key(mod.build, shared);
   let choice = chosen.get(k);
   if (choice === undefined) {
-    choice = mod.build === 'scalar' ? DEFAULTS : timeTiles(mod);
+    choice = mod.build === 'scalar' ? DEFAULT_TILES : timeTiles(mod);
     chosen.set(k, choice);
   }
   apply(mod, choice);
@@ -76,9 +77,13 @@ export function chosenTiles(build: ResolvedBuild, shared: boolean): TileChoice |
   return chosen.get(key(build, shared));
 }
 
+/** The kernel calls that put a choice into an instance (this module's and every pool worker's setup). */
+export function tileCalls(c: TileChoice): KernelCall[] {
+  return [['tile_set_broadcast', [c.broadcastFromMemory ? 1 : 0]], ['relevance_set_tile', [c.relevanceOn1x32 ? 1 : 0]]];
+}
+
 function apply(mod: KernelModule, c: TileChoice): void {
-  mod.k.tile_set_broadcast(c.broadcastFromMemory ? 1 : 0);
-  mod.k.relevance_set_tile(c.relevanceOn1x32 ? 1 : 0);
+  for (const [name, args] of tileCalls(c)) (mod.k[name] as unknown as (...a: number[]) => number)(...args);
 }
 
 /**
@@ -125,7 +130,7 @@ function timeTiles(mod: KernelModule): TileChoice {
   // candidates take it, which also warms the engine's optimising tier up): server runtimes tick every microsecond or
   // less, and browsers coarsen the clock to 0.1-1 ms outside cross-origin isolation.
   const tick = clockTick();
-  if (!Number.isFinite(tick)) return DEFAULTS;
+  if (!Number.isFinite(tick)) return DEFAULT_TILES;
   const least = Math.min(10, Math.max(1, 10 * tick));
   const { k, arena } = mod;
   const rows = arena.alloc(2 * K * 4);

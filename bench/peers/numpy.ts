@@ -1,10 +1,10 @@
 /**
  * numpy as the native anchor: float32 q [B*P, d] @ T^T (BLAS sgemm, no copy) into a preallocated [B*P, C] buffer,
- * then max over P. Run in a python3 child, one per thread count, with OPENBLAS_NUM_THREADS set and
- * OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE removed from THAT child's environment only (a Haswell core type forced in
- * the environment makes OpenBLAS use AVX2 on an AVX-512 machine). The child removes them itself before it imports
- * numpy: Deno's child_process adds the parent's variables back to an `env` option that left them out (seen with Deno
- * 2.9.6: its numpy rows ran OpenBLAS's Haswell kernels at half speed). The child reports the BLAS numpy was built with
+ * then max over P. Run in a python3 child, one per thread count, with OPENBLAS_NUM_THREADS set; the child removes
+ * OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE from its own environment before it imports numpy (a Haswell core type forced
+ * in the environment makes OpenBLAS use AVX2 on an AVX-512 machine). Not through the spawn's `env` option: Deno's
+ * child_process adds the parent's variables back to an `env` that left them out (seen with Deno 2.9.6: its numpy rows
+ * ran OpenBLAS's Haswell kernels at half speed). The child reports the BLAS numpy was built with
  * (numpy.show_config), and, from the loaded OpenBLAS itself, the core kernel it picked and its thread count
  * (threadpoolctl when installed, else the library's own openblas_get_* functions through ctypes).
  */
@@ -105,8 +105,6 @@ export function runNumpy(
   shapes: (Shape & { id: string })[], threads: number, o: { budgetS: number; min: number; max: number }, python = 'python3',
 ): NumpyReport {
   const env: Record<string, string | undefined> = { ...process.env };
-  delete env['OPENBLAS_CORETYPE'];
-  delete env['OPENBLAS_L2_SIZE'];
   for (const k of ['OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS']) env[k] = String(threads);
   const req = { shapes: shapes.map(({ id, B, P, d, C }) => ({ id, B, P, d, C })), budget: o.budgetS, min: o.min, max: o.max };
   const r = spawnSync(python, ['-c', SCRIPT, JSON.stringify(req)], {

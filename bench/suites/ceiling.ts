@@ -14,10 +14,9 @@
  * at its end (`phase`); the medians are in the records too. Result files from before the two tiles have tile_2x16's
  * rows only, and their ceiling is read from those.
  */
-import { instantiateKernels, sharedMemoryIsFaster } from '../../bindings/kernels.js';
-import { chosenTiles } from '../../bindings/tile-choice.js';
+import { instantiateKernels } from '../../bindings/kernels.js';
 import { measure } from '../harness.js';
-import { fastestProbe, QUIET_SHARE, residentTile, type TileName } from '../host-speed.js';
+import { fastestProbe, QUIET_SHARE, relevanceTile, residentTile, type TileName } from '../host-speed.js';
 import type { Ctx } from '../context.js';
 
 export const CEILING_K = 256;
@@ -27,7 +26,7 @@ export async function ceilingSuite(ctx: Ctx, phase: 'start' | 'end' = 'start'): 
   for (const build of phase === 'start' ? (['simd', 'scalar'] as const) : (['simd'] as const)) {
     const mod = await instantiateKernels(build);
     // The ceiling is the tile the relevance forward runs on in this process (bindings/tile-choice.ts).
-    const ceilingTile: TileName = chosenTiles(mod.build, sharedMemoryIsFaster())?.relevanceOn1x32 === false ? 'tile_2x16' : 'tile_1x32';
+    const ceilingTile = relevanceTile(mod);
     const cases: [TileName, number][] = build === 'simd' && phase === 'start'
       ? [['tile_1x32', CEILING_K], ['tile_2x16', CEILING_K], ['tile_2x16', 512]]
       : [[ceilingTile, CEILING_K]];
